@@ -1,0 +1,138 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+)
+
+// Defaults of Core Lightning's getroute (v0.7.x).
+const (
+	DefaultCLTV        = 9   // final CLTV delta at the destination
+	DefaultFuzzPercent = 5.0 // fee fuzz, percent
+	DefaultMaxHops     = 20  // ROUTING_MAX_HOPS
+)
+
+// GetRouteParams are Core Lightning getroute's parameters. Optional ones are
+// pointers: nil means CLN's default.
+type GetRouteParams struct {
+	ID          NodeID   // destination
+	AmountMsat  MilliSat // what the destination must receive (msatoshi)
+	RiskFactor  float64  // annual cost of locked funds, percent
+	CLTV        *uint32  // final CLTV delta; default 9
+	FromID      NodeID   // source; the engine passes its own node id
+	FuzzPercent *float64 // 0..100; default 5
+	Exclude     []string // "BLOCKxTXxOUT/DIR" or node ids
+	MaxHops     *uint32  // most channels in the route; default 20
+	Seed        Seed     // keys the fee fuzz (see Seed)
+}
+
+// GetRoute finds the route getroute returns: the cheapest under CLN's cost
+// (total fees + risk, spec section 8.3) within MaxHops channels, exactly. Errors are
+// *Error values: ErrNoRoute (205) when there is none, ErrInvalidParams
+// (-32602) for parameters out of range or an exclude entry that is neither a
+// channel direction nor a node id. GetRoute is safe for concurrent use.
+func (g *Graph) GetRoute(p GetRouteParams) (Route, error) {
+	q, maxHops, err := g.compile(&p)
+	if err != nil {
+		return nil, err
+	}
+	best, ok := g.find(q, maxHops)
+	if !ok {
+		return nil, ErrNoRoute
+	}
+	if len(best.edges) > maxHops {
+		// Rare: the cheapest route is too long. Search again with the
+		// hop count as a constraint (see the search's package comment).
+		q.maxHops = uint32(maxHops)
+		if best, ok = g.find(q, maxHops); !ok {
+			return nil, ErrNoRoute
+		}
+	}
+	return g.hops(best.edges, q.amount, q.cltv)
+}
+
+func invalid(format string, a ...any) error {
+	return &Error{Code: CodeInvalidParams, Message: fmt.Sprintf(format, a...)}
+}
+
+func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
+	q := &query{amount: p.AmountMsat, cltv: DefaultCLTV, bias: 1, seed: p.Seed, fuzz: DefaultFuzzPercent / 100}
+	if p.CLTV != nil {
+		q.cltv = *p.CLTV
+	}
+	if p.RiskFactor < 0 || math.IsNaN(p.RiskFactor) || math.IsInf(p.RiskFactor, 0) {
+		return nil, 0, invalid("'riskfactor' should be a positive double, not '%v'", p.RiskFactor)
+	}
+	// riskfactor crosses to CLN's gossipd as a u64 of millionths.
+	q.rf = float64(uint64(p.RiskFactor*1e6)) / 1e6 / blocksPerYear / 100
+	if p.FuzzPercent != nil {
+		f := *p.FuzzPercent
+		if !(f >= 0 && f <= 100) {
+			return nil, 0, invalid("'fuzzpercent' should be a percentage from 0 to 100, not '%v'", f)
+		}
+		q.fuzz = f / 100
+	}
+	maxHops := DefaultMaxHops
+	if p.MaxHops != nil {
+		maxHops = int(*p.MaxHops)
+	}
+	for _, x := range p.Exclude {
+		if d, err := ParseSCIDDir(x); err == nil {
+			if c, ok := g.byscid[d.SCID]; ok {
+				if q.exclHalf == nil {
+					q.exclHalf = make(map[uint32]struct{})
+				}
+				q.exclHalf[2*c+uint32(d.Dir)] = struct{}{}
+			}
+			continue
+		}
+		if id, err := ParseNodeID(x); err == nil {
+			if n, ok := g.index[id]; ok {
+				if q.exclNode == nil {
+					q.exclNode = make(map[uint32]struct{})
+				}
+				q.exclNode[n] = struct{}{}
+			}
+			continue
+		}
+		return nil, 0, invalid("%s is not a valid short_channel_id/node_id", x)
+	}
+	src, ok1 := g.index[p.FromID]
+	dst, ok2 := g.index[p.ID]
+	if !ok1 || !ok2 || src == dst || p.AmountMsat == 0 || maxHops == 0 {
+		// CLN: unknown ends, an empty route and a zero amount all give 205.
+		return nil, 0, ErrNoRoute
+	}
+	q.src, q.dst = src, dst
+	return q, maxHops, nil
+}
+
+// hops turns a path into getroute's hops, building amounts and delays
+// backward from the destination with the real, unfuzzed fees; the first
+// channel's own fee and delta are not added, since we do not pay ourselves.
+func (g *Graph) hops(edges []int32, amount MilliSat, cltv uint32) (Route, error) {
+	r := make(Route, len(edges))
+	amt, delay := amount, cltv
+	for i := len(edges) - 1; i >= 0; i-- {
+		e := &g.in[edges[i]]
+		r[i] = Hop{
+			ID: g.ids[e.to], Channel: g.chans[e.half/2].scid, Direction: uint8(e.half % 2),
+			Amount: amt, Delay: delay, Style: "tlv",
+		}
+		if i == 0 {
+			break
+		}
+		fee, err := Fee(amt, e.base, e.ppm)
+		if err != nil {
+			return nil, fmt.Errorf("graph: route amount: %w", err)
+		}
+		if amt, err = amt.Add(fee); err != nil {
+			return nil, fmt.Errorf("graph: route amount: %w", err)
+		}
+		if delay+e.delay < delay {
+			return nil, fmt.Errorf("graph: route delay overflows")
+		}
+		delay += e.delay
+	}
+	return r, nil
+}

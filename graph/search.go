@@ -1,0 +1,473 @@
+package graph
+
+import (
+	"math"
+	"sort"
+)
+
+// The search: Core Lightning's getroute cost (spec section 8.3), minimised
+// exactly.
+//
+// CLN runs a label-setting Dijkstra from the destination back to the source
+// with one (total, risk) label per node. That is not exact for this cost:
+// fees grow with the amount, so a label that costs less now can cost more
+// after the next hop, and htlc_minimum can make the cheaper label unusable
+// where a dearer one passes. We keep a Pareto set of labels per node
+// instead: label A (amount a, fuzzed total t, risk r) dominates B when
+// a_A <= a_B, t_A <= t_B and r_A <= r_B, because every step of the cost is
+// monotone in all three. Lower amounts can only fail an htlc_minimum, so a
+// prune with a_A < a_B is safe only if no htlc_minimum m of the graph lies
+// in (a_A, Amax], Amax bounding every amount a cheaper-than-found route can
+// carry.
+//
+// Pass 1 prunes regardless and remembers the smallest such m it risked. Its
+// best walk is a simple path (a cycle only adds cost, and the label it
+// returns to dominates it). If no prune was risked within the Amax its
+// result implies, it is the answer: nearly always on real payments, since
+// thresholds rarely sit between an amount and the same amount plus fees.
+// Otherwise pass 2 searches simple paths only, within maxhops and pass 1's
+// cost, and prunes B by A only when that is safe for amounts and A's nodes
+// are a subset of B's, so every continuation of B is one of A: exact and
+// finite. (Walks instead of simple paths would need cycles, which an
+// htlc_minimum can make pay, and there are too many of them.)
+//
+// maxhops: when the cheapest route is too long, CLN's find_shorter_route
+// binary-searches an extra per-hop cost until a short route wins. That
+// approximates the cheapest route within maxhops, and fails outright when its
+// bias bound underflows. We find that route exactly instead: the same search
+// with the hop count as a fourth label criterion and a hard limit.
+
+// blocksPerYear is CLN's BLOCKS_PER_YEAR: riskfactor is a percentage a year.
+const blocksPerYear = 52596
+
+// maxLabels bounds one pass's memory (about 64 bytes a label), and
+// maxWork the label comparisons of pass 2 (about 50 ms). Pass 2 can need
+// them only for tiny payments whose fee budget spans an htlc_minimum
+// threshold on a dense graph; past them a search returns pass 1's route,
+// which is valid but may not be the cheapest, or else any route the
+// feasibility search finds (feasible.go). Searches on the mainnet snapshot
+// stay far below both.
+const (
+	maxLabels = 1 << 20
+	maxWork   = 1 << 23
+)
+
+// enumBudget bounds the feasibility search's backtracking, in edges tried.
+const enumBudget = 1 << 22
+
+// query is one compiled search.
+type query struct {
+	src, dst uint32
+	amount   MilliSat
+	cltv     uint32
+	rf       float64 // risk per block per msat
+	bias     uint64  // riskbias added per hop
+	maxHops  uint32  // 0: unconstrained; else labels carry hop counts
+	fuzz     float64 // fraction, 0..1
+	seed     Seed
+	exclHalf map[uint32]struct{}
+	exclNode map[uint32]struct{}
+}
+
+// label is one way of reaching node from the destination.
+type label struct {
+	amt    MilliSat // what node must receive, with real fees
+	total  MilliSat // the same with fuzzed fees: CLN's "total"
+	risk   uint64
+	cost   uint64
+	hops   uint32
+	node   uint32
+	edge   int32 // index into g.in of the edge node→parent.node; -1 at the destination
+	parent int32
+	next   int32 // next label at the same node
+	dead   bool
+}
+
+// workspace is the reusable memory of one search; Graph pools them.
+type workspace struct {
+	labels  []label
+	head    []int32
+	touched []uint32
+	heap    []int32
+	fuzzVal []float64
+	fuzzSet []uint32 // generation that filled fuzzVal[i]; 0 is never current
+	gen     uint32
+}
+
+func (g *Graph) getWorkspace() *workspace {
+	if w, ok := g.pool.Get().(*workspace); ok {
+		return w
+	}
+	w := &workspace{head: make([]int32, len(g.ids)), fuzzVal: make([]float64, len(g.chans)), fuzzSet: make([]uint32, len(g.chans))}
+	for i := range w.head {
+		w.head[i] = -1
+	}
+	return w
+}
+
+func (g *Graph) putWorkspace(w *workspace) {
+	for _, n := range w.touched {
+		w.head[n] = -1
+	}
+	w.touched = w.touched[:0]
+	w.labels = w.labels[:0]
+	w.heap = w.heap[:0]
+	g.pool.Put(w)
+}
+
+// state is the cost-function state at one node of a path.
+type state struct {
+	amt   MilliSat
+	total MilliSat
+	risk  uint64
+	cost  uint64
+	hops  uint32
+}
+
+// step crosses edge e backwards: from state s at e.to to its sender e.from.
+// It is CLN's can_reach plus risk_add_fee, with one change: the htlc limits
+// are checked against the amount the HTLC carries on e (s.amt), as BOLT 7
+// defines them, where CLN v0.7 checked the sender's total including its own
+// fee, which can hand out routes a real node refuses.
+func (q *query) step(s state, e *edge, scale float64) (state, bool) {
+	if s.amt < e.htlcMin || s.amt > e.htlcMax {
+		return state{}, false
+	}
+	fee, err := Fee(s.amt, e.base, e.ppm)
+	if err != nil {
+		return state{}, false
+	}
+	fuzzed, err := Fee(s.total, e.base, e.ppm)
+	if err != nil {
+		return state{}, false
+	}
+	fuzzed, ok := applyFuzz(fuzzed, scale)
+	if !ok {
+		return state{}, false
+	}
+	n := state{amt: s.amt, total: s.total, risk: s.risk, hops: s.hops + 1}
+	if q.maxHops != 0 && n.hops > q.maxHops {
+		return state{}, false
+	}
+	if e.from == q.src {
+		// Our own channel: we do not pay the fee, but CLN counts it as
+		// risk so a channel discounted for a reason stays discounted.
+		r, err := MilliSat(n.risk).Add(fuzzed)
+		if err != nil {
+			return state{}, false
+		}
+		n.risk = uint64(r)
+	} else {
+		if n.amt, err = s.amt.Add(fee); err != nil {
+			return state{}, false
+		}
+		if n.total, err = s.total.Add(fuzzed); err != nil {
+			return state{}, false
+		}
+	}
+	r := float64(q.bias) + q.rf*float64(e.delay)*float64(n.total) + float64(n.risk)
+	if r >= math.MaxUint64 {
+		return state{}, false
+	}
+	n.risk = uint64(r)
+	c, err := n.total.Add(MilliSat(n.risk))
+	if err != nil {
+		return state{}, false
+	}
+	n.cost = uint64(c)
+	return n, true
+}
+
+// scale returns the fuzz factor of channel c for this query.
+func (q *query) scale(g *Graph, w *workspace, c uint32) float64 {
+	if q.fuzz == 0 {
+		return 1
+	}
+	if w.fuzzSet[c] != w.gen {
+		w.fuzzVal[c] = fuzzScale(&q.seed, g.chans[c].scid, q.fuzz)
+		w.fuzzSet[c] = w.gen
+	}
+	return w.fuzzVal[c]
+}
+
+// nextMinAbove returns the smallest htlc_minimum of a usable half-channel
+// that is greater than a.
+func (g *Graph) nextMinAbove(a MilliSat) (MilliSat, bool) {
+	i := sort.Search(len(g.mins), func(i int) bool { return g.mins[i] > a })
+	if i == len(g.mins) {
+		return 0, false
+	}
+	return g.mins[i], true
+}
+
+// pass is one label-setting run.
+type pass struct {
+	g     *Graph
+	q     *query
+	w     *workspace
+	safe  bool     // simple paths only; prune only when provably safe (pass 2)
+	amax  MilliSat // with safe: no amount that matters exceeds this
+	bound uint64   // with safe: labels costing more are dropped
+	risky MilliSat // without safe: smallest htlc_minimum a prune risked
+	over  bool     // the label or work budget ran out
+	work  int      // label comparisons so far
+}
+
+// dominates reports whether label a makes a state s at the same node
+// useless, and records or refuses the prunes that an htlc_minimum could
+// make wrong.
+func (p *pass) dominates(a *label, s state) bool {
+	if a.amt > s.amt || a.total > s.total || a.risk > s.risk || (p.q.maxHops != 0 && a.hops > s.hops) {
+		return false
+	}
+	if p.safe {
+		if a.amt != s.amt {
+			if m, ok := p.g.nextMinAbove(a.amt); ok && m <= p.amax {
+				return false
+			}
+		}
+		return true
+	}
+	if a.amt == s.amt {
+		return true
+	}
+	if m, ok := p.g.nextMinAbove(a.amt); ok && m < p.risky {
+		p.risky = m
+	}
+	return true
+}
+
+// onPath reports whether node lies on the path of label li.
+func (w *workspace) onPath(li int32, node uint32) bool {
+	for ; li >= 0; li = w.labels[li].parent {
+		if w.labels[li].node == node {
+			return true
+		}
+	}
+	return false
+}
+
+// subset reports whether every node on label a's path is on label b's. It
+// adds its cost, in parent links followed, to *work.
+func (w *workspace) subset(a, b int32, work *int) bool {
+	for ; a >= 0; a = w.labels[a].parent {
+		found := false
+		for x := b; x >= 0; x = w.labels[x].parent {
+			*work++
+			if w.labels[x].node == w.labels[a].node {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *pass) push(li int32) {
+	w := p.w
+	h := append(w.heap, li)
+	i := len(h) - 1
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !p.less(h[i], h[parent]) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+	w.heap = h
+}
+
+func (p *pass) less(a, b int32) bool {
+	la, lb := &p.w.labels[a], &p.w.labels[b]
+	if la.cost != lb.cost {
+		return la.cost < lb.cost
+	}
+	return a < b
+}
+
+func (p *pass) pop() int32 {
+	h := p.w.heap
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		if r := l + 1; r < len(h) && p.less(h[r], h[l]) {
+			l = r
+		}
+		if !p.less(h[l], h[i]) {
+			break
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
+	p.w.heap = h
+	return top
+}
+
+func (p *pass) addLabel(node uint32, s state, edge, parent int32) {
+	w := p.w
+	if w.head[node] == -1 {
+		w.touched = append(w.touched, node)
+	}
+	li := int32(len(w.labels))
+	w.labels = append(w.labels, label{
+		amt: s.amt, total: s.total, risk: s.risk, cost: s.cost, hops: s.hops,
+		node: node, edge: edge, parent: parent, next: w.head[node],
+	})
+	w.head[node] = li
+	p.push(li)
+}
+
+// run returns the index of the cheapest label at the source, or -1.
+func (p *pass) run() int32 {
+	g, q, w := p.g, p.q, p.w
+	start := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
+	p.addLabel(q.dst, start, -1, -1)
+	for len(w.heap) > 0 {
+		li := p.pop()
+		cur := w.labels[li]
+		if cur.dead {
+			continue
+		}
+		if cur.node == q.src {
+			return li
+		}
+		if _, ex := q.exclNode[cur.node]; ex {
+			continue // every channel into an excluded node is unusable
+		}
+		s := state{amt: cur.amt, total: cur.total, risk: cur.risk, cost: cur.cost, hops: cur.hops}
+	edges:
+		for ei := g.inStart[cur.node]; ei < g.inStart[cur.node+1]; ei++ {
+			e := &g.in[ei]
+			if e.from == q.dst {
+				continue // a route visits the destination once
+			}
+			if q.exclHalf != nil {
+				if _, ex := q.exclHalf[e.half]; ex {
+					continue
+				}
+			}
+			n, ok := q.step(s, e, q.scale(g, w, e.half/2))
+			if !ok || (p.safe && (n.cost > p.bound || w.onPath(li, e.from))) {
+				continue
+			}
+			// The candidate's path is li's plus e.from, which ends every
+			// path compared here: subset tests compare the parents' paths.
+			for qi := w.head[e.from]; qi >= 0; qi = w.labels[qi].next {
+				other := &w.labels[qi]
+				p.work++
+				if !other.dead && p.dominates(other, n) && (!p.safe || w.subset(other.parent, li, &p.work)) {
+					continue edges
+				}
+			}
+			cand := label{amt: n.amt, total: n.total, risk: n.risk, hops: n.hops}
+			for qi := w.head[e.from]; qi >= 0; qi = w.labels[qi].next {
+				other := &w.labels[qi]
+				if !other.dead && p.dominates(&cand, state{amt: other.amt, total: other.total, risk: other.risk, hops: other.hops}) &&
+					(!p.safe || w.subset(li, other.parent, &p.work)) {
+					other.dead = true
+				}
+			}
+			if len(w.labels) >= maxLabels || (p.safe && p.work >= maxWork) {
+				p.over = true
+				return -1
+			}
+			p.addLabel(e.from, n, int32(ei), li)
+		}
+	}
+	return -1
+}
+
+// path returns the edges of the walk ending at label li, source first.
+func (w *workspace) path(li int32) []int32 {
+	var edges []int32
+	for ; w.labels[li].edge >= 0; li = w.labels[li].parent {
+		edges = append(edges, w.labels[li].edge)
+	}
+	return edges
+}
+
+// found is the outcome of one exact search.
+type found struct {
+	edges []int32 // indexes into g.in, source first
+	cost  uint64
+	total MilliSat // CLN's total at the source (fuzzed)
+}
+
+// find returns the cheapest simple path for q within maxHops channels, or
+// ok=false if none exists.
+func (g *Graph) find(q *query, maxHops int) (found, bool) {
+	w := g.getWorkspace()
+	defer g.putWorkspace(w)
+	w.gen++ // the fuzz cache is per query: seed and percent vary
+	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64}
+	li := p.run()
+	var first found
+	amax, bound := MilliSat(math.MaxUint64), uint64(math.MaxUint64)
+	if li >= 0 {
+		first = g.result(w, li)
+		bound, amax = first.cost, q.amountBound(first.cost)
+	}
+	if !p.over && (p.risky == math.MaxUint64 || p.risky > amax) {
+		return first, li >= 0 // pass 1 risked no prune that matters: exact
+	}
+	g.resetWorkspace(w)
+	// No route is longer than maxHops, so pass 2 walks no further; that also
+	// keeps it finite when pass 1 found nothing to bound its cost.
+	q2 := *q
+	q2.maxHops = uint32(maxHops)
+	q = &q2
+	p2 := &pass{g: g, q: q, w: w, safe: true, amax: amax, bound: bound}
+	if li2 := p2.run(); li2 >= 0 {
+		return g.result(w, li2), true
+	}
+	if p2.over && li < 0 {
+		// Out of budget with nothing from pass 1: find any route there is.
+		return g.feasible(q, w, maxHops)
+	}
+	return first, li >= 0
+}
+
+func (g *Graph) resetWorkspace(w *workspace) {
+	for _, n := range w.touched {
+		w.head[n] = -1
+	}
+	w.touched = w.touched[:0]
+	w.labels = w.labels[:0]
+	w.heap = w.heap[:0]
+}
+
+func (g *Graph) result(w *workspace, li int32) found {
+	l := w.labels[li]
+	return found{edges: w.path(li), cost: l.cost, total: l.total}
+}
+
+// amountBound returns an upper bound on the real amount any label costing at
+// most cost can carry (see the package comment of the search).
+func (q *query) amountBound(cost uint64) MilliSat {
+	if q.fuzz == 0 {
+		return MilliSat(cost) // amount == total <= total + risk
+	}
+	if q.fuzz >= 1 {
+		return math.MaxUint64
+	}
+	// A fuzzed fee floor(f*s), s >= 1-fuzz, is more than f*(1-fuzz) - 1, so
+	// the real fees sum to less than (total-amount+hops)/(1-fuzz), and hops
+	// are at most the risk (each adds the riskbias of 1).
+	extra := float64(cost-uint64(q.amount))/(1-q.fuzz) + 2
+	b := float64(q.amount) + extra
+	if b >= math.MaxUint64 {
+		return math.MaxUint64
+	}
+	return MilliSat(b)
+}

@@ -104,6 +104,11 @@ func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
 		return nil, 0, ErrNoRoute
 	}
 	q.src, q.dst = src, dst
+	for ei := g.outStart[src]; ei < g.outStart[src+1]; ei++ {
+		if e := &g.out[ei]; !q.excluded(e) && e.htlcMax > q.firstMax {
+			q.firstMax = e.htlcMax
+		}
+	}
 	return q, maxHops, nil
 }
 

@@ -86,6 +86,9 @@ type Graph struct {
 	// mins holds the distinct htlc_minimum values of usable half-channels,
 	// ascending; the search uses it to know when pruning is safe.
 	mins []MilliSat
+	// maxIn is, per node, the largest htlc_maximum of its usable incoming
+	// half-channels: a node asked to receive more can forward nothing.
+	maxIn []MilliSat
 
 	pool sync.Pool // of *workspace
 }
@@ -211,6 +214,12 @@ func (g *Graph) buildAdjacency() {
 		}
 	}
 	sort.Slice(g.mins, func(i, j int) bool { return g.mins[i] < g.mins[j] })
+	g.maxIn = make([]MilliSat, n)
+	for i := range g.in {
+		if e := &g.in[i]; e.htlcMax > g.maxIn[e.to] {
+			g.maxIn[e.to] = e.htlcMax
+		}
+	}
 }
 
 // NumNodes returns the number of nodes.

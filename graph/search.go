@@ -67,6 +67,9 @@ type query struct {
 	seed     Seed
 	exclHalf map[uint32]struct{}
 	exclNode map[uint32]struct{}
+	// firstMax is the largest htlc_maximum of the source's usable channels:
+	// no amount on any route exceeds the first hop's, so none exceeds it.
+	firstMax MilliSat
 }
 
 // label is one way of reaching node from the destination.
@@ -75,6 +78,7 @@ type label struct {
 	total  MilliSat // the same with fuzzed fees: CLN's "total"
 	risk   uint64
 	cost   uint64
+	key    uint64 // cost + h[node]: the A* order
 	hops   uint32
 	node   uint32
 	edge   int32 // index into g.in of the edge node→parent.node; -1 at the destination
@@ -92,13 +96,22 @@ type workspace struct {
 	fuzzVal []float64
 	fuzzSet []uint32 // generation that filled fuzzVal[i]; 0 is never current
 	gen     uint32
+	// h is, per node, a lower bound on the cost still to pay from that node
+	// back to the source (A*); math.MaxUint64 where the source cannot reach.
+	h     []uint64
+	hheap []hitem
+}
+
+type hitem struct {
+	d    uint64
+	node uint32
 }
 
 func (g *Graph) getWorkspace() *workspace {
 	if w, ok := g.pool.Get().(*workspace); ok {
 		return w
 	}
-	w := &workspace{head: make([]int32, len(g.ids)), fuzzVal: make([]float64, len(g.chans)), fuzzSet: make([]uint32, len(g.chans))}
+	w := &workspace{head: make([]int32, len(g.ids)), fuzzVal: make([]float64, len(g.chans)), fuzzSet: make([]uint32, len(g.chans)), h: make([]uint64, len(g.ids))}
 	for i := range w.head {
 		w.head[i] = -1
 	}
@@ -283,8 +296,8 @@ func (p *pass) push(li int32) {
 
 func (p *pass) less(a, b int32) bool {
 	la, lb := &p.w.labels[a], &p.w.labels[b]
-	if la.cost != lb.cost {
-		return la.cost < lb.cost
+	if la.key != lb.key {
+		return la.key < lb.key
 	}
 	return a < b
 }
@@ -322,7 +335,7 @@ func (p *pass) addLabel(node uint32, s state, edge, parent int32) {
 	li := int32(len(w.labels))
 	w.labels = append(w.labels, label{
 		amt: s.amt, total: s.total, risk: s.risk, cost: s.cost, hops: s.hops,
-		node: node, edge: edge, parent: parent, next: w.head[node],
+		key: s.cost + w.h[node], node: node, edge: edge, parent: parent, next: w.head[node],
 	})
 	w.head[node] = li
 	p.push(li)
@@ -358,7 +371,10 @@ func (p *pass) run() int32 {
 				}
 			}
 			n, ok := q.step(s, e, q.scale(g, w, e.half/2))
-			if !ok || (p.safe && (n.cost > p.bound || w.onPath(li, e.from))) {
+			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.h[e.from] == math.MaxUint64 {
+				continue // a label that can never reach the source
+			}
+			if p.safe && (n.cost+w.h[e.from] > p.bound || w.onPath(li, e.from)) {
 				continue
 			}
 			// The candidate's path is li's plus e.from, which ends every
@@ -407,16 +423,23 @@ type found struct {
 // find returns the cheapest simple path for q within maxHops channels, or
 // ok=false if none exists.
 func (g *Graph) find(q *query, maxHops int) (found, bool) {
+	if q.firstMax < q.amount {
+		return found{}, false // no channel of the source can carry it
+	}
 	w := g.getWorkspace()
 	defer g.putWorkspace(w)
 	w.gen++ // the fuzz cache is per query: seed and percent vary
+	g.lowerBounds(q, w)
+	if w.h[q.dst] == math.MaxUint64 {
+		return found{}, false // the source reaches nothing that reaches it
+	}
 	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64}
 	li := p.run()
 	var first found
-	amax, bound := MilliSat(math.MaxUint64), uint64(math.MaxUint64)
+	amax, bound := q.firstMax, uint64(math.MaxUint64)
 	if li >= 0 {
 		first = g.result(w, li)
-		bound, amax = first.cost, q.amountBound(first.cost)
+		bound, amax = first.cost, min(amax, q.amountBound(first.cost))
 	}
 	if !p.over && (p.risky == math.MaxUint64 || p.risky > amax) {
 		return first, li >= 0 // pass 1 risked no prune that matters: exact
@@ -470,4 +493,98 @@ func (q *query) amountBound(cost uint64) MilliSat {
 		return math.MaxUint64
 	}
 	return MilliSat(b)
+}
+
+// lowerBounds fills w.h with A* bounds: the least cost any route can add
+// between the source and each node. Every amount on a route is at least the
+// payment's, fees and risk grow with the amount, and a fuzzed fee is at
+// least (1-fuzz) of the fee, so each channel adds at least
+// floor(fee(amount)*(1-fuzz)) + floor(riskbias + rf*delay*amount), less 1
+// for float rounding; a Dijkstra from the source sums those. Shortest-path
+// distances obey the triangle inequality, so the bound is consistent and the
+// first label to reach the source is still the cheapest.
+//
+// The Dijkstra stops once its frontier F passes twice the destination's
+// bound (the search rarely strays further) and every node it has not settled
+// gets h = F: its true distance is at least F, and at most a settled
+// neighbour's plus the channel between, so h stays consistent.
+func (g *Graph) lowerBounds(q *query, w *workspace) {
+	h := w.h
+	for i := range h {
+		h[i] = math.MaxUint64
+	}
+	amt := float64(q.amount)
+	keep := 1 - q.fuzz
+	h[q.src] = 0
+	heap := append(w.hheap[:0], hitem{0, q.src})
+	stop := uint64(math.MaxUint64)
+	for len(heap) > 0 {
+		if heap[0].d > stop {
+			// Every node not settled, reached or not, is at least F away.
+			f := heap[0].d
+			for i := range h {
+				if h[i] > f {
+					h[i] = f
+				}
+			}
+			w.hheap = heap
+			return
+		}
+		top := heap[0]
+		last := len(heap) - 1
+		heap[0] = heap[last]
+		heap = heap[:last]
+		for i := 0; ; {
+			c := 2*i + 1
+			if c >= len(heap) {
+				break
+			}
+			if c+1 < len(heap) && heap[c+1].d < heap[c].d {
+				c++
+			}
+			if heap[c].d >= heap[i].d {
+				break
+			}
+			heap[i], heap[c] = heap[c], heap[i]
+			i = c
+		}
+		if top.d > h[top.node] {
+			continue // stale
+		}
+		if top.node == q.dst {
+			if top.d < math.MaxUint64/4 {
+				stop = 2*top.d + 1000
+			}
+			continue // routes end there
+		}
+		if _, ex := q.exclNode[top.node]; ex && top.node != q.src {
+			continue
+		}
+		for ei := g.outStart[top.node]; ei < g.outStart[top.node+1]; ei++ {
+			e := &g.out[ei]
+			if e.htlcMax < q.amount || e.to == q.src {
+				continue
+			}
+			fee := (float64(e.base) + amt*float64(e.ppm)/1e6) * keep
+			risk := float64(q.bias) + q.rf*float64(e.delay)*amt
+			inc := fee + risk - 2
+			d := top.d
+			if inc > 0 {
+				d += uint64(inc)
+			}
+			if d < h[e.to] {
+				h[e.to] = d
+				heap = append(heap, hitem{d, e.to})
+				for i := len(heap) - 1; i > 0; {
+					parent := (i - 1) / 2
+					if heap[parent].d <= heap[i].d {
+						break
+					}
+					heap[i], heap[parent] = heap[parent], heap[i]
+					i = parent
+				}
+			}
+		}
+	}
+	w.hheap = heap
 }

@@ -31,9 +31,9 @@ func BenchmarkGetRouteMainnet(b *testing.B) {
 	found := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for k, p := range pairs {
+		for _, p := range pairs {
+			// The snapshot's default fuzz seed, as the engine uses it.
 			params := GetRouteParams{FromID: p[0], ID: p[1], AmountMsat: 100_000_000, RiskFactor: 1, FuzzPercent: ptr(5.0)}
-			params.Seed[0] = byte(k)
 			t0 := time.Now()
 			_, err := g.GetRoute(params)
 			lat = append(lat, time.Since(t0))

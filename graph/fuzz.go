@@ -9,7 +9,9 @@ import (
 
 // Seed keys the fuzz hash. The same seed gives every channel the same fuzz,
 // so a route request is reproducible; Core Lightning v0.7 draws a fresh one
-// per call, which callers can do by passing a random seed.
+// per call, which callers can do by passing a random seed. A snapshot keeps
+// every channel's hash for the zero seed, its default, so queries with it
+// hash nothing and get the tightest search bounds.
 type Seed [16]byte
 
 // fuzzScale returns the factor Core Lightning's fuzz_fee multiplies a
@@ -18,13 +20,22 @@ type Seed [16]byte
 // [1-fuzz, 1+fuzz]. The scid is hashed as its 8 little-endian bytes, as CLN
 // hashes its in-memory struct.
 func fuzzScale(seed *Seed, scid SCID, fuzz float64) float64 {
+	return scaleOf(fuzzHash(seed, scid), fuzz)
+}
+
+// fuzzHash is siphash24(seed, scid) as a float64, the form the scale uses.
+func fuzzHash(seed *Seed, scid SCID) float64 {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(scid))
 	k0 := binary.LittleEndian.Uint64(seed[:8])
 	k1 := binary.LittleEndian.Uint64(seed[8:])
-	h := siphash.Hash(k0, k1, b[:])
+	return float64(siphash.Hash(k0, k1, b[:]))
+}
+
+// scaleOf turns a channel's hash into its fee factor.
+func scaleOf(h, fuzz float64) float64 {
 	// Same operation order as the C expression, so results match bit for bit.
-	return 1.0 + 2.0*fuzz*float64(h)/math.MaxUint64 - fuzz
+	return 1.0 + 2.0*fuzz*h/math.MaxUint64 - fuzz
 }
 
 // applyFuzz scales a fee as CLN's fuzz_fee does (truncating the product);

@@ -89,6 +89,8 @@ type Graph struct {
 	// maxIn is, per node, the largest htlc_maximum of its usable incoming
 	// half-channels: a node asked to receive more can forward nothing.
 	maxIn []MilliSat
+	// zeroHash is each channel's fuzz hash for the zero Seed.
+	zeroHash []float64
 
 	pool sync.Pool // of *workspace
 }
@@ -214,6 +216,11 @@ func (g *Graph) buildAdjacency() {
 		}
 	}
 	sort.Slice(g.mins, func(i, j int) bool { return g.mins[i] < g.mins[j] })
+	g.zeroHash = make([]float64, len(g.chans))
+	var zero Seed
+	for i := range g.chans {
+		g.zeroHash[i] = fuzzHash(&zero, g.chans[i].scid)
+	}
 	g.maxIn = make([]MilliSat, n)
 	for i := range g.in {
 		if e := &g.in[i]; e.htlcMax > g.maxIn[e.to] {

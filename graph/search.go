@@ -196,6 +196,9 @@ func (q *query) scale(g *Graph, w *workspace, c uint32) float64 {
 	if q.fuzz == 0 {
 		return 1
 	}
+	if q.seed == (Seed{}) {
+		return scaleOf(g.zeroHash[c], q.fuzz)
+	}
 	if w.fuzzSet[c] != w.gen {
 		w.fuzzVal[c] = fuzzScale(&q.seed, g.chans[c].scid, q.fuzz)
 		w.fuzzSet[c] = w.gen
@@ -514,7 +517,8 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 		h[i] = math.MaxUint64
 	}
 	amt := float64(q.amount)
-	keep := 1 - q.fuzz
+	keep := 1 - q.fuzz // the least scale, unless each channel's is known
+	exact := q.fuzz == 0 || q.seed == (Seed{})
 	h[q.src] = 0
 	heap := append(w.hheap[:0], hitem{0, q.src})
 	stop := uint64(math.MaxUint64)
@@ -565,7 +569,11 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 			if e.htlcMax < q.amount || e.to == q.src {
 				continue
 			}
-			fee := (float64(e.base) + amt*float64(e.ppm)/1e6) * keep
+			scale := keep
+			if exact {
+				scale = q.scale(g, w, e.half/2)
+			}
+			fee := (float64(e.base) + amt*float64(e.ppm)/1e6) * scale
 			risk := float64(q.bias) + q.rf*float64(e.delay)*amt
 			inc := fee + risk - 2
 			d := top.d

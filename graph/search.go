@@ -519,6 +519,11 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 	amt := float64(q.amount)
 	keep := 1 - q.fuzz // the least scale, unless each channel's is known
 	exact := q.fuzz == 0 || q.seed == (Seed{})
+	zeroSeed := q.fuzz != 0 && q.seed == (Seed{})
+	if q.fuzz == 0 {
+		keep, exact = 1, false
+	}
+	bias, rfAmt := float64(q.bias), q.rf*amt
 	h[q.src] = 0
 	heap := append(w.hheap[:0], hitem{0, q.src})
 	stop := uint64(math.MaxUint64)
@@ -570,12 +575,13 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 				continue
 			}
 			scale := keep
-			if exact {
-				scale = q.scale(g, w, e.half/2)
+			switch {
+			case zeroSeed:
+				scale = scaleOf(g.zeroHash[e.half>>1], q.fuzz)
+			case exact:
+				scale = q.scale(g, w, e.half>>1)
 			}
-			fee := (float64(e.base) + amt*float64(e.ppm)/1e6) * scale
-			risk := float64(q.bias) + q.rf*float64(e.delay)*amt
-			inc := fee + risk - 2
+			inc := (float64(e.base)+amt*float64(e.ppm)/1e6)*scale + bias + rfAmt*float64(e.delay) - 2
 			d := top.d
 			if inc > 0 {
 				d += uint64(inc)

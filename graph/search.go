@@ -119,13 +119,18 @@ func (g *Graph) getWorkspace() *workspace {
 }
 
 func (g *Graph) putWorkspace(w *workspace) {
+	w.reset()
+	g.pool.Put(w)
+}
+
+// reset empties the label store, touching only the nodes the last pass used.
+func (w *workspace) reset() {
 	for _, n := range w.touched {
 		w.head[n] = -1
 	}
 	w.touched = w.touched[:0]
 	w.labels = w.labels[:0]
 	w.heap = w.heap[:0]
-	g.pool.Put(w)
 }
 
 // state is the cost-function state at one node of a path.
@@ -447,7 +452,7 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	if !p.over && (p.risky == math.MaxUint64 || p.risky > amax) {
 		return first, li >= 0 // pass 1 risked no prune that matters: exact
 	}
-	g.resetWorkspace(w)
+	w.reset()
 	// No route is longer than maxHops, so pass 2 walks no further; that also
 	// keeps it finite when pass 1 found nothing to bound its cost.
 	q2 := *q
@@ -462,15 +467,6 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 		return g.feasible(q, w, maxHops)
 	}
 	return first, li >= 0
-}
-
-func (g *Graph) resetWorkspace(w *workspace) {
-	for _, n := range w.touched {
-		w.head[n] = -1
-	}
-	w.touched = w.touched[:0]
-	w.labels = w.labels[:0]
-	w.heap = w.heap[:0]
 }
 
 func (g *Graph) result(w *workspace, li int32) found {

@@ -219,7 +219,7 @@ func (g *Graph) evaluate(q *query, w *workspace, edges []int32) (found, bool) {
 	s := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
 	for i := len(edges) - 1; i >= 0; i-- {
 		e := &g.in[edges[i]]
-		n, ok := q.step(s, e, q.scale(g, w, e.half/2))
+		n, ok := q.step(s, e, q.scale(g, w, e, g.inHash[edges[i]]))
 		if !ok {
 			return found{}, false
 		}

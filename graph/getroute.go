@@ -56,7 +56,7 @@ func invalid(format string, a ...any) error {
 }
 
 func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
-	q := &query{amount: p.AmountMsat, cltv: DefaultCLTV, bias: 1, seed: p.Seed, fuzz: DefaultFuzzPercent / 100}
+	q := &query{amount: p.AmountMsat, cltv: DefaultCLTV, bias: 1, seed: p.Seed, zeroSeed: p.Seed == (Seed{}), fuzz: DefaultFuzzPercent / 100}
 	if p.CLTV != nil {
 		q.cltv = *p.CLTV
 	}

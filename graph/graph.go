@@ -82,6 +82,10 @@ type Graph struct {
 	// out is the same for outgoing usable half-channels, for forward walks.
 	outStart []uint32
 	out      []edge
+	// inHash and outHash hold, beside each edge, its channel's fuzz hash
+	// for the zero Seed (kept apart so edges stay small).
+	inHash  []float64
+	outHash []float64
 
 	// mins holds the distinct htlc_minimum values of usable half-channels,
 	// ascending; the search uses it to know when pruning is safe.
@@ -89,8 +93,6 @@ type Graph struct {
 	// maxIn is, per node, the largest htlc_maximum of its usable incoming
 	// half-channels: a node asked to receive more can forward nothing.
 	maxIn []MilliSat
-	// zeroHash is each channel's fuzz hash for the zero Seed.
-	zeroHash []float64
 
 	pool sync.Pool // of *workspace
 }
@@ -192,9 +194,12 @@ func (g *Graph) buildAdjacency() {
 	}
 	g.in = make([]edge, count)
 	g.out = make([]edge, count)
+	g.inHash = make([]float64, count)
+	g.outHash = make([]float64, count)
 	inPos := slices.Clone(g.inStart[:n])
 	outPos := slices.Clone(g.outStart[:n])
 	seen := make(map[MilliSat]struct{})
+	var zero Seed
 	for h := range g.policy {
 		if !g.usable(uint32(h)) {
 			continue
@@ -206,9 +211,10 @@ func (g *Graph) buildAdjacency() {
 			base: p.BaseMsat, ppm: p.FeePPM, delay: uint32(p.CLTVDelta),
 			htlcMin: p.HTLCMin, htlcMax: p.HTLCMax,
 		}
-		g.in[inPos[e.to]] = e
+		hash := fuzzHash(&zero, c.scid)
+		g.in[inPos[e.to]], g.inHash[inPos[e.to]] = e, hash
 		inPos[e.to]++
-		g.out[outPos[e.from]] = e
+		g.out[outPos[e.from]], g.outHash[outPos[e.from]] = e, hash
 		outPos[e.from]++
 		if _, ok := seen[p.HTLCMin]; !ok {
 			seen[p.HTLCMin] = struct{}{}
@@ -216,11 +222,10 @@ func (g *Graph) buildAdjacency() {
 		}
 	}
 	sort.Slice(g.mins, func(i, j int) bool { return g.mins[i] < g.mins[j] })
-	g.zeroHash = make([]float64, len(g.chans))
-	var zero Seed
-	for i := range g.chans {
-		g.zeroHash[i] = fuzzHash(&zero, g.chans[i].scid)
-	}
+	// Largest htlc_maximum first within each node's edges, so a search can
+	// stop at the first edge too small for its amount.
+	sortByMax(g.in, g.inHash, g.inStart)
+	sortByMax(g.out, g.outHash, g.outStart)
 	g.maxIn = make([]MilliSat, n)
 	for i := range g.in {
 		if e := &g.in[i]; e.htlcMax > g.maxIn[e.to] {
@@ -315,4 +320,30 @@ func (g *Graph) NodeChannels(id NodeID) int {
 		return 0
 	}
 	return int(g.outStart[i+1] - g.outStart[i])
+}
+
+// sortByMax orders each node's run of edges (and their hashes) by htlc_maximum,
+// largest first, ties by half-channel index so the order is deterministic.
+func sortByMax(edges []edge, hashes []float64, start []uint32) {
+	for n := 0; n+1 < len(start); n++ {
+		run := edgeRun{edges[start[n]:start[n+1]], hashes[start[n]:start[n+1]]}
+		sort.Sort(run)
+	}
+}
+
+type edgeRun struct {
+	e []edge
+	h []float64
+}
+
+func (r edgeRun) Len() int { return len(r.e) }
+func (r edgeRun) Less(i, j int) bool {
+	if r.e[i].htlcMax != r.e[j].htlcMax {
+		return r.e[i].htlcMax > r.e[j].htlcMax
+	}
+	return r.e[i].half < r.e[j].half
+}
+func (r edgeRun) Swap(i, j int) {
+	r.e[i], r.e[j] = r.e[j], r.e[i]
+	r.h[i], r.h[j] = r.h[j], r.h[i]
 }

@@ -37,6 +37,14 @@ import (
 // bias bound underflows. We find that route exactly instead: the same search
 // with the hop count as a fourth label criterion and a hard limit.
 
+// boundSettleCap is how many nodes the A* bound's Dijkstra settles before
+// it stops (see lowerBounds). The bound matters most near the source; past
+// that a flat h = F guides the search nearly as well for far less work.
+// Mainnet benchmark, found routes: no cap p50 0.69 ms; 2,000: 0.62;
+// 1,000: 0.49; 500: 0.35; 200: 0.23 (p99 0.40); 100: 0.18 (p99 0.48);
+// 20: p99 2.7 ms.
+const boundSettleCap = 200
+
 // blocksPerYear is CLN's BLOCKS_PER_YEAR: riskfactor is a percentage a year.
 const blocksPerYear = 52596
 
@@ -65,6 +73,7 @@ type query struct {
 	maxHops  uint32  // 0: unconstrained; else labels carry hop counts
 	fuzz     float64 // fraction, 0..1
 	seed     Seed
+	zeroSeed bool // seed is the zero Seed, whose hashes the edges carry
 	exclHalf map[uint32]struct{}
 	exclNode map[uint32]struct{}
 	// firstMax is the largest htlc_maximum of the source's usable channels:
@@ -99,7 +108,7 @@ type workspace struct {
 	// h is, per node, a lower bound on the cost still to pay from that node
 	// back to the source (A*); math.MaxUint64 where the source cannot reach.
 	h     []uint64
-	hheap []hitem
+	rheap radixHeap
 }
 
 type hitem struct {
@@ -196,14 +205,16 @@ func (q *query) step(s state, e *edge, scale float64) (state, bool) {
 	return n, true
 }
 
-// scale returns the fuzz factor of channel c for this query.
-func (q *query) scale(g *Graph, w *workspace, c uint32) float64 {
+// scale returns the fuzz factor of e's channel for this query; zeroHash is
+// the edge's entry of inHash or outHash.
+func (q *query) scale(g *Graph, w *workspace, e *edge, zeroHash float64) float64 {
 	if q.fuzz == 0 {
 		return 1
 	}
-	if q.seed == (Seed{}) {
-		return scaleOf(g.zeroHash[c], q.fuzz)
+	if q.zeroSeed {
+		return scaleOf(zeroHash, q.fuzz)
 	}
+	c := e.half >> 1
 	if w.fuzzSet[c] != w.gen {
 		w.fuzzVal[c] = fuzzScale(&q.seed, g.chans[c].scid, q.fuzz)
 		w.fuzzSet[c] = w.gen
@@ -370,6 +381,9 @@ func (p *pass) run() int32 {
 	edges:
 		for ei := g.inStart[cur.node]; ei < g.inStart[cur.node+1]; ei++ {
 			e := &g.in[ei]
+			if s.amt > e.htlcMax {
+				break // edges come largest htlc_maximum first
+			}
 			if e.from == q.dst {
 				continue // a route visits the destination once
 			}
@@ -378,7 +392,7 @@ func (p *pass) run() int32 {
 					continue
 				}
 			}
-			n, ok := q.step(s, e, q.scale(g, w, e.half/2))
+			n, ok := q.step(s, e, q.scale(g, w, e, g.inHash[ei]))
 			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.h[e.from] == math.MaxUint64 {
 				continue // a label that can never reach the source
 			}
@@ -431,8 +445,10 @@ type found struct {
 // find returns the cheapest simple path for q within maxHops channels, or
 // ok=false if none exists.
 func (g *Graph) find(q *query, maxHops int) (found, bool) {
-	if q.firstMax < q.amount {
-		return found{}, false // no channel of the source can carry it
+	if q.firstMax < q.amount || g.maxIn[q.dst] < q.amount {
+		// No channel of the source can carry it, or none into the
+		// destination: the first hop carries the most, the last exactly it.
+		return found{}, false
 	}
 	w := g.getWorkspace()
 	defer g.putWorkspace(w)
@@ -443,6 +459,7 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	}
 	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64}
 	li := p.run()
+
 	var first found
 	amax, bound := q.firstMax, uint64(math.MaxUint64)
 	if li >= 0 {
@@ -503,63 +520,47 @@ func (q *query) amountBound(cost uint64) MilliSat {
 // distances obey the triangle inequality, so the bound is consistent and the
 // first label to reach the source is still the cheapest.
 //
-// The Dijkstra stops once its frontier F passes twice the destination's
-// bound (the search rarely strays further) and every node it has not settled
-// gets h = F: its true distance is at least F, and at most a settled
-// neighbour's plus the channel between, so h stays consistent.
+// The Dijkstra stops once the destination is settled or boundSettleCap
+// nodes are, and every node it has not settled gets h = F, its frontier: the
+// true distance is at least F, and at most a settled neighbour's plus the
+// channel between, so h stays consistent. (Running on to twice the
+// destination's bound scanned 13% more channels and saved no labels.)
 func (g *Graph) lowerBounds(q *query, w *workspace) {
 	h := w.h
 	for i := range h {
 		h[i] = math.MaxUint64
 	}
 	amt := float64(q.amount)
-	keep := 1 - q.fuzz // the least scale, unless each channel's is known
-	exact := q.fuzz == 0 || q.seed == (Seed{})
-	zeroSeed := q.fuzz != 0 && q.seed == (Seed{})
+	keep := 1 - q.fuzz  // the least scale, unless each channel's is known
+	exact := q.zeroSeed // exact per-channel scales are free only then
 	if q.fuzz == 0 {
 		keep, exact = 1, false
 	}
 	bias, rfAmt := float64(q.bias), q.rf*amt
 	h[q.src] = 0
-	heap := append(w.hheap[:0], hitem{0, q.src})
+	rh := &w.rheap
+	rh.reset()
+	rh.push(0, q.src)
 	stop := uint64(math.MaxUint64)
-	for len(heap) > 0 {
-		if heap[0].d > stop {
+	perMsat := amt / 1e6
+	settled := 0
+	for rh.size > 0 {
+		top := rh.pop()
+		if top.d > stop || settled >= boundSettleCap {
 			// Every node not settled, reached or not, is at least F away.
-			f := heap[0].d
 			for i := range h {
-				if h[i] > f {
-					h[i] = f
+				if h[i] > top.d {
+					h[i] = top.d
 				}
 			}
-			w.hheap = heap
 			return
-		}
-		top := heap[0]
-		last := len(heap) - 1
-		heap[0] = heap[last]
-		heap = heap[:last]
-		for i := 0; ; {
-			c := 2*i + 1
-			if c >= len(heap) {
-				break
-			}
-			if c+1 < len(heap) && heap[c+1].d < heap[c].d {
-				c++
-			}
-			if heap[c].d >= heap[i].d {
-				break
-			}
-			heap[i], heap[c] = heap[c], heap[i]
-			i = c
 		}
 		if top.d > h[top.node] {
 			continue // stale
 		}
+		settled++
 		if top.node == q.dst {
-			if top.d < math.MaxUint64/4 {
-				stop = 2*top.d + 1000
-			}
+			stop = top.d
 			continue // routes end there
 		}
 		if _, ex := q.exclNode[top.node]; ex && top.node != q.src {
@@ -567,34 +568,25 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 		}
 		for ei := g.outStart[top.node]; ei < g.outStart[top.node+1]; ei++ {
 			e := &g.out[ei]
-			if e.htlcMax < q.amount || e.to == q.src {
+			if e.htlcMax < q.amount {
+				break // edges come largest htlc_maximum first
+			}
+			if e.to == q.src {
 				continue
 			}
 			scale := keep
-			switch {
-			case zeroSeed:
-				scale = scaleOf(g.zeroHash[e.half>>1], q.fuzz)
-			case exact:
-				scale = q.scale(g, w, e.half>>1)
+			if exact {
+				scale = q.scale(g, w, e, g.outHash[ei])
 			}
-			inc := (float64(e.base)+amt*float64(e.ppm)/1e6)*scale + bias + rfAmt*float64(e.delay) - 2
 			d := top.d
-			if inc > 0 {
-				d += uint64(inc)
+			// Less 2 for float rounding; the sum stays far below 2^63.
+			if inc := (float64(e.base)+float64(e.ppm)*perMsat)*scale + bias + rfAmt*float64(e.delay) - 2; inc > 0 {
+				d += uint64(int64(inc))
 			}
 			if d < h[e.to] {
 				h[e.to] = d
-				heap = append(heap, hitem{d, e.to})
-				for i := len(heap) - 1; i > 0; {
-					parent := (i - 1) / 2
-					if heap[parent].d <= heap[i].d {
-						break
-					}
-					heap[i], heap[parent] = heap[parent], heap[i]
-					i = parent
-				}
+				rh.push(d, e.to)
 			}
 		}
 	}
-	w.hheap = heap
 }

@@ -225,5 +225,5 @@ func (g *Graph) evaluate(q *query, w *workspace, edges []int32) (found, bool) {
 		}
 		s = n
 	}
-	return found{edges: edges, cost: s.cost, total: s.total}, true
+	return found{edges: edges, cost: s.cost}, true
 }

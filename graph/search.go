@@ -37,14 +37,6 @@ import (
 // bias bound underflows. We find that route exactly instead: the same search
 // with the hop count as a fourth label criterion and a hard limit.
 
-// boundSettleCap is how many nodes the A* bound's Dijkstra settles before
-// it stops (see lowerBounds). The bound matters most near the source; past
-// that a flat h = F guides the search nearly as well for far less work.
-// Mainnet benchmark, found routes: no cap p50 0.69 ms; 2,000: 0.62;
-// 1,000: 0.49; 500: 0.35; 200: 0.23 (p99 0.40); 100: 0.18 (p99 0.48);
-// 20: p99 2.7 ms.
-const boundSettleCap = 200
-
 // blocksPerYear is CLN's BLOCKS_PER_YEAR: riskfactor is a percentage a year.
 const blocksPerYear = 52596
 
@@ -109,11 +101,6 @@ type workspace struct {
 	// back to the source (A*); math.MaxUint64 where the source cannot reach.
 	h     []uint64
 	rheap radixHeap
-}
-
-type hitem struct {
-	d    uint64
-	node uint32
 }
 
 func (g *Graph) getWorkspace() *workspace {
@@ -439,7 +426,6 @@ func (w *workspace) path(li int32) []int32 {
 type found struct {
 	edges []int32 // indexes into g.in, source first
 	cost  uint64
-	total MilliSat // CLN's total at the source (fuzzed)
 }
 
 // find returns the cheapest simple path for q within maxHops channels, or
@@ -488,7 +474,7 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 
 func (g *Graph) result(w *workspace, li int32) found {
 	l := w.labels[li]
-	return found{edges: w.path(li), cost: l.cost, total: l.total}
+	return found{edges: w.path(li), cost: l.cost}
 }
 
 // amountBound returns an upper bound on the real amount any label costing at
@@ -509,84 +495,4 @@ func (q *query) amountBound(cost uint64) MilliSat {
 		return math.MaxUint64
 	}
 	return MilliSat(b)
-}
-
-// lowerBounds fills w.h with A* bounds: the least cost any route can add
-// between the source and each node. Every amount on a route is at least the
-// payment's, fees and risk grow with the amount, and a fuzzed fee is at
-// least (1-fuzz) of the fee, so each channel adds at least
-// floor(fee(amount)*(1-fuzz)) + floor(riskbias + rf*delay*amount), less 1
-// for float rounding; a Dijkstra from the source sums those. Shortest-path
-// distances obey the triangle inequality, so the bound is consistent and the
-// first label to reach the source is still the cheapest.
-//
-// The Dijkstra stops once the destination is settled or boundSettleCap
-// nodes are, and every node it has not settled gets h = F, its frontier: the
-// true distance is at least F, and at most a settled neighbour's plus the
-// channel between, so h stays consistent. (Running on to twice the
-// destination's bound scanned 13% more channels and saved no labels.)
-func (g *Graph) lowerBounds(q *query, w *workspace) {
-	h := w.h
-	for i := range h {
-		h[i] = math.MaxUint64
-	}
-	amt := float64(q.amount)
-	keep := 1 - q.fuzz  // the least scale, unless each channel's is known
-	exact := q.zeroSeed // exact per-channel scales are free only then
-	if q.fuzz == 0 {
-		keep, exact = 1, false
-	}
-	bias, rfAmt := float64(q.bias), q.rf*amt
-	h[q.src] = 0
-	rh := &w.rheap
-	rh.reset()
-	rh.push(0, q.src)
-	stop := uint64(math.MaxUint64)
-	perMsat := amt / 1e6
-	settled := 0
-	for rh.size > 0 {
-		top := rh.pop()
-		if top.d > stop || settled >= boundSettleCap {
-			// Every node not settled, reached or not, is at least F away.
-			for i := range h {
-				if h[i] > top.d {
-					h[i] = top.d
-				}
-			}
-			return
-		}
-		if top.d > h[top.node] {
-			continue // stale
-		}
-		settled++
-		if top.node == q.dst {
-			stop = top.d
-			continue // routes end there
-		}
-		if _, ex := q.exclNode[top.node]; ex && top.node != q.src {
-			continue
-		}
-		for ei := g.outStart[top.node]; ei < g.outStart[top.node+1]; ei++ {
-			e := &g.out[ei]
-			if e.htlcMax < q.amount {
-				break // edges come largest htlc_maximum first
-			}
-			if e.to == q.src {
-				continue
-			}
-			scale := keep
-			if exact {
-				scale = q.scale(g, w, e, g.outHash[ei])
-			}
-			d := top.d
-			// Less 2 for float rounding; the sum stays far below 2^63.
-			if inc := (float64(e.base)+float64(e.ppm)*perMsat)*scale + bias + rfAmt*float64(e.delay) - 2; inc > 0 {
-				d += uint64(int64(inc))
-			}
-			if d < h[e.to] {
-				h[e.to] = d
-				rh.push(d, e.to)
-			}
-		}
-	}
 }

@@ -17,8 +17,10 @@ const boundSettleCap = 200
 // between the source and each node. Every amount on a route is at least the
 // payment's, fees and risk grow with the amount, and a fuzzed fee is at
 // least (1-fuzz) of the fee, so each channel adds at least
-// floor(fee(amount)*(1-fuzz)) + floor(riskbias + rf*delay*amount), less 1
-// for float rounding; a Dijkstra from the source sums those. Shortest-path
+// floor(fee(amount)*(1-fuzz)) + floor(riskbias + rf*delay*amount), less 2
+// for float rounding (each channel's own fuzz factor replaces 1-fuzz when
+// the seed is the zero Seed); a Dijkstra from the source sums those, on a
+// radix heap. Shortest-path
 // distances obey the triangle inequality, so the bound is consistent and the
 // first label to reach the source is still the cheapest.
 //

@@ -1,0 +1,289 @@
+package simnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/link"
+)
+
+// Link returns our node's link: AddHTLC offers an HTLC on one of our
+// channels. Each HTLC runs on a goroutine of its own, owned by the Net,
+// which walks it hop by hop to its outcome and then calls done; Close waits
+// for all of them.
+func (n *Net) Link() link.Link { return &localLink{n: n} }
+
+// localLink is our node's link.Link.
+type localLink struct{ n *Net }
+
+// AddHTLC implements link.Link.
+func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(link.Result)) error {
+	n := l.n
+	if done == nil {
+		return ErrNilCallback
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("simnet: add htlc %d: %w", req.ID, err)
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return link.ErrClosed
+	}
+	if _, dup := n.linkID[req.ID]; dup {
+		n.mu.Unlock()
+		return fmt.Errorf("%w: %d", link.ErrDuplicateID, req.ID)
+	}
+	n.linkID[req.ID] = struct{}{}
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go func() {
+		defer n.wg.Done()
+		res := n.send(&req)
+		res.ID = req.ID
+		n.mu.Lock()
+		delete(n.linkID, req.ID)
+		n.mu.Unlock()
+		done(res)
+	}()
+	return nil
+}
+
+// incoming is an HTLC arriving at a node over channel ch, offered by side
+// from of that channel.
+type incoming struct {
+	ch     int32
+	from   int
+	amount graph.MilliSat
+	expiry uint32
+	hash   [32]byte
+	onion  [htlc.OnionPacketSize]byte
+}
+
+// outcome is what a node sends back for an HTLC: exactly one field is set,
+// or none when the node could not even encrypt a failure (read as 202).
+type outcome struct {
+	preimage  *[32]byte
+	reason    []byte
+	malformed *link.Malformed
+}
+
+// send offers req on our channel and follows it to its outcome.
+func (n *Net) send(req *link.AddHTLC) link.Result {
+	c, side, err := n.channel(req.Channel, n.Self())
+	if err != nil {
+		return link.Result{Local: fmt.Errorf("%w: %s", link.ErrUnknownChannel, req.Channel)}
+	}
+	if err := n.reserve(c, side, req.Amount); err != nil {
+		return link.Result{Local: err}
+	}
+	in := &incoming{ch: n.scids[req.Channel], from: side, amount: req.Amount, expiry: req.Expiry,
+		hash: req.PaymentHash, onion: req.Onion}
+	out := n.receive(c.nodes[1-side], in)
+	n.resolve(c, side, req.Amount, out.preimage != nil)
+	if out.preimage == nil && out.reason == nil && out.malformed == nil {
+		// A node could not encrypt its failure: an unreadable reason,
+		// which the payer reports as 202.
+		out.reason = []byte{}
+	}
+	return link.Result{Preimage: out.preimage, Reason: out.reason, Malformed: out.malformed}
+}
+
+// reserve takes amt from side's balance and one of its slots, or returns
+// an error wrapping link.ErrInsufficientBalance or link.ErrTooManyHTLCs.
+func (n *Net) reserve(c *chanState, side int, amt graph.MilliSat) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.slots[side] >= n.opts.MaxHTLCs {
+		return fmt.Errorf("%w: %s has %d htlcs", link.ErrTooManyHTLCs, c.scid, c.slots[side])
+	}
+	if c.balance[side] < amt {
+		return fmt.Errorf("%w: %s can send %s, not %s", link.ErrInsufficientBalance, c.scid, c.balance[side], amt)
+	}
+	c.balance[side] -= amt
+	c.pending[side] += amt
+	c.slots[side]++
+	n.inflight.Add(1)
+	return nil
+}
+
+// resolve removes an HTLC offered by side: settled, its amount goes to the
+// other side; failed, it returns to side.
+func (n *Net) resolve(c *chanState, side int, amt graph.MilliSat, settled bool) {
+	c.mu.Lock()
+	c.pending[side] -= amt
+	c.slots[side]--
+	if settled {
+		c.balance[1-side] += amt
+	} else {
+		c.balance[side] += amt
+	}
+	c.mu.Unlock()
+	n.inflight.Add(-1)
+}
+
+// wait sleeps for one hop's latency, unless the network is closing.
+func (n *Net) wait() {
+	d := n.opts.HopLatency
+	if j := n.opts.HopJitter; j > 0 {
+		n.rngMu.Lock()
+		d += time.Duration(n.rng.Int64N(int64(j)))
+		n.rngMu.Unlock()
+	}
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-n.stop:
+	}
+}
+
+// receive is what node does with an HTLC it gets: peel, then settle as the
+// destination or forward.
+func (n *Net) receive(node int32, in *incoming) outcome {
+	n.wait()
+	peeled, err := htlc.PeelOnion(in.onion[:], in.hash, n.keys[node])
+	if err != nil {
+		var pe *htlc.PeelError
+		if !errors.As(err, &pe) {
+			return outcome{}
+		}
+		if pe.SharedSecret == nil {
+			// BADONION: update_fail_malformed_htlc to the previous node.
+			return outcome{malformed: &link.Malformed{Code: pe.Code, OnionHash: pe.OnionHash}}
+		}
+		return n.fail(*pe.SharedSecret, pe.Failure())
+	}
+	if peeled.Payload.Final {
+		return n.settle(node, in, peeled)
+	}
+	return n.forward(node, in, peeled)
+}
+
+// fail is a node failing an HTLC with msg, encrypted for the payer.
+func (n *Net) fail(secret [32]byte, msg lnwire.FailureMessage) outcome {
+	reason, err := htlc.CreateFailure(secret, msg)
+	if err != nil {
+		return outcome{}
+	}
+	return outcome{reason: reason}
+}
+
+// forward runs a node's checks on the outgoing channel its payload names
+// (BOLT 4 failure messages, in LND's order of checks), offers the HTLC to
+// the next node and passes its outcome back, wrapped.
+func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome {
+	p := peeled.Payload
+	secret := peeled.SharedSecret
+	ci, ok := n.scids[p.NextChannel]
+	if !ok {
+		return n.fail(secret, &lnwire.FailUnknownNextPeer{})
+	}
+	c := &n.chans[ci]
+	side := -1
+	for s := range 2 {
+		if c.nodes[s] == node {
+			side = s
+		}
+	}
+	if side < 0 {
+		return n.fail(secret, &lnwire.FailUnknownNextPeer{})
+	}
+	amt, height := p.AmountToForward, n.Height()
+	c.mu.Lock()
+	pol, known := c.policy[side], c.known[side]
+	fee, ferr := graph.Fee(amt, pol.BaseMsat, pol.FeePPM)
+	var failure func(lnwire.ChannelUpdate1) lnwire.FailureMessage
+	switch {
+	case !known || pol.Disabled:
+		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage { return lnwire.NewChannelDisabled(0, u) }
+	case amt < pol.HTLCMin:
+		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage {
+			return lnwire.NewAmountBelowMinimum(lnwire.MilliSatoshi(amt), u)
+		}
+	case amt > pol.HTLCMax:
+		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage { return lnwire.NewTemporaryChannelFailure(&u) }
+	case ferr != nil || in.amount < amt || in.amount-amt < fee:
+		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage {
+			return lnwire.NewFeeInsufficient(lnwire.MilliSatoshi(in.amount), u)
+		}
+	case uint64(p.OutgoingCLTV) <= uint64(height)+uint64(n.opts.ExpirySafety):
+		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage { return lnwire.NewExpiryTooSoon(u) }
+	case in.expiry < p.OutgoingCLTV || in.expiry-p.OutgoingCLTV < uint32(pol.CLTVDelta):
+		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage {
+			return lnwire.NewIncorrectCltvExpiry(in.expiry, u)
+		}
+	case c.balance[side] < amt || c.slots[side] >= n.opts.MaxHTLCs:
+		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage { return lnwire.NewTemporaryChannelFailure(&u) }
+	default:
+		c.balance[side] -= amt
+		c.pending[side] += amt
+		c.slots[side]++
+		n.inflight.Add(1)
+	}
+	c.mu.Unlock()
+	if failure != nil {
+		// Sign outside the channel's lock: it is the slow part.
+		return n.fail(secret, failure(n.update(node, c.scid, side, pol, known)))
+	}
+
+	next := &incoming{ch: ci, from: side, amount: amt, expiry: p.OutgoingCLTV, hash: in.hash, onion: peeled.Next}
+	if n.tamper != nil && *n.tamper == n.ids[node] {
+		next.onion[100] ^= 1 // inside the routing info: the next HMAC fails
+	}
+	out := n.receive(c.nodes[1-side], next)
+	n.resolve(c, side, amt, out.preimage != nil)
+	switch {
+	case out.preimage != nil:
+		return out
+	case out.malformed != nil:
+		msg, err := htlc.MalformedFailure(out.malformed.Code, out.malformed.OnionHash)
+		if err != nil {
+			return n.fail(secret, &lnwire.FailTemporaryNodeFailure{})
+		}
+		return n.fail(secret, msg)
+	}
+	reason, err := htlc.WrapFailure(secret, out.reason)
+	if err != nil {
+		return outcome{}
+	}
+	return outcome{reason: reason}
+}
+
+// update is node's channel_update for its side of the channel, signed with
+// its key (or, under the forge test hook, with another node's).
+func (n *Net) update(node int32, scid graph.SCID, side int, pol graph.Policy, known bool) lnwire.ChannelUpdate1 {
+	flags := lnwire.ChanUpdateChanFlags(side)
+	if !known || pol.Disabled {
+		flags |= lnwire.ChanUpdateDisabled
+	}
+	u := lnwire.ChannelUpdate1{
+		ChainHash:       *chaincfg.RegressionNetParams.GenesisHash,
+		ShortChannelID:  lnwire.NewShortChanIDFromInt(uint64(scid)),
+		Timestamp:       max(pol.LastUpdate, uint32(n.Now().Unix())),
+		MessageFlags:    lnwire.ChanUpdateRequiredMaxHtlc,
+		ChannelFlags:    flags,
+		TimeLockDelta:   pol.CLTVDelta,
+		HtlcMinimumMsat: lnwire.MilliSatoshi(pol.HTLCMin),
+		BaseFee:         pol.BaseMsat,
+		FeeRate:         pol.FeePPM,
+		HtlcMaximumMsat: lnwire.MilliSatoshi(pol.HTLCMax),
+	}
+	key := n.keys[node]
+	if n.forge {
+		key = n.keys[(int(node)+1)%len(n.keys)]
+	}
+	// The only error is a nil key or update; the update then goes out
+	// unsigned and the payer drops it as forged.
+	_ = htlc.SignChannelUpdate(&u, key)
+	return u
+}

@@ -1,0 +1,122 @@
+package simnet
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
+)
+
+// invoice is what a destination keeps of an invoice it issued.
+type invoice struct {
+	node     int32
+	amount   graph.MilliSat // 0: any amount
+	preimage [32]byte
+	secret   [32]byte
+	minFinal uint32
+	expires  int64 // unix seconds; paying is refused when now > expires
+}
+
+// Invoice makes node issue a BOLT 11 invoice for the regtest network,
+// signed with its simnet key: amount 0 asks for any amount, expiry 0 means
+// htlc.DefaultInvoiceExpiry, now is its timestamp. The preimage and payment
+// secret are drawn from the seeded source, and min_final_cltv_expiry is
+// Options.MinFinalCLTV. The node settles HTLCs for it until it expires
+// (against Now).
+func (n *Net) Invoice(node graph.NodeID, amount graph.MilliSat, description string, expiry time.Duration, now time.Time) (string, error) {
+	i, err := n.node(node)
+	if err != nil {
+		return "", err
+	}
+	if expiry == 0 {
+		expiry = htlc.DefaultInvoiceExpiry
+	}
+	inv := &invoice{node: i, amount: amount, minFinal: n.opts.MinFinalCLTV,
+		expires: now.Unix() + int64(expiry/time.Second)}
+	n.rngMu.Lock()
+	fill(n, inv.preimage[:])
+	fill(n, inv.secret[:])
+	n.rngMu.Unlock()
+	hash := sha256.Sum256(inv.preimage[:])
+	s, err := htlc.EncodeInvoice(htlc.InvoiceParams{
+		Network:            htlc.Regtest,
+		Amount:             amount,
+		PaymentHash:        hash,
+		PaymentSecret:      inv.secret,
+		Description:        description,
+		MinFinalCLTVExpiry: inv.minFinal,
+		Expiry:             expiry,
+		Timestamp:          now,
+	}, n.keys[i])
+	if err != nil {
+		return "", fmt.Errorf("simnet: invoice: %w", err)
+	}
+	n.invMu.Lock()
+	n.invoices[hash] = inv
+	n.invMu.Unlock()
+	return s, nil
+}
+
+// fill draws random bytes from the seeded source; the caller holds rngMu.
+func fill(n *Net, b []byte) {
+	for i := range b {
+		b[i] = byte(n.rng.Uint32())
+	}
+}
+
+// settle is what the destination does with an HTLC whose onion says it is
+// the last hop (BOLT 4 final node checks): it fails with
+// incorrect_or_unknown_payment_details for an unknown hash, a wrong payment
+// secret, an amount outside [invoice, 2*invoice] (>= 1 for any-amount), an
+// expiry below height + min_final_cltv_expiry, an expired invoice or a
+// multi-part payment (not supported); with final_incorrect_htlc_amount when
+// amt_to_forward is not the HTLC amount and final_incorrect_cltv_expiry when
+// outgoing_cltv_value is not the HTLC expiry. Otherwise it settles, records
+// the delivery and releases the preimage. It settles an invoice again if
+// paid again, so a double payment shows in the ground truth.
+func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome {
+	p := peeled.Payload
+	height := n.Height()
+	n.invMu.RLock()
+	inv := n.invoices[in.hash]
+	n.invMu.RUnlock()
+	var msg lnwire.FailureMessage
+	details := lnwire.NewFailIncorrectDetails(lnwire.MilliSatoshi(in.amount), height)
+	switch {
+	case inv == nil || inv.node != node:
+		msg = details
+	case p.PaymentData == nil || p.PaymentData.Secret != inv.secret:
+		msg = details
+	case p.AmountToForward != in.amount:
+		msg = lnwire.NewFinalIncorrectHtlcAmount(lnwire.MilliSatoshi(in.amount))
+	case p.OutgoingCLTV != in.expiry:
+		msg = lnwire.NewFinalIncorrectCltvExpiry(in.expiry)
+	case uint64(in.expiry) < uint64(height)+uint64(inv.minFinal):
+		msg = details
+	case p.PaymentData.TotalMsat != in.amount:
+		msg = details
+	case inv.amount == 0 && in.amount < 1,
+		inv.amount > 0 && (in.amount < inv.amount || in.amount/2 > inv.amount ||
+			in.amount/2 == inv.amount && in.amount%2 == 1):
+		msg = details
+	case n.Now().Unix() > inv.expires:
+		msg = details
+	}
+	if msg != nil {
+		return n.fail(peeled.SharedSecret, msg)
+	}
+	n.truthMu.Lock()
+	d := n.truth[in.hash]
+	if d == nil {
+		d = &Delivery{}
+		n.truth[in.hash] = d
+	}
+	d.Amount += in.amount
+	d.Settlements++
+	n.truthMu.Unlock()
+	pre := inv.preimage
+	return outcome{preimage: &pre}
+}

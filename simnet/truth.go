@@ -1,0 +1,98 @@
+package simnet
+
+import (
+	"fmt"
+
+	"github.com/payengine/payengine/graph"
+)
+
+// Delivery is the ground truth of one payment hash at its destination.
+type Delivery struct {
+	// Amount is the sum of the HTLC amounts settled.
+	Amount graph.MilliSat
+	// Settlements is how many HTLCs were settled.
+	Settlements int
+}
+
+// Delivered returns what the destination settled for a payment hash (zero
+// if nothing).
+func (n *Net) Delivered(hash [32]byte) Delivery {
+	n.truthMu.Lock()
+	defer n.truthMu.Unlock()
+	if d := n.truth[hash]; d != nil {
+		return *d
+	}
+	return Delivery{}
+}
+
+// ChannelState is a channel's live state. Index 0 is the channel's Node1
+// in Graph (the lesser simnet id), as graph.Direction numbers sides.
+type ChannelState struct {
+	SCID  graph.SCID
+	Nodes [2]graph.NodeID
+	// Balance is what each side can send now; amounts held in HTLCs are
+	// in Pending of the side that offered them, not in Balance.
+	Balance [2]graph.MilliSat
+	Pending [2]graph.MilliSat
+	// HTLCs is the number of HTLCs each side has in flight.
+	HTLCs [2]int
+	// Policy is what each side enforces when it forwards (see
+	// SetPolicy); nil for a side with no channel_update.
+	Policy [2]*graph.Policy
+}
+
+// Channel returns a channel's live state.
+func (n *Net) Channel(scid graph.SCID) (ChannelState, bool) {
+	ci, ok := n.scids[scid]
+	if !ok {
+		return ChannelState{}, false
+	}
+	c := &n.chans[ci]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := ChannelState{SCID: scid, Nodes: [2]graph.NodeID{n.ids[c.nodes[0]], n.ids[c.nodes[1]]},
+		Balance: c.balance, Pending: c.pending, HTLCs: c.slots}
+	for d := range 2 {
+		if c.known[d] {
+			p := c.policy[d]
+			s.Policy[d] = &p
+		}
+	}
+	return s, true
+}
+
+// InFlight returns the number of HTLCs in flight on all channels (a
+// payment over k channels holds k while it is pending).
+func (n *Net) InFlight() int { return int(n.inflight.Load()) }
+
+// SetPolicy changes the policy node enforces when forwarding over scid,
+// as if it had changed its fees or limits without the payer having heard
+// yet: Graph keeps the old one.
+func (n *Net) SetPolicy(scid graph.SCID, node graph.NodeID, p graph.Policy) error {
+	c, side, err := n.channel(scid, node)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.policy[side], c.known[side] = p, true
+	c.mu.Unlock()
+	return nil
+}
+
+// SetBalance moves funds inside a channel: node's side can then send amt,
+// the other side the rest of what is not held in HTLCs. It fails if amt is
+// more than that.
+func (n *Net) SetBalance(scid graph.SCID, node graph.NodeID, amt graph.MilliSat) error {
+	c, side, err := n.channel(scid, node)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	free := c.balance[0] + c.balance[1]
+	if amt > free {
+		return fmt.Errorf("simnet: set balance of %s: %s is more than the %s not in flight", scid, amt, free)
+	}
+	c.balance[side], c.balance[1-side] = amt, free-amt
+	return nil
+}

@@ -1,0 +1,270 @@
+package payment
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
+)
+
+// ErrUnexpected is returned by Step for an event the current state does not
+// accept (an actor bug, not a caller's): nothing changes.
+var ErrUnexpected = errors.New("payment: unexpected event")
+
+// phase is where the attempt of the hash stands.
+type phase uint8
+
+const (
+	phaseIdle       phase = iota // no attempt under way
+	phasePersisting              // attempt written, waiting for the ledger
+	phaseInFlight                // HTLC out, waiting for its outcome
+	phaseRouting                 // pay asked the graph for a route
+)
+
+// Core is the lifecycle of one payment hash. It is not safe for concurrent
+// use: one payment actor owns it.
+type Core struct {
+	hash    [32]byte
+	rec     *Record // nil until the first attempt
+	phase   phase
+	route   graph.Route // the attempt being persisted or in flight
+	secret  *[32]byte
+	total   graph.MilliSat
+	sender  *ReplyTo  // the sendpay caller waiting for the attempt to be durable
+	waiters []ReplyTo // waitsendpay callers
+	pay     *payRun   // the pay driving this hash, if any
+}
+
+// New returns the core of a hash, with the record the ledger holds for it
+// (nil if none). A pending record means an HTLC may be in flight: the core
+// waits for its outcome (restart recovery).
+func New(hash [32]byte, rec *Record, route graph.Route) *Core {
+	c := &Core{hash: hash, rec: rec}
+	if rec != nil && rec.Status == StatusPending {
+		c.phase, c.route = phaseInFlight, route
+	}
+	return c
+}
+
+// Record returns a copy of the hash's record, or nil.
+func (c *Core) Record() *Record {
+	if c.rec == nil {
+		return nil
+	}
+	r := *c.rec
+	return &r
+}
+
+// Paying reports whether a pay is still working on the hash, so listpays
+// can show it pending between attempts (spec section 10).
+func (c *Core) Paying() bool { return c.pay != nil }
+
+// Done reports whether nothing is under way and nobody waits: the actor may
+// stop.
+func (c *Core) Done() bool {
+	return c.phase == phaseIdle && c.pay == nil && len(c.waiters) == 0
+}
+
+// Step applies one event at time now and returns the effects to carry out,
+// in order. An event the current state does not accept returns an error
+// wrapping ErrUnexpected and changes nothing.
+func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
+	switch ev := ev.(type) {
+	case SendPay:
+		return c.stepSendPay(now, ev), nil
+	case WaitSendPay:
+		return c.stepWait(ev), nil
+	case WaitTimeout:
+		return c.stepTimeout(ev), nil
+	case Pay:
+		return c.stepPay(now, ev), nil
+	case Persisted:
+		if c.phase != phasePersisting {
+			return nil, fmt.Errorf("%w: persisted in phase %d", ErrUnexpected, c.phase)
+		}
+		return c.stepPersisted(), nil
+	case Settled:
+		if c.phase != phaseInFlight {
+			return nil, fmt.Errorf("%w: settled in phase %d", ErrUnexpected, c.phase)
+		}
+		return c.stepSettled(now, ev), nil
+	case Failed:
+		if c.phase != phaseInFlight {
+			return nil, fmt.Errorf("%w: failed in phase %d", ErrUnexpected, c.phase)
+		}
+		return c.stepFailed(now, ev), nil
+	case RouteFound:
+		if c.phase != phaseRouting {
+			return nil, fmt.Errorf("%w: route in phase %d", ErrUnexpected, c.phase)
+		}
+		return c.stepRoute(now, ev), nil
+	case RouteNotFound:
+		if c.phase != phaseRouting {
+			return nil, fmt.Errorf("%w: no route in phase %d", ErrUnexpected, c.phase)
+		}
+		return c.stepNoRoute(ev), nil
+	}
+	return nil, fmt.Errorf("%w: %T", ErrUnexpected, ev)
+}
+
+func fail(to ReplyTo, code int, format string, a ...any) Effect {
+	return Reply{To: to, Err: &Error{Code: code, Message: fmt.Sprintf(format, a...)}}
+}
+
+// busy reports whether an attempt or a pay is under way: a new sendpay or
+// pay then fails with 200 (the original pages' rule).
+func (c *Core) busy() bool { return c.phase != phaseIdle || c.pay != nil }
+
+const msgInProgress = "Payment is still in progress"
+
+// stepSendPay is spec section 5 with the original pages' rules: 200 while
+// pending; after success the same amount and destination succeed at once
+// and another gives 201; a failed hash is tried again; msatoshi accepts a
+// final amount from msatoshi to 2*msatoshi inclusive.
+func (c *Core) stepSendPay(now time.Time, ev SendPay) []Effect {
+	if len(ev.Route) == 0 {
+		return []Effect{fail(ev.Reply, CodeInvalidParams, "Empty route")}
+	}
+	final := ev.Route[len(ev.Route)-1].Amount
+	amount := final
+	if ev.Amount != nil {
+		amount = *ev.Amount
+		if final < amount {
+			return []Effect{fail(ev.Reply, CodeInvalidParams, "final %s less than msatoshi %s", final, amount)}
+		}
+		if final/2 > amount || (final/2 == amount && final%2 == 1) {
+			return []Effect{fail(ev.Reply, CodeInvalidParams, "final %s more than twice msatoshi %s", final, amount)}
+		}
+	}
+	if c.busy() {
+		return []Effect{fail(ev.Reply, CodeInProgress, msgInProgress)}
+	}
+	dest := ev.Route[len(ev.Route)-1].ID
+	if c.rec != nil && c.rec.Status == StatusComplete {
+		switch {
+		case c.rec.Amount != amount:
+			return []Effect{fail(ev.Reply, CodeRHashUsed, "Already succeeded with amount %s", c.rec.Amount)}
+		case c.rec.Destination != dest:
+			return []Effect{fail(ev.Reply, CodeRHashUsed, "Already succeeded to %s", c.rec.Destination)}
+		}
+		return []Effect{Reply{To: ev.Reply, Record: c.Record()}}
+	}
+	sender := ev.Reply
+	c.sender = &sender
+	return c.startAttempt(now, ev.Route, amount, ev.Label, ev.Bolt11, ev.Secret)
+}
+
+// startAttempt writes a fresh pending record for the route; the HTLC leaves
+// only when the ledger says it is durable.
+func (c *Core) startAttempt(now time.Time, route graph.Route, amount graph.MilliSat, label, bolt11 string, secret *[32]byte) []Effect {
+	c.rec = &Record{
+		Hash: c.hash, Destination: route[len(route)-1].ID, Amount: amount, AmountSent: route[0].Amount,
+		CreatedAt: now, Status: StatusPending, Label: label, Bolt11: bolt11,
+	}
+	c.phase, c.route, c.secret, c.total = phasePersisting, route, secret, route[len(route)-1].Amount
+	return []Effect{PersistAttempt{Record: *c.rec, Route: route}}
+}
+
+func (c *Core) stepPersisted() []Effect {
+	c.phase = phaseInFlight
+	effects := []Effect{SendHTLC{Hash: c.hash, Route: c.route, Secret: c.secret, Total: c.total}}
+	if c.sender != nil {
+		effects = append(effects, Reply{To: *c.sender, Record: c.Record(), Message: "Monitor status with listpayments or waitsendpay"})
+		c.sender = nil
+	}
+	return effects
+}
+
+func (c *Core) stepSettled(now time.Time, ev Settled) []Effect {
+	pre := ev.Preimage
+	c.rec.Status, c.rec.Preimage, c.rec.CompletedAt = StatusComplete, &pre, now
+	c.phase = phaseIdle
+	effects := []Effect{PersistOutcome{Record: *c.rec}}
+	for _, w := range c.waiters {
+		effects = append(effects, Reply{To: w, Record: c.Record()})
+	}
+	c.waiters = nil
+	if c.pay != nil {
+		effects = append(effects, Reply{To: c.pay.reply, Record: c.Record()})
+		c.pay = nil
+	}
+	return effects
+}
+
+func (c *Core) stepFailed(now time.Time, ev Failed) []Effect {
+	f := ev.Failure
+	c.rec.Status, c.rec.Failure = StatusFailed, &f
+	c.phase = phaseIdle
+	effects := []Effect{PersistOutcome{Record: *c.rec}}
+	if r := f.Routing; r != nil && f.Code == CodeTryOtherRoute && r.ErringIndex > 0 {
+		// A node other than the destination failed: the route table
+		// learns of it (the original pages).
+		effects = append(effects, ReportFailure{Failure: f})
+	}
+	err := c.failureError()
+	for _, w := range c.waiters {
+		effects = append(effects, Reply{To: w, Err: err})
+	}
+	c.waiters = nil
+	if c.pay != nil {
+		effects = append(effects, c.payFailed(now, f)...)
+	}
+	return effects
+}
+
+// failureError is waitsendpay's answer for the failed record (spec
+// section 6): 202 with the onion, 203 or 204 with the routing failure and
+// the payment's fields, or 209 when no details were kept.
+func (c *Core) failureError() *Error {
+	f := c.rec.Failure
+	if f == nil {
+		return &Error{Code: CodeUnspecified, Message: "Payment failure reason unknown"}
+	}
+	switch f.Code {
+	case CodeUnparseableOnion:
+		return &Error{Code: f.Code, Message: "Malformed error reply", Data: map[string]string{"onionreply": hex.EncodeToString(f.OnionReply)}}
+	}
+	return &Error{Code: f.Code, Message: f.Message, Data: FailureData{Record: c.Record(), Routing: f.Routing}}
+}
+
+// FailureData is the data of a 203 or 204 error: the routing failure
+// object and the payment's fields (v0.7.3 carries both).
+type FailureData struct {
+	Record  *Record
+	Routing *htlc.RoutingFailure
+}
+
+func (c *Core) stepWait(ev WaitSendPay) []Effect {
+	switch {
+	case c.rec == nil:
+		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "Never attempted payment for '%x'", c.hash)}
+	case c.rec.Status == StatusComplete:
+		return []Effect{Reply{To: ev.Reply, Record: c.Record()}}
+	case c.rec.Status == StatusFailed:
+		// Even while a pay is between attempts: v0.7's row says failed.
+		return []Effect{Reply{To: ev.Reply, Err: c.failureError()}}
+	}
+	if ev.Timeout != nil && *ev.Timeout <= 0 {
+		return []Effect{fail(ev.Reply, CodeInProgress, "Timed out while waiting")}
+	}
+	c.waiters = append(c.waiters, ev.Reply)
+	if ev.Timeout != nil {
+		return []Effect{StartTimer{Reply: ev.Reply, After: *ev.Timeout}}
+	}
+	return nil
+}
+
+// stepTimeout answers a waiter whose timer fired; one already answered is
+// no longer waiting, and its late timer is ignored.
+func (c *Core) stepTimeout(ev WaitTimeout) []Effect {
+	for i, w := range c.waiters {
+		if w == ev.Reply {
+			c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+			return []Effect{fail(ev.Reply, CodeInProgress, "Timed out while waiting")}
+		}
+	}
+	return nil
+}

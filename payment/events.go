@@ -1,0 +1,146 @@
+package payment
+
+import (
+	"time"
+
+	"github.com/payengine/payengine/graph"
+)
+
+// Event is an input to Core.Step.
+type Event interface{ isEvent() }
+
+// SendPay is a sendpay call (spec section 5).
+type SendPay struct {
+	Reply  ReplyTo
+	Route  graph.Route
+	Amount *graph.MilliSat // msatoshi; nil means the final hop's amount
+	Label  string
+	Bolt11 string
+	Secret *[32]byte
+}
+
+// WaitSendPay is a waitsendpay call (spec section 6). A nil Timeout waits
+// for ever; zero polls.
+type WaitSendPay struct {
+	Reply   ReplyTo
+	Timeout *time.Duration
+}
+
+// Invoice is what pay needs of a decoded BOLT 11 invoice.
+type Invoice struct {
+	Bolt11       string
+	Payee        graph.NodeID
+	Amount       *graph.MilliSat // nil for an "any amount" invoice
+	CreatedAt    time.Time
+	Expiry       time.Duration
+	MinFinalCLTV uint32
+	Secret       *[32]byte
+}
+
+// PayParams are pay's tunables; DefaultPayParams gives the original man
+// pages' defaults.
+type PayParams struct {
+	RiskFactor    float64        // riskfactor; 1.0 per the original pages
+	MaxFeePercent float64        // maxfeepercent; 0.5
+	ExemptFee     graph.MilliSat // exemptfee; 5000 msat
+	RetryFor      time.Duration  // retry_for; 60 s
+	MaxDelay      uint32         // maxdelay; 2016 blocks (max-locktime-blocks)
+}
+
+// DefaultPayParams returns pay's defaults (spec section 9.1, with the
+// original pages' riskfactor of 1.0).
+func DefaultPayParams() PayParams {
+	return PayParams{RiskFactor: 1.0, MaxFeePercent: 0.5, ExemptFee: 5000, RetryFor: 60 * time.Second, MaxDelay: 2016}
+}
+
+// Pay is a pay call (spec section 9) with its invoice already decoded.
+type Pay struct {
+	Reply   ReplyTo
+	Invoice Invoice
+	Amount  *graph.MilliSat // msatoshi: only for an invoice without amount
+	Label   string
+	Params  PayParams
+}
+
+// RouteFound answers a FindRoute effect.
+type RouteFound struct{ Route graph.Route }
+
+// RouteNotFound answers a FindRoute effect that failed; Err is the graph's
+// error (graph.ErrNoRoute for 205).
+type RouteNotFound struct{ Err error }
+
+// Persisted says the attempt of the last PersistAttempt is durable.
+type Persisted struct{}
+
+// Settled says the HTLC in flight was fulfilled.
+type Settled struct{ Preimage [32]byte }
+
+// Failed says the HTLC in flight failed, classified (htlc.ReadFailure or a
+// local failure).
+type Failed struct{ Failure Failure }
+
+// WaitTimeout says a waitsendpay's timer fired.
+type WaitTimeout struct{ Reply ReplyTo }
+
+func (SendPay) isEvent()       {}
+func (WaitSendPay) isEvent()   {}
+func (Pay) isEvent()           {}
+func (RouteFound) isEvent()    {}
+func (RouteNotFound) isEvent() {}
+func (Persisted) isEvent()     {}
+func (Settled) isEvent()       {}
+func (Failed) isEvent()        {}
+func (WaitTimeout) isEvent()   {}
+
+// Effect is an output of Core.Step. Effects are carried out in the order
+// given; a PersistAttempt must be durable before the HTLC leaves, which the
+// core guarantees by emitting SendHTLC only when the Persisted event comes.
+type Effect interface{ isEffect() }
+
+// FindRoute asks the graph for a route (the caller fills in FromID).
+type FindRoute struct{ Params graph.GetRouteParams }
+
+// PersistAttempt writes a new pending record and its attempt; answer with
+// Persisted once it is durable.
+type PersistAttempt struct {
+	Record Record
+	Route  graph.Route
+}
+
+// SendHTLC hands the attempt's HTLC to the peer of the route's first hop.
+type SendHTLC struct {
+	Hash   [32]byte
+	Route  graph.Route
+	Secret *[32]byte
+	Total  graph.MilliSat // total_msat for the final payload
+}
+
+// PersistOutcome writes the record's final status (complete or failed).
+type PersistOutcome struct{ Record Record }
+
+// ReportFailure tells the graph a node on the route failed, so later routes
+// avoid it (the original pages' "route table will be updated").
+type ReportFailure struct{ Failure Failure }
+
+// Reply answers a caller: Err, or a Record (with Message for sendpay's
+// pending answer).
+type Reply struct {
+	To      ReplyTo
+	Record  *Record
+	Message string
+	Err     *Error
+}
+
+// StartTimer asks for a WaitTimeout event after the duration.
+type StartTimer struct {
+	Reply ReplyTo
+	After time.Duration
+}
+
+func (FindRoute) isEffect()      {}
+func (PersistAttempt) isEffect() {}
+func (SendHTLC) isEffect()       {}
+func (PersistOutcome) isEffect() {}
+func (ReportFailure) isEffect()  {}
+func (Reply) isEffect()          {}
+func (StartTimer) isEffect()     {}

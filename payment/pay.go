@@ -1,0 +1,176 @@
+package payment
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/payengine/payengine/graph"
+)
+
+// payRun is the state of a pay driving a hash: spec section 9.2's retry
+// loop (v0.7.3, without route hints and shadow routes).
+type payRun struct {
+	reply     ReplyTo
+	inv       Invoice
+	amount    graph.MilliSat
+	label     string
+	params    PayParams
+	start     time.Time
+	exclude   []string
+	expensive string // the first "Route wanted ..." message, for 206
+	attempts  []PayAttempt
+}
+
+// PayAttempt is one attempt of a pay, as paystatus and error 210's
+// data.attempts list them.
+type PayAttempt struct {
+	Route   graph.Route
+	Failure *Failure // nil while in flight or if it succeeded
+}
+
+// PayFailureData is the data of error 210.
+type PayFailureData struct{ Attempts []PayAttempt }
+
+func (c *Core) stepPay(now time.Time, ev Pay) []Effect {
+	inv := ev.Invoice
+	switch {
+	case inv.Amount != nil && ev.Amount != nil:
+		return []Effect{fail(ev.Reply, CodeInvalidParams, "msatoshi parameter unnecessary")}
+	case inv.Amount == nil && ev.Amount == nil:
+		return []Effect{fail(ev.Reply, CodeInvalidParams, "msatoshi parameter required")}
+	}
+	if c.rec != nil && c.rec.Status == StatusComplete {
+		// The original pages: once paid, pay of the same bolt11 succeeds at
+		// once with the stored preimage.
+		return []Effect{Reply{To: ev.Reply, Record: c.Record()}}
+	}
+	if c.busy() {
+		return []Effect{fail(ev.Reply, CodeInProgress, msgInProgress)}
+	}
+	if now.After(inv.CreatedAt.Add(inv.Expiry)) {
+		return []Effect{fail(ev.Reply, CodeInvoiceExpired, "Invoice expired")}
+	}
+	amount := inv.Amount
+	if amount == nil {
+		amount = ev.Amount
+	}
+	c.pay = &payRun{reply: ev.Reply, inv: inv, amount: *amount, label: ev.Label, params: ev.Params, start: now}
+	return c.findRoute()
+}
+
+func (c *Core) findRoute() []Effect {
+	p := c.pay
+	cltv := p.inv.MinFinalCLTV
+	c.phase = phaseRouting
+	return []Effect{FindRoute{Params: graph.GetRouteParams{
+		ID: p.inv.Payee, AmountMsat: p.amount, RiskFactor: p.params.RiskFactor,
+		CLTV: &cltv, Exclude: append([]string(nil), p.exclude...),
+	}}}
+}
+
+// stepRoute checks a route against pay's limits (spec 9.2 step 5): too
+// expensive iff fee > exemptfee and fee% > maxfeepercent, or too slow if
+// route[0].delay > maxdelay. Either way the worst channel is excluded and
+// the graph asked again; otherwise the attempt starts.
+func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
+	p, r := c.pay, ev.Route
+	if len(r) == 0 {
+		c.phase = phaseIdle
+		return c.endPay(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
+	}
+	fee := r[0].Amount - p.amount
+	if fee > p.params.ExemptFee && float64(fee)*100/float64(p.amount) > p.params.MaxFeePercent {
+		if p.expensive == "" {
+			p.expensive = fmt.Sprintf("Route wanted fee of %s", fee)
+		}
+		p.exclude = append(p.exclude, worst(r, func(h graph.Hop) uint64 { return uint64(h.Amount) }))
+		return c.findRoute()
+	}
+	if r[0].Delay > p.params.MaxDelay {
+		if p.expensive == "" {
+			p.expensive = fmt.Sprintf("Route wanted delay of %d blocks", r[0].Delay)
+		}
+		p.exclude = append(p.exclude, worst(r, func(h graph.Hop) uint64 { return uint64(h.Delay) }))
+		return c.findRoute()
+	}
+	p.attempts = append(p.attempts, PayAttempt{Route: r})
+	return c.startAttempt(now, r, p.amount, p.label, p.inv.Bolt11, p.inv.Secret)
+}
+
+// worst returns the channel direction to exclude for a too expensive (or
+// slow) route: route[i-1] for the consecutive pair whose field drops most
+// (CLN's find_worst_channel), or the only hop.
+func worst(r graph.Route, field func(graph.Hop) uint64) string {
+	best, drop := 0, uint64(0)
+	for i := 1; i < len(r); i++ {
+		var d uint64
+		if a, b := field(r[i-1]), field(r[i]); a > b {
+			d = a - b
+		}
+		if d > drop || i == 1 {
+			best, drop = i-1, d
+		}
+	}
+	return graph.SCIDDir{SCID: r[best].Channel, Dir: r[best].Direction}.String()
+}
+
+func (c *Core) stepNoRoute(ev RouteNotFound) []Effect {
+	c.phase = phaseIdle
+	p := c.pay
+	if !errors.Is(ev.Err, graph.ErrNoRoute) {
+		var ge *graph.Error
+		if errors.As(ev.Err, &ge) {
+			return c.endPay(&Error{Code: ge.Code, Message: ge.Message})
+		}
+		return c.endPay(&Error{Code: -1, Message: ev.Err.Error()})
+	}
+	switch {
+	case p.expensive != "":
+		return c.endPay(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
+	case len(p.attempts) > 0:
+		return c.endPay(&Error{Code: CodeStoppedRetrying,
+			Message: fmt.Sprintf("Ran out of routes to try after %d attempt%s: see paystatus", len(p.attempts), plural(len(p.attempts))),
+			Data:    PayFailureData{Attempts: p.attempts}})
+	}
+	return c.endPay(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
+}
+
+// payFailed decides after a failed attempt (spec 9.2 step 7): anything but
+// 204 ends the pay with that error; a 204 after retry_for gives 210; else the
+// erring node (NODE bit) or channel is excluded and the graph asked again.
+func (c *Core) payFailed(now time.Time, f Failure) []Effect {
+	p := c.pay
+	f2 := f
+	p.attempts[len(p.attempts)-1].Failure = &f2
+	if f.Code != CodeTryOtherRoute || f.Routing == nil {
+		return c.endPay(c.failureError())
+	}
+	if now.After(p.start.Add(p.params.RetryFor)) {
+		return c.endPay(&Error{Code: CodeStoppedRetrying,
+			Message: fmt.Sprintf("Gave up after %d attempt%s: see paystatus", len(p.attempts), plural(len(p.attempts))),
+			Data:    PayFailureData{Attempts: p.attempts}})
+	}
+	r := f.Routing
+	if r.FailCode&lnwire.FlagNode != 0 {
+		p.exclude = append(p.exclude, r.ErringNode.String())
+	} else {
+		p.exclude = append(p.exclude, graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String())
+	}
+	return c.findRoute()
+}
+
+// endPay answers the pay's caller with err and ends the pay.
+func (c *Core) endPay(err *Error) []Effect {
+	reply := c.pay.reply
+	c.pay = nil
+	return []Effect{Reply{To: reply, Err: err}}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

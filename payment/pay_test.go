@@ -1,0 +1,172 @@
+package payment
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/payengine/payengine/graph"
+)
+
+func invoice(amount *graph.MilliSat) Invoice {
+	return Invoice{Bolt11: "lnbcrt1...", Payee: nodeC, Amount: amount, CreatedAt: t0, Expiry: time.Hour, MinFinalCLTV: 9}
+}
+
+// Spec vector 14: amount rules, expiry, and an already-paid invoice.
+func TestPayPrechecks(t *testing.T) {
+	c := New(hash, nil, nil)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Amount: msat(1000), Params: DefaultPayParams()},
+		"reply to=1 error -32602 msatoshi parameter unnecessary")
+	step(t, c, t0, Pay{Reply: 2, Invoice: invoice(nil), Params: DefaultPayParams()},
+		"reply to=2 error -32602 msatoshi parameter required")
+	step(t, c, t0.Add(time.Hour+time.Second), Pay{Reply: 3, Invoice: invoice(msat(1000)), Params: DefaultPayParams()},
+		"reply to=3 error 207 Invoice expired")
+	// At exactly created+expiry it is not yet expired.
+	step(t, c, t0.Add(time.Hour), Pay{Reply: 4, Invoice: invoice(msat(1000)), Params: DefaultPayParams()},
+		"find-route exclude=[]")
+	if !c.Paying() {
+		t.Fatal("Paying false while routing")
+	}
+	paid := New(hash, &Record{Hash: hash, Destination: nodeC, Amount: 1000, Status: StatusComplete, Preimage: &pre}, nil)
+	// The original pages: an already-paid bolt11 succeeds at once, even
+	// past its expiry.
+	step(t, paid, t0.Add(48*time.Hour), Pay{Reply: 5, Invoice: invoice(msat(1000)), Params: DefaultPayParams()}, "reply to=5 complete")
+}
+
+// Spec vector 15: the retry loop excludes the erring channel, or the node
+// when the NODE bit is set, and fails at once on 203.
+func TestPayRetry(t *testing.T) {
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	effects := step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	fr := effects[0].(FindRoute).Params
+	if fr.ID != nodeC || fr.AmountMsat != 1000 || fr.RiskFactor != 1.0 || *fr.CLTV != 9 {
+		t.Fatalf("find-route params %+v", fr)
+	}
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	excl := graph.SCIDDir{SCID: chBC, Dir: 0}.String()
+	step(t, c, t0, Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome failed", "report-failure", "find-route exclude=["+excl+"]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	step(t, c, t0, Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryNodeFailure)},
+		"persist-outcome failed", "report-failure", "find-route exclude=["+excl+" "+nodeB.String()+"]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	step(t, c, t0, Failed{Failure: remoteFailure(203, 2, nodeC, chBC, lnwire.CodeIncorrectOrUnknownPaymentDetails)},
+		"persist-outcome failed", "reply to=1 error 203 failed: IncorrectOrUnknownPaymentDetails")
+	if c.Paying() || !c.Done() {
+		t.Fatal("pay still running after 203")
+	}
+}
+
+// Spec vector 15: 205 with no attempt, 210 "Ran out of routes" after one,
+// 210 "Gave up" past retry_for; success answers the pay.
+func TestPayEndings(t *testing.T) {
+	params := DefaultPayParams()
+	c := New(hash, nil, nil)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteNotFound{Err: graph.ErrNoRoute}, "reply to=1 error 205 Could not find a route")
+
+	c = New(hash, nil, nil)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	f := remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)
+	step(t, c, t0, Failed{Failure: f}, "persist-outcome failed", "report-failure", "find-route exclude=[100x2x0/0]")
+	effects := step(t, c, t0, RouteNotFound{Err: graph.ErrNoRoute}, "reply to=1 error 210 Ran out of routes to try after 1 attempt: see paystatus")
+	data := effects[0].(Reply).Err.Data.(PayFailureData)
+	if len(data.Attempts) != 1 || data.Attempts[0].Failure == nil || data.Attempts[0].Failure.Code != 204 {
+		t.Fatalf("attempts %+v", data.Attempts)
+	}
+
+	c = New(hash, nil, nil)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	step(t, c, t0, Failed{Failure: f}, "persist-outcome failed", "report-failure", "find-route exclude=[100x2x0/0]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	// retry_for is checked only after a failure: the HTLC out past it is
+	// waited for, then the pay gives up.
+	late := t0.Add(params.RetryFor + time.Second)
+	step(t, c, late, Failed{Failure: f}, "persist-outcome failed", "report-failure", "reply to=1 error 210 Gave up after 2 attempts: see paystatus")
+
+	c = New(hash, nil, nil)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(nil), Amount: msat(5000), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteFound{Route: routeABC(5000)}, "persist-attempt amount=5000 sent=5001")
+	step(t, c, t0, WaitSendPay{Reply: 2})
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	step(t, c, t0, Settled{Preimage: pre}, "persist-outcome complete", "reply to=2 complete", "reply to=1 complete")
+
+	c = New(hash, nil, nil)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteNotFound{Err: &graph.Error{Code: -32602, Message: "x is not a valid short_channel_id/node_id"}},
+		"reply to=1 error -32602 x is not a valid short_channel_id/node_id")
+	if _, err := c.Step(t0, RouteNotFound{Err: errors.New("late")}); !errors.Is(err, ErrUnexpected) {
+		t.Fatal("a route answer after the pay ended was accepted")
+	}
+}
+
+// Spec vector 13: fee and delay limits. A 100,000 msat payment over
+// A-B-C, whose BC hop charges 1001 msat.
+func TestPayLimits(t *testing.T) {
+	expensive := graph.Route{
+		{ID: nodeB, Channel: chAB, Amount: 101001, Delay: 15},
+		{ID: nodeC, Channel: chBC, Amount: 100000, Delay: 9},
+	}
+	for _, tc := range []struct {
+		name   string
+		params func(*PayParams)
+		want   []string
+	}{
+		{"maxfeepercent 0.0001, exemptfee 0", func(p *PayParams) { p.MaxFeePercent, p.ExemptFee = 0.0001, 0 },
+			[]string{"find-route exclude=[100x1x0/0]", "reply to=1 error 206 Route wanted fee of 1001msat"}},
+		{"maxfeepercent 0.0001, exemptfee 2000", func(p *PayParams) { p.MaxFeePercent, p.ExemptFee = 0.0001, 2000 },
+			[]string{"persist-attempt amount=100000 sent=101001"}},
+		{"maxdelay 0", func(p *PayParams) { p.MaxDelay = 0 },
+			[]string{"find-route exclude=[100x1x0/0]", "reply to=1 error 206 Route wanted delay of 15 blocks"}},
+	} {
+		c := New(hash, nil, nil)
+		params := DefaultPayParams()
+		tc.params(&params)
+		step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(100000)), Params: params}, "find-route exclude=[]")
+		got := describe(mustStep(t, c, RouteFound{Route: expensive}))
+		if len(tc.want) == 2 {
+			got = append(got, describe(mustStep(t, c, RouteNotFound{Err: graph.ErrNoRoute}))...)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func mustStep(t *testing.T, c *Core, ev Event) []Effect {
+	t.Helper()
+	effects, err := c.Step(t0, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return effects
+}
+
+func TestWorstChannel(t *testing.T) {
+	r := graph.Route{
+		{Channel: graph.NewSCID(1, 0, 0), Amount: 1300, Delay: 100},
+		{Channel: graph.NewSCID(2, 0, 0), Amount: 1250, Delay: 40},
+		{Channel: graph.NewSCID(3, 0, 0), Amount: 1000, Delay: 9},
+	}
+	// Amount drops 50 then 250: the second pair's first channel.
+	if w := worst(r, func(h graph.Hop) uint64 { return uint64(h.Amount) }); w != "2x0x0/0" {
+		t.Errorf("fee worst %s", w)
+	}
+	if w := worst(r, func(h graph.Hop) uint64 { return uint64(h.Delay) }); w != "1x0x0/0" {
+		t.Errorf("delay worst %s", w)
+	}
+	if w := worst(r[2:], func(h graph.Hop) uint64 { return uint64(h.Delay) }); w != "3x0x0/0" {
+		t.Errorf("single hop %s", w)
+	}
+}

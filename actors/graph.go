@@ -1,0 +1,89 @@
+package actors
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/messages"
+)
+
+// GraphOptions configure the graph actor. The zero value means defaults.
+type GraphOptions struct {
+	// Workers is how many route searches run at once; default GOMAXPROCS.
+	Workers int
+}
+
+// GraphProps returns the props of a graph actor over snapshot g. It owns
+// the current snapshot and the failure memory; each FindRoute is handed,
+// with the snapshot, to one of its route workers (round robin), which
+// answers the sender directly: path-finding never queues in the graph
+// actor's mailbox.
+func GraphProps(g *graph.Graph, opts GraphOptions) *actor.Props {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &graphActor{g: g, opts: opts, avoid: map[string]time.Time{}}
+	})
+}
+
+type graphActor struct {
+	g       *graph.Graph
+	opts    GraphOptions
+	workers []*actor.PID
+	next    int
+	avoid   map[string]time.Time // exclusion -> until
+}
+
+// routeJob is a search for one worker: the snapshot travels with it, so a
+// new snapshot never races a search under way.
+type routeJob struct {
+	g      *graph.Graph
+	params graph.GetRouteParams
+}
+
+func (a *graphActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		for i := 0; i < a.opts.Workers; i++ {
+			a.workers = append(a.workers, ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return routeWorker{} })))
+		}
+	case *messages.FindRoute:
+		p := m.Params
+		p.Exclude = append([]string(nil), p.Exclude...)
+		for ex, until := range a.avoid {
+			if m.Now.Before(until) {
+				p.Exclude = append(p.Exclude, ex)
+			} else {
+				delete(a.avoid, ex)
+			}
+		}
+		w := a.workers[a.next%len(a.workers)]
+		a.next++
+		ctx.RequestWithCustomSender(w, &routeJob{g: a.g, params: p}, ctx.Sender())
+	case *messages.Avoid:
+		if a.avoid[m.Exclude].Before(m.Until) {
+			a.avoid[m.Exclude] = m.Until
+		}
+	case *messages.NewSnapshot:
+		a.g = m.Graph
+	}
+}
+
+// routeWorker runs one search at a time and answers the requester.
+type routeWorker struct{}
+
+func (routeWorker) Receive(ctx actor.Context) {
+	job, ok := ctx.Message().(*routeJob)
+	if !ok {
+		return
+	}
+	r, err := job.g.GetRoute(job.params)
+	if err != nil {
+		ctx.Respond(&messages.RouteNotFound{Err: err})
+		return
+	}
+	ctx.Respond(&messages.RouteFound{Route: r})
+}

@@ -1,0 +1,34 @@
+package messages
+
+import (
+	"time"
+
+	"github.com/payengine/payengine/graph"
+)
+
+// FindRoute asks the graph actor for a route; the answer, a RouteFound or
+// a RouteNotFound, goes to the sender. Now is the caller's clock, which
+// decides which remembered failures still apply.
+type FindRoute struct {
+	Params graph.GetRouteParams
+	Now    time.Time
+}
+
+// RouteFound answers FindRoute with a route.
+type RouteFound struct{ Route graph.Route }
+
+// RouteNotFound answers FindRoute with the graph's error (a *graph.Error:
+// 205, or -32602 for a bad parameter).
+type RouteNotFound struct{ Err error }
+
+// Avoid tells the graph actor to leave a channel direction ("scid/dir") or
+// a node (hex id) out of every route until Until: what a failure from a
+// node on a route teaches.
+type Avoid struct {
+	Exclude string
+	Until   time.Time
+}
+
+// NewSnapshot replaces the graph actor's snapshot (a reload, or updates
+// applied).
+type NewSnapshot struct{ Graph *graph.Graph }

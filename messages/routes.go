@@ -32,3 +32,13 @@ type Avoid struct {
 // NewSnapshot replaces the graph actor's snapshot (a reload, or updates
 // applied).
 type NewSnapshot struct{ Graph *graph.Graph }
+
+// WriteLedger asks the ledger actor to store records durably; the answer,
+// a Written, goes to the sender after the sync that includes them.
+type WriteLedger struct {
+	Payments []Payment
+	Attempts []Attempt
+}
+
+// Written answers WriteLedger; Err is nil once the records are durable.
+type Written struct{ Err error }

@@ -1,0 +1,42 @@
+package actors
+
+import (
+	"context"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/persistence"
+)
+
+// LedgerProps returns the props of the ledger actor over l. Each
+// WriteLedger runs on a goroutine of the actor's, so writes from many
+// payments meet in the ledger's group commit (one batch and one sync for
+// all that arrive together) instead of queueing in the mailbox; the sender
+// gets Written after the sync. The actor waits for its writes when it
+// stops.
+func LedgerProps(l *persistence.Ledger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &ledgerActor{l: l} })
+}
+
+type ledgerActor struct {
+	l  *persistence.Ledger
+	wg sync.WaitGroup
+}
+
+func (a *ledgerActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.WriteLedger:
+		sender, root := ctx.Sender(), ctx.ActorSystem().Root
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			err := a.l.Write(context.Background(), &persistence.Batch{Payments: m.Payments, Attempts: m.Attempts})
+			if sender != nil {
+				root.Send(sender, &messages.Written{Err: err})
+			}
+		}()
+	case *actor.Stopping:
+		a.wg.Wait()
+	}
+}

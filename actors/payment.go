@@ -1,0 +1,270 @@
+package actors
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/link"
+	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/payment"
+)
+
+// PaymentDeps are what a payment actor talks to and reads.
+type PaymentDeps struct {
+	Self   graph.NodeID
+	Graph  *actor.PID
+	Ledger *actor.PID
+	// Peer returns the peer actor of one of our channels, or nil.
+	Peer   func(graph.SCID) *actor.PID
+	Height func() uint32    // the current block height
+	Clock  func() time.Time // now
+	Rand   io.Reader        // onion session keys (crypto/rand in production)
+	NextID func() uint64    // HTLC ids, unique among those in flight
+	// Avoid is how long a failure keeps the failing channel or node out of
+	// later routes; default 60 s.
+	Avoid time.Duration
+}
+
+// Call carries one caller's event to a payment actor; the actor answers the
+// sender with an Answer. The event's Reply field is the actor's to set.
+type Call struct{ Event payment.Event }
+
+// Answer is a payment actor's answer to a Call: Err, or the record (with a
+// message for sendpay's pending answer).
+type Answer struct {
+	Record  *payment.Record
+	Message string
+	Err     *payment.Error
+}
+
+// PaymentProps returns the props of the actor of one payment hash: a thin
+// shell over payment.Core that turns messages into events and effects into
+// messages, carrying effects out in order and pausing after each write to
+// the ledger until it is durable, so no HTLC leaves and no answer goes out
+// before the record that explains it.
+func PaymentProps(hash [32]byte, rec *payment.Record, route graph.Route, deps PaymentDeps) *actor.Props {
+	if deps.Avoid <= 0 {
+		deps.Avoid = 60 * time.Second
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &paymentActor{hash: hash, deps: deps, core: payment.New(hash, rec, route), replies: map[payment.ReplyTo]*actor.PID{}}
+	})
+}
+
+type paymentActor struct {
+	hash    [32]byte
+	deps    PaymentDeps
+	core    *payment.Core
+	replies map[payment.ReplyTo]*actor.PID
+	next    payment.ReplyTo
+	queue   []payment.Effect
+	writing bool // a ledger write is under way: the queue waits
+	persist bool // that write is an attempt: answer the core with Persisted
+	sent    *sentHTLC
+	timers  map[payment.ReplyTo]*time.Timer
+}
+
+// sentHTLC is the attempt in flight: enough to read its failure.
+type sentHTLC struct {
+	id      uint64
+	route   graph.Route
+	circuit htlc.Circuit
+}
+
+type waitTimeout struct{ reply payment.ReplyTo }
+
+func (a *paymentActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *Call:
+		a.next++
+		a.replies[a.next] = ctx.Sender()
+		a.step(ctx, withReply(m.Event, a.next))
+	case *messages.RouteFound:
+		a.step(ctx, payment.RouteFound{Route: m.Route})
+	case *messages.RouteNotFound:
+		a.step(ctx, payment.RouteNotFound{Err: m.Err})
+	case *messages.Written:
+		a.written(ctx, m.Err)
+	case *messages.HTLCResolved:
+		a.resolved(ctx, m)
+	case *waitTimeout:
+		delete(a.timers, m.reply)
+		a.step(ctx, payment.WaitTimeout{Reply: m.reply})
+	case *actor.Stopping:
+		for _, t := range a.timers {
+			t.Stop()
+		}
+	}
+}
+
+func withReply(ev payment.Event, r payment.ReplyTo) payment.Event {
+	switch e := ev.(type) {
+	case payment.SendPay:
+		e.Reply = r
+		return e
+	case payment.WaitSendPay:
+		e.Reply = r
+		return e
+	case payment.Pay:
+		e.Reply = r
+		return e
+	}
+	return ev
+}
+
+// step feeds the core one event and runs the effects it returns.
+func (a *paymentActor) step(ctx actor.Context, ev payment.Event) {
+	effects, err := a.core.Step(a.deps.Clock(), ev)
+	if err != nil {
+		ctx.Logger().Error("payment: event refused", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+		return
+	}
+	a.queue = append(a.queue, effects...)
+	a.run(ctx)
+}
+
+// run carries out queued effects in order until one must wait for the
+// ledger.
+func (a *paymentActor) run(ctx actor.Context) {
+	for len(a.queue) > 0 && !a.writing {
+		e := a.queue[0]
+		a.queue = a.queue[1:]
+		switch e := e.(type) {
+		case payment.FindRoute:
+			p := e.Params
+			p.FromID = a.deps.Self
+			ctx.Request(a.deps.Graph, &messages.FindRoute{Params: p, Now: a.deps.Clock()})
+		case payment.PersistAttempt:
+			a.writing, a.persist = true, true
+			ctx.Request(a.deps.Ledger, &messages.WriteLedger{
+				Payments: []messages.Payment{toPayment(&e.Record)},
+				Attempts: []messages.Attempt{toAttempt(&e.Record, e.Route, 0)},
+			})
+		case payment.PersistOutcome:
+			a.writing = true
+			var id uint64
+			if a.sent != nil {
+				id = a.sent.id
+			}
+			att := toAttempt(&e.Record, a.routeOf(), id)
+			ctx.Request(a.deps.Ledger, &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}, Attempts: []messages.Attempt{att}})
+		case payment.SendHTLC:
+			a.send(ctx, e)
+		case payment.ReportFailure:
+			if ex := avoidOf(e.Failure.Routing); ex != "" {
+				ctx.Send(a.deps.Graph, &messages.Avoid{Exclude: ex, Until: a.deps.Clock().Add(a.deps.Avoid)})
+			}
+		case payment.Reply:
+			if to, ok := a.replies[e.To]; ok {
+				delete(a.replies, e.To)
+				if t, ok := a.timers[e.To]; ok {
+					t.Stop()
+					delete(a.timers, e.To)
+				}
+				ctx.Send(to, &Answer{Record: e.Record, Message: e.Message, Err: e.Err})
+			}
+		case payment.StartTimer:
+			self, root, r := ctx.Self(), ctx.ActorSystem().Root, e.Reply
+			if a.timers == nil {
+				a.timers = map[payment.ReplyTo]*time.Timer{}
+			}
+			a.timers[r] = time.AfterFunc(e.After, func() { root.Send(self, &waitTimeout{reply: r}) })
+		}
+	}
+}
+
+func (a *paymentActor) routeOf() graph.Route {
+	if a.sent != nil {
+		return a.sent.route
+	}
+	return nil
+}
+
+// written continues after a ledger write. A write that failed leaves the
+// attempt unsent; the callers are told and the payment stays as it was.
+func (a *paymentActor) written(ctx actor.Context, err error) {
+	if !a.writing {
+		return
+	}
+	a.writing = false
+	persist := a.persist
+	a.persist = false
+	if err != nil {
+		ctx.Logger().Error("payment: ledger write failed", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+		a.queue = nil
+		for r, to := range a.replies {
+			ctx.Send(to, &Answer{Err: &payment.Error{Code: -1, Message: "ledger write failed: " + err.Error()}})
+			delete(a.replies, r)
+		}
+		return
+	}
+	if persist {
+		a.step(ctx, payment.Persisted{})
+		return
+	}
+	a.run(ctx)
+}
+
+// send builds the onion and offers the HTLC to the first hop's peer actor.
+func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
+	peer := a.deps.Peer(e.Route[0].Channel)
+	if peer == nil {
+		f, _ := htlc.NoFirstPeerFailure(a.deps.Self, e.Route)
+		a.fail(ctx, f)
+		return
+	}
+	o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: e.Hash, PaymentSecret: e.Secret,
+		TotalMsat: e.Total, BlockHeight: a.deps.Height()}, a.deps.Rand)
+	if err != nil {
+		f, _ := htlc.LocalFailure(a.deps.Self, e.Route, lnwire.CodeTemporaryNodeFailure, err.Error())
+		a.fail(ctx, f)
+		return
+	}
+	a.sent = &sentHTLC{id: a.deps.NextID(), route: e.Route, circuit: o.Circuit}
+	ctx.Request(peer, &messages.OfferHTLC{ID: a.sent.id, Amount: o.Amount, Expiry: o.Expiry, PaymentHash: e.Hash, Onion: o.Packet[:]})
+}
+
+// resolved turns the HTLC's outcome into the core's Settled or Failed.
+func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
+	if a.sent == nil || m.ID != a.sent.id {
+		return
+	}
+	route := a.sent.route
+	switch {
+	case m.Preimage != nil:
+		a.step(ctx, payment.Settled{Preimage: *m.Preimage})
+	case m.Reason != nil:
+		f, err := htlc.ReadFailure(a.deps.Self, route, a.sent.circuit, m.Reason)
+		if err != nil {
+			f, _ = htlc.LocalFailure(a.deps.Self, route, lnwire.CodeTemporaryNodeFailure, err.Error())
+		}
+		a.fail(ctx, f)
+	case m.Malformed != nil:
+		f, _ := htlc.LocalFailure(a.deps.Self, route, lnwire.FailCode(m.Malformed.Code), "first hop could not parse the onion")
+		a.fail(ctx, f)
+	default:
+		f, _ := htlc.LocalFailure(a.deps.Self, route, link.LocalFailCode(m.Local), fmt.Sprint(m.Local))
+		a.fail(ctx, f)
+	}
+}
+
+func (a *paymentActor) fail(ctx actor.Context, f *htlc.Failure) {
+	a.step(ctx, payment.Failed{Failure: payment.Failure{Code: f.Code, Message: f.Message, Routing: f.Routing, OnionReply: f.OnionReply}})
+}
+
+// avoidOf is the exclusion a failure teaches: the node for a NODE-bit
+// code, else the channel direction.
+func avoidOf(r *htlc.RoutingFailure) string {
+	if r == nil || r.ErringIndex == 0 {
+		return ""
+	}
+	if r.FailCode&lnwire.FlagNode != 0 {
+		return r.ErringNode.String()
+	}
+	return graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String()
+}

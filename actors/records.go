@@ -1,0 +1,67 @@
+package actors
+
+import (
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/payment"
+)
+
+// toPayment is the ledger's form of a payment record (one group per hash,
+// as in v0.7: a new attempt after a failure replaces the row).
+func toPayment(r *payment.Record) messages.Payment {
+	amt := r.Amount
+	p := messages.Payment{
+		PaymentHash: r.Hash, Destination: r.Destination, AmountMsat: &amt, AmountSentMsat: r.AmountSent,
+		CreatedAt: uint64(r.CreatedAt.Unix()), Status: messages.PaymentStatus(r.Status), Preimage: r.Preimage,
+		Label: r.Label, Bolt11: r.Bolt11, Failure: toFailure(r.Failure),
+	}
+	if !r.CompletedAt.IsZero() {
+		t := uint64(r.CompletedAt.Unix())
+		p.CompletedAt = &t
+	}
+	return p
+}
+
+// toAttempt is the ledger's form of the record's attempt over route.
+func toAttempt(r *payment.Record, route graph.Route, linkID uint64) messages.Attempt {
+	a := messages.Attempt{
+		PaymentHash: r.Hash, Route: route, AmountMsat: r.Amount, AmountSentMsat: r.AmountSent,
+		LinkID: linkID, Preimage: r.Preimage, Failure: toFailure(r.Failure), CreatedAt: uint64(r.CreatedAt.Unix()),
+	}
+	if len(route) > 0 {
+		a.FirstHop = route[0].Channel
+	}
+	switch r.Status {
+	case payment.StatusPending:
+		a.Status = messages.AttemptPending
+	case payment.StatusComplete:
+		a.Status = messages.AttemptSettled
+	default:
+		a.Status = messages.AttemptFailed
+	}
+	if !r.CompletedAt.IsZero() {
+		t := uint64(r.CompletedAt.Unix())
+		a.ResolvedAt = &t
+	}
+	return a
+}
+
+func toFailure(f *payment.Failure) *messages.Failure {
+	if f == nil {
+		return nil
+	}
+	out := &messages.Failure{Code: int32(f.Code), Message: f.Message, ErrorOnion: f.OnionReply}
+	if r := f.Routing; r != nil {
+		out.Routing = routingOf(r)
+	}
+	return out
+}
+
+func routingOf(r *htlc.RoutingFailure) *messages.RoutingFailure {
+	return &messages.RoutingFailure{
+		ErringIndex: uint32(r.ErringIndex), ErringNode: r.ErringNode, ErringChannel: r.ErringChannel,
+		ErringDirection: r.ErringDirection, FailCode: uint16(r.FailCode), ChannelUpdate: r.ChannelUpdate,
+		RawMessage: r.RawMessage,
+	}
+}

@@ -1,0 +1,353 @@
+package persistence
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/payengine/payengine/messages"
+)
+
+// Batch is one caller's set of puts, applied atomically: all of it is durable
+// or none. The ledger derives the index entries from the records: a payment
+// gets its created-time entry; an attempt whose status is pending is in the
+// pending index, any other status takes it out.
+type Batch struct {
+	// Payments are stored under (PaymentHash, GroupID), replacing the record
+	// there. A payment's row id is assigned at its first write and kept by
+	// later writes, whatever ID the caller sets.
+	Payments []messages.Payment
+	// Attempts are stored under (PaymentHash, GroupID, PartID), replacing the
+	// record there. The ledger does not require the payment to exist.
+	Attempts []messages.Attempt
+}
+
+// request is one Write or DeletePayment waiting for the committer.
+type request struct {
+	payments [][]byte // encoded, id to be patched in by the committer
+	payKeys  [][]byte
+	attempts []encodedAttempt
+	del      *paymentRef
+	records  int
+
+	ids  []uint64 // row ids of payments, set by the committer
+	err  error    // outcome, set by the committer before done is closed
+	done chan struct{}
+}
+
+type encodedAttempt struct {
+	key, pendingKey, value []byte
+	pending                bool
+}
+
+type paymentRef struct {
+	hash  [32]byte
+	group uint64
+}
+
+// Write stores b durably and returns after the sync that includes it (unless
+// Options.NoSync). Concurrent Writes are grouped into one Pebble batch and one
+// sync. On success the row ids assigned or kept are set in b.Payments[i].ID.
+//
+// Write fails with ErrInvalidRecord (nothing written) for a record it cannot
+// encode, with ErrClosed if the ledger is closed or closes before the write's
+// commit starts, and with ctx's error if ctx ends first: if ctx ends after
+// the write was queued the write may still be committed, so the outcome is
+// then unknown, as with any I/O that times out.
+func (l *Ledger) Write(ctx context.Context, b *Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(b.Payments) == 0 && len(b.Attempts) == 0 {
+		return nil
+	}
+	req := &request{done: make(chan struct{}), records: len(b.Payments) + len(b.Attempts)}
+	for i := range b.Payments {
+		p := &b.Payments[i]
+		v, err := EncodePayment(p)
+		if err != nil {
+			return fmt.Errorf("payment %x group %d: %w", p.PaymentHash, p.GroupID, err)
+		}
+		req.payments = append(req.payments, v)
+		req.payKeys = append(req.payKeys, paymentKey(p.PaymentHash, p.GroupID))
+	}
+	for i := range b.Attempts {
+		a := &b.Attempts[i]
+		v, err := EncodeAttempt(a)
+		if err != nil {
+			return fmt.Errorf("attempt %x/%d/%d: %w", a.PaymentHash, a.GroupID, a.PartID, err)
+		}
+		req.attempts = append(req.attempts, encodedAttempt{
+			key:        attemptKey(prefixAttempt, a.PaymentHash, a.GroupID, a.PartID),
+			pendingKey: attemptKey(prefixPending, a.PaymentHash, a.GroupID, a.PartID),
+			value:      v,
+			pending:    a.Status == messages.AttemptPending,
+		})
+	}
+	if err := l.submit(ctx, req); err != nil {
+		return err
+	}
+	for i := range b.Payments {
+		b.Payments[i].ID = req.ids[i]
+	}
+	return nil
+}
+
+// DeletePayment removes the payment (hash, group) with all its attempts and
+// index entries, durably, through the same group commit as Write. It fails
+// with ErrNotFound, deleting nothing, if there is no such payment.
+func (l *Ledger) DeletePayment(ctx context.Context, hash [32]byte, group uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &request{done: make(chan struct{}), del: &paymentRef{hash, group}, records: 1}
+	return l.submit(ctx, req)
+}
+
+// submit queues req for the committer and waits for its outcome.
+func (l *Ledger) submit(ctx context.Context, req *request) error {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.queue = append(l.queue, req)
+	l.mu.Unlock()
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+	select {
+	case <-req.done:
+		return req.err
+	case <-ctx.Done():
+		return fmt.Errorf("persistence: write outcome unknown: %w", ctx.Err())
+	}
+}
+
+// commitLoop is the committer: the only goroutine that writes to Pebble. It
+// takes every queued request (up to MaxBatch), applies them to one batch,
+// commits with one sync and answers them; until Close.
+func (l *Ledger) commitLoop() {
+	defer close(l.done)
+	var timer *time.Timer
+	for {
+		select {
+		case <-l.stop:
+			l.failQueued()
+			return
+		case <-l.notify:
+		}
+		if d := l.opts.MaxDelay; d > 0 && l.queued() < l.opts.MaxBatch {
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			select {
+			case <-timer.C:
+			case <-l.stop:
+				timer.Stop()
+				l.failQueued()
+				return
+			}
+		}
+		for {
+			select {
+			case <-l.stop:
+				l.failQueued()
+				return
+			default:
+			}
+			group := l.take()
+			if len(group) == 0 {
+				break
+			}
+			l.commit(group)
+		}
+	}
+}
+
+func (l *Ledger) queued() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue)
+}
+
+// take removes up to MaxBatch requests from the queue.
+func (l *Ledger) take() []*request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := min(len(l.queue), l.opts.MaxBatch)
+	group := make([]*request, n)
+	copy(group, l.queue)
+	rest := copy(l.queue, l.queue[n:])
+	clear(l.queue[rest:])
+	l.queue = l.queue[:rest]
+	return group
+}
+
+// failQueued answers every request still queued with ErrClosed. Close has
+// set closing, so no request joins the queue after this.
+func (l *Ledger) failQueued() {
+	l.mu.Lock()
+	q := l.queue
+	l.queue = nil
+	l.mu.Unlock()
+	for _, r := range q {
+		r.err = ErrClosed
+		close(r.done)
+	}
+}
+
+// commit applies a group of requests to one indexed batch (so a request sees
+// the writes of those before it in the group) and commits it with one sync.
+func (l *Ledger) commit(group []*request) {
+	b := l.db.NewIndexedBatch()
+	defer b.Close()
+	firstID := l.nextID.Load()
+	next := firstID
+	var err error
+	records := 0
+	for _, r := range group {
+		if r.del != nil {
+			r.err, err = l.applyDelete(b, r.del)
+		} else {
+			next, err = l.applyWrite(b, r, next)
+		}
+		if err != nil {
+			break
+		}
+		if r.err == nil {
+			records += r.records
+		}
+	}
+	if err == nil && next != firstID {
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], next)
+		err = b.Set(metaKey(metaNextPaymentID), v[:], nil)
+	}
+	var took time.Duration
+	if err == nil {
+		wo := pebble.Sync
+		if l.opts.NoSync {
+			wo = pebble.NoSync
+		}
+		start := time.Now()
+		err = b.Commit(wo)
+		took = time.Since(start)
+	}
+	if err != nil {
+		err = fmt.Errorf("persistence: commit: %w", err)
+		l.opts.Logger.Error("ledger commit failed", "err", err, "writes", len(group))
+	} else {
+		l.nextID.Store(next)
+	}
+	l.record(len(group), records, took, err)
+	for _, r := range group {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+// applyWrite puts one Write's records and index entries into b; it returns
+// the next row id. An error is a store error and fails the whole group.
+func (l *Ledger) applyWrite(b *pebble.Batch, r *request, next uint64) (uint64, error) {
+	r.ids = make([]uint64, len(r.payments))
+	for i, v := range r.payments {
+		key := r.payKeys[i]
+		old, closer, err := b.Get(key)
+		var id, oldCreated uint64
+		switch {
+		case errors.Is(err, pebble.ErrNotFound):
+			id = next
+			next++
+		case err != nil:
+			return next, err
+		default:
+			if len(old) < payFixedHeaderLen || old[0] != recordV1 {
+				closer.Close()
+				return next, fmt.Errorf("%w: stored payment %x", ErrCorrupt, key)
+			}
+			id = binary.BigEndian.Uint64(old[payIDOffset:])
+			oldCreated = binary.BigEndian.Uint64(old[payCreatedOffset:])
+			closer.Close()
+			newCreated := binary.BigEndian.Uint64(v[payCreatedOffset:])
+			if oldCreated != newCreated {
+				if err := b.Delete(createdKeyFor(oldCreated, key), nil); err != nil {
+					return next, err
+				}
+			}
+		}
+		binary.BigEndian.PutUint64(v[payIDOffset:], id)
+		r.ids[i] = id
+		if err := b.Set(key, v, nil); err != nil {
+			return next, err
+		}
+		created := binary.BigEndian.Uint64(v[payCreatedOffset:])
+		if err := b.Set(createdKeyFor(created, key), nil, nil); err != nil {
+			return next, err
+		}
+	}
+	for _, a := range r.attempts {
+		if err := b.Set(a.key, a.value, nil); err != nil {
+			return next, err
+		}
+		var err error
+		if a.pending {
+			err = b.Set(a.pendingKey, nil, nil)
+		} else {
+			err = b.Delete(a.pendingKey, nil)
+		}
+		if err != nil {
+			return next, err
+		}
+	}
+	return next, nil
+}
+
+// createdKeyFor builds the created-index key of the payment stored at pkey.
+func createdKeyFor(created uint64, pkey []byte) []byte {
+	k := make([]byte, 0, createdKeyLen)
+	k = append(k, prefixCreated)
+	k = binary.BigEndian.AppendUint64(k, created)
+	return append(k, pkey[1:]...)
+}
+
+// applyDelete puts the deletion of one payment into b. The first result is
+// the request's own outcome (ErrNotFound); the second a store error.
+func (l *Ledger) applyDelete(b *pebble.Batch, ref *paymentRef) (reqErr, err error) {
+	key := paymentKey(ref.hash, ref.group)
+	old, closer, err := b.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("%w: payment %x group %d", ErrNotFound, ref.hash, ref.group), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(old) < payFixedHeaderLen {
+		closer.Close()
+		return nil, fmt.Errorf("%w: stored payment %x", ErrCorrupt, key)
+	}
+	created := binary.BigEndian.Uint64(old[payCreatedOffset:])
+	closer.Close()
+	if err := b.Delete(key, nil); err != nil {
+		return nil, err
+	}
+	if err := b.Delete(createdKeyFor(created, key), nil); err != nil {
+		return nil, err
+	}
+	for _, p := range []byte{prefixAttempt, prefixPending} {
+		gp := groupPrefix(p, ref.hash, ref.group)
+		if err := b.DeleteRange(gp, prefixEnd(gp), nil); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}

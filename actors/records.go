@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/messages"
@@ -64,4 +67,30 @@ func routingOf(r *htlc.RoutingFailure) *messages.RoutingFailure {
 		ErringDirection: r.ErringDirection, FailCode: uint16(r.FailCode), ChannelUpdate: r.ChannelUpdate,
 		RawMessage: r.RawMessage,
 	}
+}
+
+// fromPayment is the core's record of a ledger payment.
+func fromPayment(p *messages.Payment) *payment.Record {
+	r := &payment.Record{
+		Hash: p.PaymentHash, Destination: p.Destination, AmountSent: p.AmountSentMsat,
+		CreatedAt: time.Unix(int64(p.CreatedAt), 0), Status: payment.Status(p.Status), Preimage: p.Preimage,
+		Label: p.Label, Bolt11: p.Bolt11,
+	}
+	if p.AmountMsat != nil {
+		r.Amount = *p.AmountMsat
+	}
+	if p.CompletedAt != nil {
+		r.CompletedAt = time.Unix(int64(*p.CompletedAt), 0)
+	}
+	if f := p.Failure; f != nil {
+		r.Failure = &payment.Failure{Code: int(f.Code), Message: f.Message, OnionReply: f.ErrorOnion}
+		if rf := f.Routing; rf != nil {
+			r.Failure.Routing = &htlc.RoutingFailure{
+				ErringIndex: int(rf.ErringIndex), OriginIndex: int(rf.ErringIndex) - 1, ErringNode: rf.ErringNode,
+				ErringChannel: rf.ErringChannel, ErringDirection: rf.ErringDirection, FailCode: lnwire.FailCode(rf.FailCode),
+				ChannelUpdate: rf.ChannelUpdate, RawMessage: rf.RawMessage,
+			}
+		}
+	}
+	return r
 }

@@ -41,7 +41,7 @@ import (
 const blocksPerYear = 52596
 
 // maxLabels bounds one pass's memory (about 64 bytes a label), and
-// maxWork the label comparisons of pass 2 (about 50 ms). Pass 2 can need
+// maxWork the label comparisons of pass 2 (about 6 ms). Pass 2 can need
 // them only for tiny payments whose fee budget spans an htlc_minimum
 // threshold on a dense graph; past them a search returns pass 1's route,
 // which is valid but may not be the cheapest, or else any route the
@@ -49,7 +49,7 @@ const blocksPerYear = 52596
 // stay far below both.
 const (
 	maxLabels = 1 << 20
-	maxWork   = 1 << 23
+	maxWork   = 1 << 20
 )
 
 // enumBudget bounds the feasibility search's backtracking, in edges tried.

@@ -1,0 +1,79 @@
+package actors
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/simnet"
+)
+
+const mainnetFile = "../testdata/ln-mainnet-2026-02-03.describegraph.json.gz"
+
+var benchAmount graph.MilliSat = 1_000_000
+
+// BenchmarkEnginePay measures settled pays per second end to end: the
+// engine over the mainnet simnet with zero latency, a synced ledger and real
+// onions, 256 pays in flight, each to a fresh 10-sat invoice of a random
+// routable node.
+//
+//	go test ./actors -run '^$' -bench EnginePay -benchtime 2000x
+func BenchmarkEnginePay(b *testing.B) {
+	n, err := simnet.Load(mainnetFile, simnet.Options{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	t := &testing.T{}
+	l, e := startEngine(t, n, b.TempDir())
+	defer func() { e.Stop(); l.Close() }()
+	g := n.Graph()
+	r := rand.New(rand.NewPCG(1, 1))
+	nodes := g.Nodes()
+	var dests []graph.NodeID
+	for len(dests) < 500 {
+		d := nodes[r.IntN(len(nodes))]
+		if d == n.Self() {
+			continue
+		}
+		if _, err := g.GetRoute(graph.GetRouteParams{FromID: n.Self(), ID: d, AmountMsat: benchAmount, RiskFactor: 1}); err == nil {
+			dests = append(dests, d)
+		}
+	}
+	bolts := make([]string, b.N)
+	for i := range bolts {
+		if bolts[i], err = n.Invoice(dests[i%len(dests)], benchAmount, "bench", 0, n.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ok atomic.Int64
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(bolt string) {
+			defer func() { <-sem; wg.Done() }()
+			if rec, err := e.Pay(context.Background(), PayRequest{Bolt11: bolt, Params: payment.DefaultPayParams()}); err == nil && rec.Status == payment.StatusComplete {
+				ok.Add(1)
+			}
+		}(bolts[i])
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(ok.Load())/elapsed.Seconds(), "payments/s")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024/float64(b.N), "alloc-KiB/payment")
+	b.ReportMetric(100*float64(ok.Load())/float64(b.N), "paid-%")
+}

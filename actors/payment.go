@@ -92,6 +92,8 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		a.written(ctx, m.Err)
 	case *messages.HTLCResolved:
 		a.resolved(ctx, m)
+	case isPaying:
+		ctx.Respond(a.core.Paying())
 	case *waitTimeout:
 		delete(a.timers, m.reply)
 		a.step(ctx, payment.WaitTimeout{Reply: m.reply})

@@ -1,0 +1,102 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/persistence"
+)
+
+// isPaying asks a payment actor whether a pay is still working on its hash;
+// it answers a bool.
+type isPaying struct{}
+
+// ListSendPays lists payment records (spec section 7): all of them in the
+// order they were created, or those of one hash, named directly or by a
+// bolt11. Giving both, or a bolt11 that does not decode, is -32602.
+func (e *Engine) ListSendPays(bolt11 string, hash *[32]byte) ([]payment.Record, error) {
+	if bolt11 != "" && hash != nil {
+		return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: "Can only specify one of {bolt11} or {payment_hash}"}
+	}
+	if bolt11 != "" {
+		inv, err := htlc.Decode(bolt11, htlc.DecodeOptions{Network: e.opts.Network})
+		if err != nil {
+			return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
+		}
+		hash = &inv.PaymentHash
+	}
+	if hash != nil {
+		ps, err := e.opts.Ledger.Payments(*hash)
+		if err != nil && !errors.Is(err, persistence.ErrNotFound) {
+			return nil, fmt.Errorf("actors: listsendpays: %w", err)
+		}
+		out := make([]payment.Record, len(ps))
+		for i := range ps {
+			out[i] = *fromPayment(&ps[i])
+		}
+		return out, nil
+	}
+	ps, err := e.opts.Ledger.ListByCreated(persistence.Cursor{}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("actors: listsendpays: %w", err)
+	}
+	// Core Lightning lists in insertion order: the ledger's row ids.
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	out := make([]payment.Record, len(ps))
+	for i := range ps {
+		out[i] = *fromPayment(&ps[i])
+	}
+	return out, nil
+}
+
+// Pay is one row of listpays (spec section 10, v0.7): by bolt11 when the
+// payment has one, else by hash, destination and amount.
+type Pay struct {
+	Bolt11      string
+	Hash        [32]byte
+	Destination graph.NodeID
+	Amount      graph.MilliSat
+	AmountSent  graph.MilliSat
+	Status      payment.Status
+	Preimage    *[32]byte
+	Label       string
+	CreatedAt   time.Time
+}
+
+// ListPays lists pays (spec section 10, v0.7.x): one row per payment, all
+// or those of one bolt11. A payment whose last attempt failed shows as
+// pending while its pay is still retrying.
+func (e *Engine) ListPays(bolt11 string) ([]Pay, error) {
+	recs, err := e.ListSendPays(bolt11, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pay, 0, len(recs))
+	for _, r := range recs {
+		p := Pay{Bolt11: r.Bolt11, Hash: r.Hash, Destination: r.Destination, Amount: r.Amount, AmountSent: r.AmountSent,
+			Status: r.Status, Preimage: r.Preimage, Label: r.Label, CreatedAt: r.CreatedAt}
+		if p.Status == payment.StatusFailed && e.paying(r.Hash) {
+			p.Status = payment.StatusPending
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// paying asks the hash's payment actor, if it runs, whether a pay is still
+// at work.
+func (e *Engine) paying(hash [32]byte) bool {
+	pid := actor.NewPID(e.sys.Address(), fmt.Sprintf("%x", hash[:]))
+	if _, running := e.sys.ProcessRegistry.Get(pid); !running {
+		return false
+	}
+	res, err := e.sys.Root.RequestFuture(pid, isPaying{}, 10*time.Second).Result()
+	b, _ := res.(bool)
+	return err == nil && b
+}

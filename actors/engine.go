@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -91,9 +92,45 @@ func Start(opts Options) (*Engine, error) {
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,
 		Peer: func(s graph.SCID) *actor.PID { return peers[s] }, Height: opts.Height, Clock: opts.Clock,
-		Rand: opts.Rand, NextID: func() uint64 { return e.ids.Add(1) }, Avoid: opts.Avoid,
+		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid,
+	}
+	if err := e.recover(); err != nil {
+		e.sys.Shutdown()
+		return nil, err
 	}
 	return e, nil
+}
+
+// nextID draws an HTLC id at random: ids must never repeat across runs,
+// or asking the link about one could find an older HTLC's outcome.
+func (e *Engine) nextID() uint64 {
+	var b [8]byte
+	if _, err := io.ReadFull(e.opts.Rand, b[:]); err != nil {
+		return e.ids.Add(1) | 1<<63
+	}
+	return binary.LittleEndian.Uint64(b[:]) &^ (1 << 63)
+}
+
+// recover spawns the payment actor of every attempt the ledger says is in
+// flight; each asks the link what became of its HTLC, and nothing is sent
+// again.
+func (e *Engine) recover() error {
+	pending, err := e.opts.Ledger.Pending()
+	if err != nil {
+		return fmt.Errorf("actors: recovery: %w", err)
+	}
+	for i := range pending {
+		att := &pending[i]
+		rec, err := e.record(att.PaymentHash)
+		if err != nil {
+			return err
+		}
+		name := hex.EncodeToString(att.PaymentHash[:])
+		if _, err := e.sys.Root.SpawnNamed(PaymentProps(att.PaymentHash, rec, att, e.deps), name); err != nil {
+			return fmt.Errorf("actors: recovery: spawn %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // Stop stops every actor, letting each finish the message it is on; the

@@ -47,12 +47,26 @@ type Answer struct {
 // messages, carrying effects out in order and pausing after each write to
 // the ledger until it is durable, so no HTLC leaves and no answer goes out
 // before the record that explains it.
-func PaymentProps(hash [32]byte, rec *payment.Record, route graph.Route, deps PaymentDeps) *actor.Props {
+//
+// rec is the ledger's record of the hash, or nil. With a pending record,
+// pending is its attempt in flight from a previous run: the actor asks the
+// first hop's peer what became of it instead of sending anything.
+func PaymentProps(hash [32]byte, rec *payment.Record, pending *messages.Attempt, deps PaymentDeps) *actor.Props {
 	if deps.Avoid <= 0 {
 		deps.Avoid = 60 * time.Second
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &paymentActor{hash: hash, deps: deps, core: payment.New(hash, rec, route), replies: map[payment.ReplyTo]*actor.PID{}}
+		a := &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]*actor.PID{}}
+		var route graph.Route
+		if pending != nil && rec != nil && rec.Status == payment.StatusPending {
+			route = pending.Route
+			a.sent = &sentHTLC{id: pending.LinkID, route: pending.Route}
+			if err := a.sent.circuit.UnmarshalBinary(pending.Circuit); err != nil {
+				a.sent.unreadable = true
+			}
+		}
+		a.core = payment.New(hash, rec, route)
+		return a
 	})
 }
 
@@ -69,17 +83,24 @@ type paymentActor struct {
 	timers  map[payment.ReplyTo]*time.Timer
 }
 
-// sentHTLC is the attempt in flight: enough to read its failure.
+// sentHTLC is the attempt being written or in flight: its onion, and
+// enough to read its failure.
 type sentHTLC struct {
-	id      uint64
-	route   graph.Route
-	circuit htlc.Circuit
+	id         uint64
+	route      graph.Route
+	circuit    htlc.Circuit
+	onion      *htlc.Onion // nil after a restart, or if it could not be built
+	unreadable bool        // the stored circuit could not be read back
 }
 
 type waitTimeout struct{ reply payment.ReplyTo }
 
 func (a *paymentActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if a.sent != nil && a.sent.onion == nil && len(a.sent.route) > 0 {
+			a.reattach(ctx)
+		}
 	case *Call:
 		a.next++
 		a.replies[a.next] = ctx.Sender()
@@ -142,10 +163,23 @@ func (a *paymentActor) run(ctx actor.Context) {
 			p.FromID = a.deps.Self
 			ctx.Request(a.deps.Graph, &messages.FindRoute{Params: p, Now: a.deps.Clock()})
 		case payment.PersistAttempt:
+			// The onion, its HTLC id and its circuit are fixed before the
+			// attempt is written, so after a crash the ledger can find
+			// the HTLC and read its failure.
+			a.sent = &sentHTLC{id: a.deps.NextID(), route: e.Route}
+			att := toAttempt(&e.Record, e.Route, a.sent.id)
+			o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: a.hash, PaymentSecret: e.Secret,
+				TotalMsat: e.Total, BlockHeight: a.deps.Height()}, a.deps.Rand)
+			if err == nil {
+				a.sent.onion, a.sent.circuit = o, o.Circuit
+				att.Circuit, _ = o.Circuit.MarshalBinary()
+			} else {
+				ctx.Logger().Error("payment: onion", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+			}
 			a.writing, a.persist = true, true
 			ctx.Request(a.deps.Ledger, &messages.WriteLedger{
 				Payments: []messages.Payment{toPayment(&e.Record)},
-				Attempts: []messages.Attempt{toAttempt(&e.Record, e.Route, 0)},
+				Attempts: []messages.Attempt{att},
 			})
 		case payment.PersistOutcome:
 			a.writing = true
@@ -212,7 +246,7 @@ func (a *paymentActor) written(ctx actor.Context, err error) {
 	a.run(ctx)
 }
 
-// send builds the onion and offers the HTLC to the first hop's peer actor.
+// send offers the attempt's HTLC to the first hop's peer actor.
 func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 	peer := a.deps.Peer(e.Route[0].Channel)
 	if peer == nil {
@@ -220,15 +254,23 @@ func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 		a.fail(ctx, f)
 		return
 	}
-	o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: e.Hash, PaymentSecret: e.Secret,
-		TotalMsat: e.Total, BlockHeight: a.deps.Height()}, a.deps.Rand)
-	if err != nil {
-		f, _ := htlc.LocalFailure(a.deps.Self, e.Route, lnwire.CodeTemporaryNodeFailure, err.Error())
+	if a.sent == nil || a.sent.onion == nil {
+		f, _ := htlc.LocalFailure(a.deps.Self, e.Route, lnwire.CodeTemporaryNodeFailure, "could not build the onion")
 		a.fail(ctx, f)
 		return
 	}
-	a.sent = &sentHTLC{id: a.deps.NextID(), route: e.Route, circuit: o.Circuit}
+	o := a.sent.onion
 	ctx.Request(peer, &messages.OfferHTLC{ID: a.sent.id, Amount: o.Amount, Expiry: o.Expiry, PaymentHash: e.Hash, Onion: o.Packet[:]})
+}
+
+// reattach asks the first hop's peer what became of the HTLC a previous
+// run sent (restart recovery).
+func (a *paymentActor) reattach(ctx actor.Context) {
+	if peer := a.deps.Peer(a.sent.route[0].Channel); peer != nil {
+		ctx.Request(peer, &messages.ReattachHTLC{ID: a.sent.id, Amount: a.sent.route[0].Amount})
+		return
+	}
+	ctx.Logger().Error("payment: in flight on a channel we no longer have", "hash", fmt.Sprintf("%x", a.hash))
 }
 
 // resolved turns the HTLC's outcome into the core's Settled or Failed.
@@ -241,6 +283,10 @@ func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
 	case m.Preimage != nil:
 		a.step(ctx, payment.Settled{Preimage: *m.Preimage})
 	case m.Reason != nil:
+		if a.sent.unreadable {
+			a.step(ctx, payment.Failed{Failure: payment.Failure{Code: payment.CodeUnparseableOnion, Message: "Malformed error reply", OnionReply: m.Reason}})
+			return
+		}
 		f, err := htlc.ReadFailure(a.deps.Self, route, a.sent.circuit, m.Reason)
 		if err != nil {
 			f, _ = htlc.LocalFailure(a.deps.Self, route, lnwire.CodeTemporaryNodeFailure, err.Error())

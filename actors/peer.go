@@ -54,6 +54,16 @@ func (a *peerActor) Receive(ctx actor.Context) {
 		if err := a.offer(ctx, m); err != nil {
 			ctx.Respond(&messages.HTLCResolved{ID: m.ID, Local: err})
 		}
+	case *messages.ReattachHTLC:
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		err := a.opts.Link.Reattach(context.Background(), m.ID, func(res link.Result) { root.Send(self, &linkDone{res: res}) })
+		if err != nil {
+			ctx.Respond(&messages.HTLCResolved{ID: m.ID, Local: err})
+			return
+		}
+		// Our balance as the network reports it at start already leaves
+		// this HTLC out; a failure gives it back.
+		a.inflight[m.ID] = offered{amount: m.Amount, reply: ctx.Sender()}
 	case *linkDone:
 		o, ok := a.inflight[m.res.ID]
 		if !ok {

@@ -22,6 +22,9 @@ var (
 	ErrClosed = errors.New("link: closed")
 	// ErrDuplicateID: an HTLC with this ID is still in flight on the link.
 	ErrDuplicateID = errors.New("link: duplicate htlc id")
+	// ErrUnknownHTLC: Reattach was asked about an id the link never took
+	// or no longer remembers.
+	ErrUnknownHTLC = errors.New("link: unknown htlc")
 	// ErrUnknownChannel: the channel is not one of ours (CLN answers
 	// "No connection to first peer found", unknown_next_peer).
 	ErrUnknownChannel = errors.New("link: unknown channel")
@@ -91,6 +94,11 @@ type Link interface {
 	// is irrevocable: cancelling ctx afterwards changes nothing.
 	// AddHTLC is safe for concurrent use.
 	AddHTLC(ctx context.Context, req AddHTLC, done func(Result)) error
+	// Reattach asks what became of HTLC id, after the caller lost its
+	// done callback (a restart): done is called once with its outcome,
+	// at once if it is already known, else when it resolves. It returns
+	// ErrUnknownHTLC if the link has no record of id.
+	Reattach(ctx context.Context, id uint64, done func(Result)) error
 }
 
 // LocalFailCode returns the BOLT 4 code a payer reports for a Result.Local

@@ -27,3 +27,11 @@ type Malformed struct {
 	Code      uint16
 	OnionHash [32]byte
 }
+
+// ReattachHTLC asks a peer actor to find out what became of an HTLC a
+// previous run offered (restart recovery); the answer is an HTLCResolved,
+// as for OfferHTLC.
+type ReattachHTLC struct {
+	ID     uint64
+	Amount graph.MilliSat
+}

@@ -88,6 +88,9 @@ type Attempt struct {
 	// LinkID is the HTLC id on the first-hop link, used to re-attach to the
 	// HTLC after a restart.
 	LinkID uint64
+	// Circuit is the onion's circuit (htlc.Circuit, binary), so a failure
+	// that comes back after a restart can still be read.
+	Circuit []byte
 	// Status is pending, settled or failed.
 	Status AttemptStatus
 	// Preimage is set when the attempt settled.

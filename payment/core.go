@@ -165,7 +165,7 @@ func (c *Core) startAttempt(now time.Time, route graph.Route, amount graph.Milli
 		CreatedAt: now, Status: StatusPending, Label: label, Bolt11: bolt11,
 	}
 	c.phase, c.route, c.secret, c.total = phasePersisting, route, secret, route[len(route)-1].Amount
-	return []Effect{PersistAttempt{Record: *c.rec, Route: route}}
+	return []Effect{PersistAttempt{Record: *c.rec, Route: route, Secret: secret, Total: c.total}}
 }
 
 func (c *Core) stepPersisted() []Effect {

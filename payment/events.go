@@ -101,10 +101,14 @@ type Effect interface{ isEffect() }
 type FindRoute struct{ Params graph.GetRouteParams }
 
 // PersistAttempt writes a new pending record and its attempt; answer with
-// Persisted once it is durable.
+// Persisted once it is durable. Secret and Total are what the HTLC's onion
+// will carry, so the caller can build it, and store what it needs to read
+// a failure, before the attempt is written.
 type PersistAttempt struct {
 	Record Record
 	Route  graph.Route
+	Secret *[32]byte
+	Total  graph.MilliSat
 }
 
 // SendHTLC hands the attempt's HTLC to the peer of the route's first hop.

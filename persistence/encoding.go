@@ -153,6 +153,7 @@ func EncodeAttempt(a *messages.Attempt) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(a.AmountSentMsat))
 	b = binary.AppendUvarint(b, uint64(a.FirstHop))
 	b = binary.AppendUvarint(b, a.LinkID)
+	b = appendBytes(b, a.Circuit)
 	b = binary.AppendUvarint(b, a.CreatedAt)
 	if a.ResolvedAt != nil {
 		b = binary.AppendUvarint(b, *a.ResolvedAt)
@@ -406,6 +407,7 @@ func DecodeAttempt(b []byte) (messages.Attempt, error) {
 	a.AmountSentMsat = graph.MilliSat(r.uvarint("amount_sent_msat"))
 	a.FirstHop = graph.SCID(r.uvarint("first_hop"))
 	a.LinkID = r.uvarint("link_id")
+	a.Circuit = r.bytes("circuit")
 	a.CreatedAt = r.uvarint("created_at")
 	if flags&attHasResolvedAt != 0 {
 		v := r.uvarint("resolved_at")

@@ -75,6 +75,7 @@ func fullAttempt(i, part uint64, st messages.AttemptStatus) messages.Attempt {
 		AmountSentMsat: 100_123,
 		FirstHop:       graph.NewSCID(1, 2, 3),
 		LinkID:         42 + part,
+		Circuit:        []byte{7, 7, byte(part)},
 		Status:         st,
 		Preimage:       &[32]byte{9},
 		Failure:        fullFailure(),

@@ -40,7 +40,7 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 		n.mu.Unlock()
 		return fmt.Errorf("%w: %d", link.ErrDuplicateID, req.ID)
 	}
-	n.linkID[req.ID] = struct{}{}
+	n.linkID[req.ID] = nil
 	n.wg.Add(1)
 	n.mu.Unlock()
 	go func() {
@@ -48,11 +48,80 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 		res := n.send(&req)
 		res.ID = req.ID
 		n.mu.Lock()
+		watchers := n.linkID[req.ID]
 		delete(n.linkID, req.ID)
+		n.results[req.ID] = res
 		n.mu.Unlock()
 		done(res)
+		for _, w := range watchers {
+			w(res)
+		}
 	}()
 	return nil
+}
+
+// Reattach implements link.Link: simnet remembers every outcome.
+func (l *localLink) Reattach(ctx context.Context, id uint64, done func(link.Result)) error {
+	n := l.n
+	if done == nil {
+		return ErrNilCallback
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return link.ErrClosed
+	}
+	if res, ok := n.results[id]; ok {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); done(res) }()
+		return nil
+	}
+	if _, ok := n.linkID[id]; ok {
+		n.linkID[id] = append(n.linkID[id], done)
+		return nil
+	}
+	return fmt.Errorf("%w: %d", link.ErrUnknownHTLC, id)
+}
+
+// Hold makes node keep every HTLC it receives, neither forwarding nor
+// settling nor failing it, until Release (or Close).
+func (n *Net) Hold(node graph.NodeID) error {
+	i, ok := n.index[node]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownNode, node)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, already := n.held[i]; !already {
+		n.held[i] = make(chan struct{})
+	}
+	return nil
+}
+
+// Release lets node go on with the HTLCs it holds.
+func (n *Net) Release(node graph.NodeID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if i, ok := n.index[node]; ok {
+		if ch, held := n.held[i]; held {
+			close(ch)
+			delete(n.held, i)
+		}
+	}
+}
+
+// hold waits while node is held.
+func (n *Net) hold(node int32) {
+	n.mu.Lock()
+	ch, held := n.held[node]
+	n.mu.Unlock()
+	if !held {
+		return
+	}
+	select {
+	case <-ch:
+	case <-n.stop:
+	}
 }
 
 // incoming is an HTLC arriving at a node over channel ch, offered by side
@@ -151,6 +220,7 @@ func (n *Net) wait() {
 // destination or forward.
 func (n *Net) receive(node int32, in *incoming) outcome {
 	n.wait()
+	n.hold(node)
 	peeled, err := htlc.PeelOnion(in.onion[:], in.hash, n.keys[node])
 	if err != nil {
 		var pe *htlc.PeelError

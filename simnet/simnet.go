@@ -200,7 +200,12 @@ type Net struct {
 	closed bool
 	stop   chan struct{}
 	wg     sync.WaitGroup
-	linkID map[uint64]struct{}
+	// linkID holds, per HTLC id in flight, the callbacks Reattach added;
+	// results keeps every outcome by id, so Reattach can answer after it.
+	linkID  map[uint64][]func(link.Result)
+	results map[uint64]link.Result
+	// held nodes keep every HTLC they receive until released.
+	held map[int32]chan struct{}
 
 	// Test hooks, set before any HTLC is sent. tamper makes that node
 	// flip a bit of every onion it forwards; forge makes every node sign
@@ -238,7 +243,9 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		invoices: make(map[[32]byte]*invoice),
 		truth:    make(map[[32]byte]*Delivery),
 		stop:     make(chan struct{}),
-		linkID:   make(map[uint64]struct{}),
+		linkID:   make(map[uint64][]func(link.Result)),
+		results:  make(map[uint64]link.Result),
+		held:     make(map[int32]chan struct{}),
 		real:     make(map[graph.NodeID]graph.NodeID, len(realIDs)),
 	}
 	n.keys, n.ids = deriveKeys(opts.Seed, len(realIDs)+1)

@@ -77,3 +77,68 @@ func BenchmarkEnginePay(b *testing.B) {
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024/float64(b.N), "alloc-KiB/payment")
 	b.ReportMetric(100*float64(ok.Load())/float64(b.N), "paid-%")
 }
+
+// BenchmarkInflightMemory holds b.N pays in flight at once (each HTLC held
+// by our first hop in simnet, which allows enough slots) and reports the
+// memory in use per payment in flight, engine and simnet together (each
+// held HTLC is also a simnet goroutine).
+//
+//	go test ./actors -run '^$' -bench InflightMemory -benchtime 100000x
+func BenchmarkInflightMemory(b *testing.B) {
+	n, err := simnet.Load(mainnetFile, simnet.Options{Seed: 1, MaxHTLCs: b.N + 10, LocalCapacity: 100_000_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	t := &testing.T{}
+	l, e := startEngineWith(t, n, b.TempDir(), b.N+10)
+	defer func() { e.Stop(); l.Close() }()
+	g := n.Graph()
+	var dests []graph.NodeID
+	for _, d := range g.Nodes() {
+		if len(dests) == 200 {
+			break
+		}
+		if d == n.Self() {
+			continue
+		}
+		if _, err := g.GetRoute(graph.GetRouteParams{FromID: n.Self(), ID: d, AmountMsat: 1000, RiskFactor: 1}); err == nil {
+			dests = append(dests, d)
+		}
+	}
+	bolts := make([]string, b.N)
+	for i := range bolts {
+		if bolts[i], err = n.Invoice(dests[i%len(dests)], 1000, "held", 0, n.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, scid := range n.LocalChannels() {
+		st, _ := n.Channel(scid)
+		peer := st.Nodes[0]
+		if peer == n.Self() {
+			peer = st.Nodes[1]
+		}
+		n.Hold(peer)
+	}
+	runtime.GC()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	b.ResetTimer()
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, bolt := range bolts {
+		go e.Pay(ctx, PayRequest{Bolt11: bolt, Params: payment.DefaultPayParams()})
+	}
+	for n.InFlight() < b.N {
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(ms1.HeapInuse+ms1.StackInuse-ms0.HeapInuse-ms0.StackInuse)/1024/float64(b.N), "KiB/inflight")
+	cancel()
+	for _, scid := range n.LocalChannels() {
+		st, _ := n.Channel(scid)
+		n.Release(st.Nodes[0])
+		n.Release(st.Nodes[1])
+	}
+}

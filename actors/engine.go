@@ -39,6 +39,7 @@ type Options struct {
 	Clock    func() time.Time
 	Rand     io.Reader // onion session keys
 	Workers  int       // route workers; default GOMAXPROCS
+	MaxHTLCs int       // HTLC slots of our side of each channel; default 483
 	Avoid    time.Duration
 	Logger   *slog.Logger
 }
@@ -87,7 +88,7 @@ func Start(opts Options) (*Engine, error) {
 	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger))
 	peers := make(map[graph.SCID]*actor.PID, len(opts.Channels))
 	for _, c := range opts.Channels {
-		peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, Link: opts.Link}))
+		peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: opts.MaxHTLCs, Link: opts.Link}))
 	}
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,

@@ -23,6 +23,10 @@ type engineRig struct {
 }
 
 func startEngine(t *testing.T, n *simnet.Net, dir string) (*persistence.Ledger, *Engine) {
+	return startEngineWith(t, n, dir, 0)
+}
+
+func startEngineWith(t *testing.T, n *simnet.Net, dir string, maxHTLCs int) (*persistence.Ledger, *Engine) {
 	t.Helper()
 	l, err := persistence.Open(dir, nil)
 	if err != nil {
@@ -38,7 +42,7 @@ func startEngine(t *testing.T, n *simnet.Net, dir string) (*persistence.Ledger, 
 		chans = append(chans, Channel{SCID: scid, Spendable: st.Balance[side]})
 	}
 	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
-		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader})
+		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: maxHTLCs})
 	if err != nil {
 		t.Fatal(err)
 	}

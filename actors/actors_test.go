@@ -2,6 +2,7 @@ package actors
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -136,15 +137,11 @@ func TestPeerActor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := n.Channel(o.Channel)
-	side := 0
-	if st.Nodes[1] == n.Self() {
-		side = 1
-	}
-	peer := sys.Root.Spawn(PeerProps(PeerOptions{Channel: o.Channel, Spendable: st.Balance[side], MaxHTLCs: 1, Link: n.Link()}))
+	spendable, _ := n.Spendable(o.Channel)
+	peer := sys.Root.Spawn(PeerProps(PeerOptions{Channel: o.Channel, Spendable: spendable, MaxHTLCs: 1, Link: n.Link()}))
 	offer := &messages.OfferHTLC{ID: 1, Amount: o.Amount, Expiry: o.Expiry, PaymentHash: inv.PaymentHash, Onion: o.Packet[:]}
 	res := ask(t, sys, peer, offer).(*messages.HTLCResolved)
-	if res.Preimage == nil || htlcHash(*res.Preimage) != inv.PaymentHash {
+	if res.Preimage == nil || sha256.Sum256(res.Preimage[:]) != inv.PaymentHash {
 		t.Fatalf("not settled with the invoice's preimage: %+v", res)
 	}
 	if d := n.Delivered(inv.PaymentHash); d.Settlements != 1 || d.Amount != 20_000 {
@@ -152,7 +149,7 @@ func TestPeerActor(t *testing.T) {
 	}
 	// Locally refused: more than the balance left, a short onion.
 	big := *offer
-	big.ID, big.Amount = 2, st.Balance[side]
+	big.ID, big.Amount = 2, spendable
 	if r := ask(t, sys, peer, &big).(*messages.HTLCResolved); !errors.Is(r.Local, link.ErrInsufficientBalance) {
 		t.Fatalf("over the balance: %+v", r)
 	}

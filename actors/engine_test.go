@@ -34,12 +34,8 @@ func startEngineWith(t *testing.T, n *simnet.Net, dir string, maxHTLCs int) (*pe
 	}
 	var chans []Channel
 	for _, scid := range n.LocalChannels() {
-		st, _ := n.Channel(scid)
-		side := 0
-		if st.Nodes[1] == n.Self() {
-			side = 1
-		}
-		chans = append(chans, Channel{SCID: scid, Spendable: st.Balance[side]})
+		spendable, _ := n.Spendable(scid)
+		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
 	}
 	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: maxHTLCs})

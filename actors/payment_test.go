@@ -38,12 +38,8 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(func() { sys.Shutdown(); l.Close(); n.Close() })
 	peers := map[graph.SCID]*actor.PID{}
 	for _, scid := range n.LocalChannels() {
-		st, _ := n.Channel(scid)
-		side := 0
-		if st.Nodes[1] == n.Self() {
-			side = 1
-		}
-		peers[scid] = sys.Root.Spawn(PeerProps(PeerOptions{Channel: scid, Spendable: st.Balance[side], Link: n.Link()}))
+		spendable, _ := n.Spendable(scid)
+		peers[scid] = sys.Root.Spawn(PeerProps(PeerOptions{Channel: scid, Spendable: spendable, Link: n.Link()}))
 	}
 	var ids atomic.Uint64
 	return &rig{n: n, sys: sys, ledger: l, deps: PaymentDeps{

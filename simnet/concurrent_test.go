@@ -1,7 +1,6 @@
 package simnet
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"sync"
@@ -22,14 +21,7 @@ func TestConcurrentPayments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	var buf bytes.Buffer
-	if err := n.WriteDescribeGraph(&buf); err != nil {
-		t.Fatal(err)
-	}
-	g, err := graph.LoadDescribeGraph(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := exported(t, n)
 	r := rand.New(rand.NewPCG(seed, 3))
 	nodes := g.Nodes()
 	type prepared struct {

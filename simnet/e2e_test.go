@@ -1,7 +1,6 @@
 package simnet
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"testing"
 
@@ -24,14 +23,7 @@ func TestExportKeepsChannels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	var buf bytes.Buffer
-	if err := n.WriteDescribeGraph(&buf); err != nil {
-		t.Fatal(err)
-	}
-	g, err := graph.LoadDescribeGraph(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := exported(t, n)
 	if g.NumNodes() != real.NumNodes()+1 || g.NumChannels() != real.NumChannels()+DefaultLocalChannels {
 		t.Fatalf("exported %d nodes %d channels, want %d and %d", g.NumNodes(), g.NumChannels(),
 			real.NumNodes()+1, real.NumChannels()+DefaultLocalChannels)
@@ -81,14 +73,7 @@ func TestSettleSub300(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	var buf bytes.Buffer
-	if err := n.WriteDescribeGraph(&buf); err != nil {
-		t.Fatal(err)
-	}
-	g, err := graph.LoadDescribeGraph(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := exported(t, n)
 	r := rand.New(rand.NewPCG(seed, 1))
 	nodes := g.Nodes()
 	l := n.Link()

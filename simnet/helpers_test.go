@@ -1,6 +1,7 @@
 package simnet
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"math/rand/v2"
@@ -102,4 +103,19 @@ func sameBalances(t testing.TB, before, after map[graph.SCID]ChannelState) {
 				b.Balance, b.Pending, b.HTLCs, a.Balance, a.Pending, a.HTLCs)
 		}
 	}
+}
+
+// exported is simnet's network as a payer sees it: written as describegraph
+// JSON and loaded back.
+func exported(t testing.TB, n *Net) *graph.Graph {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := n.WriteDescribeGraph(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g, err := graph.LoadDescribeGraph(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -96,3 +96,16 @@ func (n *Net) SetBalance(scid graph.SCID, node graph.NodeID, amt graph.MilliSat)
 	c.balance[side], c.balance[1-side] = amt, free-amt
 	return nil
 }
+
+// Spendable returns what our side of one of our channels can send now
+// (HTLCs in flight excluded), as a payer starting up reads it from its
+// channels; false if scid is not one of ours.
+func (n *Net) Spendable(scid graph.SCID) (graph.MilliSat, bool) {
+	c, side, err := n.channel(scid, n.Self())
+	if err != nil {
+		return 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.balance[side], true
+}

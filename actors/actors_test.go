@@ -17,7 +17,7 @@ import (
 	"github.com/payengine/payengine/simnet"
 )
 
-const sub300 = "../testdata/ln-mainnet-2026-02-03-sub300.describegraph.json"
+const sub300 = "../graphdata/ln-mainnet-2026-02-03-sub300.describegraph.json"
 
 func ask(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
 	t.Helper()

@@ -14,7 +14,7 @@ import (
 	"github.com/payengine/payengine/simnet"
 )
 
-const mainnetFile = "../testdata/ln-mainnet-2026-02-03.describegraph.json.gz"
+const mainnetFile = "../graphdata/ln-mainnet-2026-02-03.describegraph.json.gz"
 
 var benchAmount graph.MilliSat = 1_000_000
 

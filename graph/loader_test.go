@@ -9,8 +9,8 @@ import (
 )
 
 const (
-	mainnetFile = "../testdata/ln-mainnet-2026-02-03.describegraph.json.gz"
-	sub300File  = "../testdata/ln-mainnet-2026-02-03-sub300.describegraph.json"
+	mainnetFile = "../graphdata/ln-mainnet-2026-02-03.describegraph.json.gz"
+	sub300File  = "../graphdata/ln-mainnet-2026-02-03-sub300.describegraph.json"
 )
 
 var (
@@ -38,7 +38,7 @@ func sub300(tb testing.TB) *Graph {
 	return g
 }
 
-// The counts are those testdata/README.md gives for the two files.
+// The counts are those graphdata/README.md gives for the two files.
 func TestLoadCounts(t *testing.T) {
 	for _, tc := range []struct {
 		name                   string

@@ -13,7 +13,7 @@ import (
 	"github.com/payengine/payengine/link"
 )
 
-const mainnet = "../testdata/ln-mainnet-2026-02-03.describegraph.json.gz"
+const mainnet = "../graphdata/ln-mainnet-2026-02-03.describegraph.json.gz"
 
 // BenchmarkSimnetSettle measures payments settled per second by simnet
 // alone on the mainnet snapshot with zero latency: 256 seeded payments of

@@ -8,7 +8,7 @@ import (
 	"github.com/payengine/payengine/htlc"
 )
 
-const sub300 = "../testdata/ln-mainnet-2026-02-03-sub300.describegraph.json"
+const sub300 = "../graphdata/ln-mainnet-2026-02-03-sub300.describegraph.json"
 
 // TestExportKeepsChannels checks that the exported graph keeps every
 // channel's id, capacity and alias, and that each policy stays with the

@@ -90,6 +90,9 @@ type Options struct {
 	// HTLC, plus a uniform draw in [0, HopJitter). Both zero (the
 	// default) means no delay.
 	HopLatency, HopJitter time.Duration
+	// WallClock makes the network's time the machine's clock (StartTime
+	// and SetNow are then ignored), as a daemon serving real users needs.
+	WallClock bool
 }
 
 // withDefaults returns a copy with zero fields set to their defaults.
@@ -184,6 +187,7 @@ type Net struct {
 
 	height atomic.Uint32
 	now    atomic.Int64 // unix nanoseconds
+	wall   bool
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -313,6 +317,7 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 	})
 	n.height.Store(opts.StartHeight)
 	n.now.Store(opts.StartTime.UnixNano())
+	n.wall = opts.WallClock
 	return n, nil
 }
 
@@ -411,7 +416,12 @@ func (n *Net) Height() uint32 { return n.height.Load() }
 func (n *Net) AdvanceHeight(blocks uint32) uint32 { return n.height.Add(blocks) }
 
 // Now returns the simulated time, which invoice expiry is checked against.
-func (n *Net) Now() time.Time { return time.Unix(0, n.now.Load()).UTC() }
+func (n *Net) Now() time.Time {
+	if n.wall {
+		return time.Now().UTC()
+	}
+	return time.Unix(0, n.now.Load()).UTC()
+}
 
 // SetNow sets the simulated time.
 func (n *Net) SetNow(t time.Time) { n.now.Store(t.UnixNano()) }

@@ -162,3 +162,64 @@ func TestPeerActor(t *testing.T) {
 		t.Fatalf("%d HTLCs in flight", n.InFlight())
 	}
 }
+
+// The graph actor applies a channel_update only from the node that owns
+// the direction, after its gathering delay; a success forgets what a
+// failure taught.
+func TestGraphActorUpdatesAndSuccess(t *testing.T) {
+	g, err := graph.LoadDescribeGraphFile(sub300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := NewSystem(nil)
+	defer sys.Shutdown()
+	pid := sys.Root.Spawn(GraphProps(g, GraphOptions{UpdateDelay: 10 * time.Millisecond}))
+	nodes := g.Nodes()
+	now := time.Unix(1_700_000_000, 0)
+	var p graph.GetRouteParams
+	var route graph.Route
+	for i := 1; route == nil; i++ {
+		p = graph.GetRouteParams{FromID: nodes[0], ID: nodes[i], AmountMsat: 50_000_000, RiskFactor: 1}
+		if r, err := g.GetRoute(p); err == nil && len(r) >= 2 {
+			route = r
+		}
+	}
+	hop := route[1] // route[0].ID owns this direction
+	info, _ := g.Channel(hop.Channel)
+	pol := *info.Policy[hop.Direction]
+	pol.Disabled, pol.LastUpdate = true, pol.LastUpdate+1
+	up := graph.PolicyUpdate{SCID: hop.Channel, Dir: hop.Direction, Policy: pol}
+	uses := func() bool {
+		t.Helper()
+		time.Sleep(50 * time.Millisecond) // past the gathering delay
+		r, ok := ask(t, sys, pid, &messages.FindRoute{Params: p, Now: now}).(*messages.RouteFound)
+		if !ok {
+			return false
+		}
+		for _, h := range r.Route {
+			if h.Channel == hop.Channel && h.Direction == hop.Direction {
+				return true
+			}
+		}
+		return false
+	}
+	sys.Root.Send(pid, &messages.ChannelUpdate{Update: up, Signer: hop.ID}) // the far end: not its to give
+	if !uses() {
+		t.Fatal("an update from the wrong node was applied")
+	}
+	sys.Root.Send(pid, &messages.ChannelUpdate{Update: up, Signer: route[0].ID})
+	if uses() {
+		t.Fatal("the owner's update disabling the channel was not applied")
+	}
+
+	// Avoid, then a success through the channel: it is routable again.
+	g2 := graph.GetRouteParams{FromID: nodes[0], ID: route[len(route)-1].ID, AmountMsat: 50_000_000, RiskFactor: 1}
+	pid2 := sys.Root.Spawn(GraphProps(g, GraphOptions{}))
+	ex := graph.SCIDDir{SCID: hop.Channel, Dir: hop.Direction}.String()
+	sys.Root.Send(pid2, &messages.Avoid{Exclude: ex, Until: now.Add(time.Hour)})
+	sys.Root.Send(pid2, &messages.Succeeded{Route: route})
+	r, ok := ask(t, sys, pid2, &messages.FindRoute{Params: g2, Now: now}).(*messages.RouteFound)
+	if !ok || fmt.Sprint(r.Route) != fmt.Sprint(route) {
+		t.Fatalf("after the success: %v, want %v", r, route)
+	}
+}

@@ -281,6 +281,7 @@ func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
 	route := a.sent.route
 	switch {
 	case m.Preimage != nil:
+		ctx.Send(a.deps.Graph, &messages.Succeeded{Route: route})
 		a.step(ctx, payment.Settled{Preimage: *m.Preimage})
 	case m.Reason != nil:
 		if a.sent.unreadable {
@@ -302,6 +303,9 @@ func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
 }
 
 func (a *paymentActor) fail(ctx actor.Context, f *htlc.Failure) {
+	if f.Update != nil && f.Routing != nil {
+		ctx.Send(a.deps.Graph, &messages.ChannelUpdate{Update: htlc.PolicyUpdate(f.Update), Signer: f.Routing.ErringNode})
+	}
 	a.step(ctx, payment.Failed{Failure: payment.Failure{Code: f.Code, Message: f.Message, Routing: f.Routing, OnionReply: f.OnionReply}})
 }
 

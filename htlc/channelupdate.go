@@ -58,3 +58,26 @@ func VerifyChannelUpdate(update *lnwire.ChannelUpdate1, node graph.NodeID) error
 	}
 	return nil
 }
+
+// PolicyUpdate turns a channel_update into the policy it announces for its
+// direction. Without htlc_maximum_msat (message_flags bit 0 clear) the
+// policy sets no maximum of its own.
+func PolicyUpdate(u *lnwire.ChannelUpdate1) graph.PolicyUpdate {
+	p := graph.Policy{
+		BaseMsat:   u.BaseFee,
+		FeePPM:     u.FeeRate,
+		CLTVDelta:  u.TimeLockDelta,
+		HTLCMin:    graph.MilliSat(u.HtlcMinimumMsat),
+		HTLCMax:    graph.MilliSat(u.HtlcMaximumMsat),
+		Disabled:   u.ChannelFlags&lnwire.ChanUpdateDisabled != 0,
+		LastUpdate: u.Timestamp,
+	}
+	if u.MessageFlags&lnwire.ChanUpdateRequiredMaxHtlc == 0 {
+		p.HTLCMax = graph.MilliSat(^uint64(0) >> 1)
+	}
+	return graph.PolicyUpdate{
+		SCID:   graph.SCID(u.ShortChannelID.ToUint64()),
+		Dir:    uint8(u.ChannelFlags & lnwire.ChanUpdateDirection),
+		Policy: p,
+	}
+}

@@ -425,3 +425,24 @@ func TestRoutingFailureJSON(t *testing.T) {
 		t.Errorf("unknown code / destination: %s", js)
 	}
 }
+
+// A channel_update turns into the policy of its direction, with or without
+// htlc_maximum_msat.
+func TestPolicyUpdate(t *testing.T) {
+	u := &lnwire.ChannelUpdate1{
+		ShortChannelID: lnwire.NewShortChanIDFromInt(uint64(graph.NewSCID(700, 3, 1))),
+		Timestamp:      1234, MessageFlags: lnwire.ChanUpdateRequiredMaxHtlc,
+		ChannelFlags:  lnwire.ChanUpdateDirection | lnwire.ChanUpdateDisabled,
+		TimeLockDelta: 40, HtlcMinimumMsat: 1000, HtlcMaximumMsat: 5_000_000, BaseFee: 1, FeeRate: 250,
+	}
+	got := PolicyUpdate(u)
+	want := graph.PolicyUpdate{SCID: graph.NewSCID(700, 3, 1), Dir: 1, Policy: graph.Policy{BaseMsat: 1, FeePPM: 250,
+		CLTVDelta: 40, HTLCMin: 1000, HTLCMax: 5_000_000, Disabled: true, LastUpdate: 1234}}
+	if got != want {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	u.MessageFlags, u.ChannelFlags = 0, 0
+	if got := PolicyUpdate(u); got.Dir != 0 || got.Policy.Disabled || got.Policy.HTLCMax < 1<<62 {
+		t.Fatalf("no htlc_maximum: %+v", got)
+	}
+}

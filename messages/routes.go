@@ -29,6 +29,19 @@ type Avoid struct {
 	Until   time.Time
 }
 
+// ChannelUpdate gives the graph actor a channel_update a failure carried,
+// whose signature by Signer (the node that reported the failure) was
+// checked; the graph actor applies it only if Signer owns that direction.
+type ChannelUpdate struct {
+	Update graph.PolicyUpdate
+	Signer graph.NodeID
+}
+
+// Succeeded tells the graph actor that a payment went through Route: its
+// channels and nodes evidently work, so what failures taught of them is
+// forgotten.
+type Succeeded struct{ Route graph.Route }
+
 // NewSnapshot replaces the graph actor's snapshot (a reload, or updates
 // applied).
 type NewSnapshot struct{ Graph *graph.Graph }

@@ -149,6 +149,9 @@ func (n *Net) send(req *link.AddHTLC) link.Result {
 	if err != nil {
 		return link.Result{Local: fmt.Errorf("%w: %s", link.ErrUnknownChannel, req.Channel)}
 	}
+	if n.fault(c.nodes[1-side]).Offline {
+		return link.Result{Local: fmt.Errorf("%w: %s: the peer is offline", link.ErrUnknownChannel, req.Channel)}
+	}
 	if err := n.reserve(c, side, req.Amount); err != nil {
 		return link.Result{Local: err}
 	}
@@ -221,6 +224,11 @@ func (n *Net) wait() {
 func (n *Net) receive(node int32, in *incoming) outcome {
 	n.wait()
 	n.hold(node)
+	f := n.fault(node)
+	n.sleep(f.Delay)
+	if f.Garbage {
+		return n.garbage()
+	}
 	peeled, err := htlc.PeelOnion(in.onion[:], in.hash, n.keys[node])
 	if err != nil {
 		var pe *htlc.PeelError
@@ -232,6 +240,9 @@ func (n *Net) receive(node int32, in *incoming) outcome {
 			return outcome{malformed: &link.Malformed{Code: pe.Code, OnionHash: pe.OnionHash}}
 		}
 		return n.fail(*pe.SharedSecret, pe.Failure())
+	}
+	if f.NodeFailure {
+		return n.fail(peeled.SharedSecret, &lnwire.FailTemporaryNodeFailure{})
 	}
 	if peeled.Payload.Final {
 		return n.settle(node, in, peeled)
@@ -265,9 +276,10 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 			side = s
 		}
 	}
-	if side < 0 {
+	if side < 0 || n.fault(c.nodes[1-side]).Offline {
 		return n.fail(secret, &lnwire.FailUnknownNextPeer{})
 	}
+	failRate := n.draw(n.fault(node).FailRate)
 	amt, height := p.AmountToForward, n.Height()
 	c.mu.Lock()
 	pol, known := c.policy[side], c.known[side]
@@ -281,7 +293,7 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 			return lnwire.NewAmountBelowMinimum(lnwire.MilliSatoshi(amt), u)
 		}
 	case amt > pol.HTLCMax:
-		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage { return lnwire.NewTemporaryChannelFailure(&u) }
+		failure = tempChannelFailure
 	case ferr != nil || in.amount < amt || in.amount-amt < fee:
 		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage {
 			return lnwire.NewFeeInsufficient(lnwire.MilliSatoshi(in.amount), u)
@@ -292,8 +304,8 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage {
 			return lnwire.NewIncorrectCltvExpiry(in.expiry, u)
 		}
-	case c.balance[side] < amt || c.slots[side] >= n.opts.MaxHTLCs:
-		failure = func(u lnwire.ChannelUpdate1) lnwire.FailureMessage { return lnwire.NewTemporaryChannelFailure(&u) }
+	case c.balance[side] < amt || c.slots[side] >= n.opts.MaxHTLCs || failRate:
+		failure = tempChannelFailure
 	default:
 		c.balance[side] -= amt
 		c.pending[side] += amt

@@ -120,3 +120,15 @@ func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome
 	pre := inv.preimage
 	return outcome{preimage: &pre}
 }
+
+// CancelInvoice makes the invoice's node forget it, as CLN's delinvoice
+// does: HTLCs for the hash then fail with
+// incorrect_or_unknown_payment_details. It reports whether the invoice
+// was known.
+func (n *Net) CancelInvoice(hash [32]byte) bool {
+	n.invMu.Lock()
+	defer n.invMu.Unlock()
+	_, ok := n.invoices[hash]
+	delete(n.invoices, hash)
+	return ok
+}

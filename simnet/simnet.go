@@ -210,6 +210,8 @@ type Net struct {
 	results map[uint64]link.Result
 	// held nodes keep every HTLC they receive until released.
 	held map[int32]chan struct{}
+	// faults are the misbehaving nodes (SetFault).
+	faults map[int32]Fault
 
 	// Test hooks, set before any HTLC is sent. tamper makes that node
 	// flip a bit of every onion it forwards; forge makes every node sign
@@ -250,6 +252,7 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		linkID:   make(map[uint64][]func(link.Result)),
 		results:  make(map[uint64]link.Result),
 		held:     make(map[int32]chan struct{}),
+		faults:   make(map[int32]Fault),
 		real:     make(map[graph.NodeID]graph.NodeID, len(realIDs)),
 	}
 	n.keys, n.ids = deriveKeys(opts.Seed, len(realIDs)+1)

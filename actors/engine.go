@@ -127,7 +127,7 @@ func (e *Engine) recover() error {
 			return err
 		}
 		name := hex.EncodeToString(att.PaymentHash[:])
-		if _, err := e.sys.Root.SpawnNamed(PaymentProps(att.PaymentHash, rec, att, e.deps), name); err != nil {
+		if _, err := e.sys.Root.SpawnNamed(PaymentProps(att.PaymentHash, rec, att, att.PartID, e.deps), name); err != nil {
 			return fmt.Errorf("actors: recovery: spawn %s: %w", name, err)
 		}
 	}
@@ -150,7 +150,17 @@ func (e *Engine) actorFor(hash [32]byte) (*actor.PID, error) {
 	if err != nil {
 		return nil, err
 	}
-	pid, err = e.sys.Root.SpawnNamed(PaymentProps(hash, rec, nil, e.deps), name)
+	var parts uint64
+	if rec != nil {
+		atts, err := e.opts.Ledger.Attempts(hash, 0)
+		if err != nil {
+			return nil, fmt.Errorf("actors: read attempts of %x: %w", hash, err)
+		}
+		for _, a := range atts {
+			parts = max(parts, a.PartID)
+		}
+	}
+	pid, err = e.sys.Root.SpawnNamed(PaymentProps(hash, rec, nil, parts, e.deps), name)
 	if err != nil && !errors.Is(err, actor.ErrNameExists) {
 		return nil, fmt.Errorf("actors: spawn payment %s: %w", name, err)
 	}

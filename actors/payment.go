@@ -50,17 +50,20 @@ type Answer struct {
 //
 // rec is the ledger's record of the hash, or nil. With a pending record,
 // pending is its attempt in flight from a previous run: the actor asks the
-// first hop's peer what became of it instead of sending anything.
-func PaymentProps(hash [32]byte, rec *payment.Record, pending *messages.Attempt, deps PaymentDeps) *actor.Props {
+// first hop's peer what became of it instead of sending anything. parts is
+// the highest attempt number (PartID) the ledger holds for the hash: each
+// attempt is kept under a number of its own, so the ledger keeps every
+// attempt's route and outcome, not only the last.
+func PaymentProps(hash [32]byte, rec *payment.Record, pending *messages.Attempt, parts uint64, deps PaymentDeps) *actor.Props {
 	if deps.Avoid <= 0 {
 		deps.Avoid = 60 * time.Second
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		a := &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]*actor.PID{}}
+		a := &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]*actor.PID{}, parts: parts}
 		var route graph.Route
 		if pending != nil && rec != nil && rec.Status == payment.StatusPending {
 			route = pending.Route
-			a.sent = &sentHTLC{id: pending.LinkID, route: pending.Route}
+			a.sent = &sentHTLC{id: pending.LinkID, part: pending.PartID, route: pending.Route}
 			if err := a.sent.circuit.UnmarshalBinary(pending.Circuit); err != nil {
 				a.sent.unreadable = true
 			}
@@ -80,6 +83,7 @@ type paymentActor struct {
 	writing bool // a ledger write is under way: the queue waits
 	persist bool // that write is an attempt: answer the core with Persisted
 	sent    *sentHTLC
+	parts   uint64 // attempts numbered so far
 	timers  map[payment.ReplyTo]*time.Timer
 }
 
@@ -87,6 +91,7 @@ type paymentActor struct {
 // enough to read its failure.
 type sentHTLC struct {
 	id         uint64
+	part       uint64 // the attempt's number in the ledger
 	route      graph.Route
 	circuit    htlc.Circuit
 	onion      *htlc.Onion // nil after a restart, or if it could not be built
@@ -166,8 +171,9 @@ func (a *paymentActor) run(ctx actor.Context) {
 			// The onion, its HTLC id and its circuit are fixed before the
 			// attempt is written, so after a crash the ledger can find
 			// the HTLC and read its failure.
-			a.sent = &sentHTLC{id: a.deps.NextID(), route: e.Route}
-			att := toAttempt(&e.Record, e.Route, a.sent.id)
+			a.parts++
+			a.sent = &sentHTLC{id: a.deps.NextID(), part: a.parts, route: e.Route}
+			att := toAttempt(&e.Record, e.Route, a.sent.id, a.sent.part)
 			o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: a.hash, PaymentSecret: e.Secret,
 				TotalMsat: e.Total, BlockHeight: a.deps.Height()}, a.deps.Rand)
 			if err == nil {
@@ -183,11 +189,11 @@ func (a *paymentActor) run(ctx actor.Context) {
 			})
 		case payment.PersistOutcome:
 			a.writing = true
-			var id uint64
+			var id, part uint64
 			if a.sent != nil {
-				id = a.sent.id
+				id, part = a.sent.id, a.sent.part
 			}
-			att := toAttempt(&e.Record, a.routeOf(), id)
+			att := toAttempt(&e.Record, a.routeOf(), id, part)
 			ctx.Request(a.deps.Ledger, &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}, Attempts: []messages.Attempt{att}})
 		case payment.SendHTLC:
 			a.send(ctx, e)

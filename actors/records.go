@@ -27,9 +27,9 @@ func toPayment(r *payment.Record) messages.Payment {
 }
 
 // toAttempt is the ledger's form of the record's attempt over route.
-func toAttempt(r *payment.Record, route graph.Route, linkID uint64) messages.Attempt {
+func toAttempt(r *payment.Record, route graph.Route, linkID, part uint64) messages.Attempt {
 	a := messages.Attempt{
-		PaymentHash: r.Hash, Route: route, AmountMsat: r.Amount, AmountSentMsat: r.AmountSent,
+		PaymentHash: r.Hash, PartID: part, Route: route, AmountMsat: r.Amount, AmountSentMsat: r.AmountSent,
 		LinkID: linkID, Preimage: r.Preimage, Failure: toFailure(r.Failure), CreatedAt: uint64(r.CreatedAt.Unix()),
 	}
 	if len(route) > 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,12 +71,14 @@ func (o *Options) Validate() error {
 // hash) and offers Core Lightning's payment commands as Go calls. Its
 // methods are safe for concurrent use.
 type Engine struct {
-	opts   Options
-	sys    *actor.ActorSystem
-	graph  *actor.PID
-	ledger *actor.PID
-	deps   PaymentDeps
-	ids    atomic.Uint64
+	opts    Options
+	sys     *actor.ActorSystem
+	graph   *actor.PID
+	ledger  *actor.PID
+	deps    PaymentDeps
+	ids     atomic.Uint64
+	stop    sync.Once
+	stopped chan struct{}
 }
 
 // Start spawns the engine's actors.
@@ -83,7 +86,7 @@ func Start(opts Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts, sys: NewSystem(opts.Logger)}
+	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{})}
 	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers}))
 	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger))
 	peers := make(map[graph.SCID]*actor.PID, len(opts.Channels))
@@ -126,8 +129,15 @@ func (e *Engine) recover() error {
 		if err != nil {
 			return err
 		}
+		st := PaymentState{Record: rec, Pending: att, Parts: att.PartID}
+		if rec != nil && rec.Pay != nil {
+			if inv, err := htlc.Decode(rec.Bolt11, htlc.DecodeOptions{Network: e.opts.Network}); err == nil {
+				i := payInvoice(inv)
+				st.Resume = &i
+			}
+		}
 		name := hex.EncodeToString(att.PaymentHash[:])
-		if _, err := e.sys.Root.SpawnNamed(PaymentProps(att.PaymentHash, rec, att, att.PartID, e.deps), name); err != nil {
+		if _, err := e.sys.Root.SpawnNamed(PaymentProps(att.PaymentHash, st, e.deps), name); err != nil {
 			return fmt.Errorf("actors: recovery: spawn %s: %w", name, err)
 		}
 	}
@@ -136,7 +146,16 @@ func (e *Engine) recover() error {
 
 // Stop stops every actor, letting each finish the message it is on; the
 // ledger actor waits for the writes it started.
-func (e *Engine) Stop() { e.sys.Shutdown() }
+func (e *Engine) Stop() {
+	e.stop.Do(func() {
+		close(e.stopped)
+		e.sys.Shutdown()
+	})
+}
+
+// ErrStopped is returned to callers still waiting when the engine stops;
+// what they asked for is in the ledger, and a restart takes it up.
+var ErrStopped = errors.New("actors: engine stopped")
 
 // actorFor returns the payment actor of hash, spawning it with the ledger's
 // record if it is not running: two callers of one hash meet one actor.
@@ -160,7 +179,7 @@ func (e *Engine) actorFor(hash [32]byte) (*actor.PID, error) {
 			parts = max(parts, a.PartID)
 		}
 	}
-	pid, err = e.sys.Root.SpawnNamed(PaymentProps(hash, rec, nil, parts, e.deps), name)
+	pid, err = e.sys.Root.SpawnNamed(PaymentProps(hash, PaymentState{Record: rec, Parts: parts}, e.deps), name)
 	if err != nil && !errors.Is(err, actor.ErrNameExists) {
 		return nil, fmt.Errorf("actors: spawn payment %s: %w", name, err)
 	}
@@ -190,11 +209,28 @@ func (e *Engine) call(ctx context.Context, hash [32]byte, ev payment.Event) (*pa
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	res, err := e.sys.Root.RequestFuture(pid, &Call{Event: ev}, timeout).Result()
-	if err != nil {
-		return nil, "", fmt.Errorf("actors: payment %x: %w", hash, err)
+	f := e.sys.Root.RequestFuture(pid, &Call{Event: ev}, timeout)
+	type result struct {
+		res any
+		err error
 	}
-	a := res.(*Answer)
+	ch := make(chan result, 1)
+	go func() {
+		res, err := f.Result()
+		ch <- result{res, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		r.err = ctx.Err()
+	case <-e.stopped:
+		r.err = ErrStopped
+	}
+	if r.err != nil {
+		return nil, "", fmt.Errorf("actors: payment %x: %w", hash, r.err)
+	}
+	a := r.res.(*Answer)
 	if a.Err != nil {
 		return nil, "", a.Err
 	}
@@ -217,11 +253,15 @@ func (e *Engine) Pay(ctx context.Context, req PayRequest) (*payment.Record, erro
 	if err != nil {
 		return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
 	}
-	ev := payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payment.Invoice{
-		Bolt11: inv.Bolt11, Payee: inv.Payee, Amount: inv.Amount, CreatedAt: inv.CreatedAt, Expiry: inv.Expiry,
-		MinFinalCLTV: inv.MinFinalCLTVExpiry, Secret: inv.PaymentSecret}}
+	ev := payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payInvoice(inv)}
 	rec, _, err := e.call(ctx, inv.PaymentHash, ev)
 	return rec, err
+}
+
+// payInvoice is what pay's core needs of a decoded invoice.
+func payInvoice(inv *htlc.Invoice) payment.Invoice {
+	return payment.Invoice{Bolt11: inv.Bolt11, Payee: inv.Payee, Amount: inv.Amount, CreatedAt: inv.CreatedAt,
+		Expiry: inv.Expiry, MinFinalCLTV: inv.MinFinalCLTVExpiry, Secret: inv.PaymentSecret}
 }
 
 // invalidBolt11 is CLN's "Invalid bolt11: <reason>" from a decode error.

@@ -42,25 +42,37 @@ type Answer struct {
 	Err     *payment.Error
 }
 
+// PaymentState is what the ledger holds of a payment hash when its actor
+// starts.
+type PaymentState struct {
+	// Record is the ledger's record of the hash, or nil.
+	Record *payment.Record
+	// Pending, with a pending Record, is its attempt in flight from a
+	// previous run: the actor asks the first hop's peer what became of it
+	// instead of sending anything.
+	Pending *messages.Attempt
+	// Parts is the highest attempt number (PartID) the ledger holds for
+	// the hash: each attempt is kept under a number of its own, so the
+	// ledger keeps every attempt's route and outcome, not only the last.
+	Parts uint64
+	// Resume, with Pending, is the invoice of the pay that drove it
+	// (Record.Pay): the pay goes on retrying if that attempt fails.
+	Resume *payment.Invoice
+}
+
 // PaymentProps returns the props of the actor of one payment hash: a thin
 // shell over payment.Core that turns messages into events and effects into
 // messages, carrying effects out in order and pausing after each write to
 // the ledger until it is durable, so no HTLC leaves and no answer goes out
 // before the record that explains it.
-//
-// rec is the ledger's record of the hash, or nil. With a pending record,
-// pending is its attempt in flight from a previous run: the actor asks the
-// first hop's peer what became of it instead of sending anything. parts is
-// the highest attempt number (PartID) the ledger holds for the hash: each
-// attempt is kept under a number of its own, so the ledger keeps every
-// attempt's route and outcome, not only the last.
-func PaymentProps(hash [32]byte, rec *payment.Record, pending *messages.Attempt, parts uint64, deps PaymentDeps) *actor.Props {
+func PaymentProps(hash [32]byte, st PaymentState, deps PaymentDeps) *actor.Props {
 	if deps.Avoid <= 0 {
 		deps.Avoid = 60 * time.Second
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		a := &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]*actor.PID{}, parts: parts}
+		a := &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]*actor.PID{}, parts: st.Parts}
 		var route graph.Route
+		rec, pending := st.Record, st.Pending
 		if pending != nil && rec != nil && rec.Status == payment.StatusPending {
 			route = pending.Route
 			a.sent = &sentHTLC{id: pending.LinkID, part: pending.PartID, route: pending.Route}
@@ -69,6 +81,10 @@ func PaymentProps(hash [32]byte, rec *payment.Record, pending *messages.Attempt,
 			}
 		}
 		a.core = payment.New(hash, rec, route)
+		if st.Resume != nil && route != nil {
+			// Only fails when there is nothing to resume.
+			_ = a.core.Resume(*st.Resume)
+		}
 		return a
 	})
 }

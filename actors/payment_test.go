@@ -99,7 +99,7 @@ func payOf(inv *htlc.Invoice) payment.Pay {
 func TestPaymentActorPay(t *testing.T) {
 	r := newRig(t)
 	inv := r.invoice(t, 50_000, 0)
-	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, nil, nil, 0, r.deps))
+	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, PaymentState{}, r.deps))
 	ans := r.call(t, pid, payOf(inv))
 	if ans.Err != nil || ans.Record.Status != payment.StatusComplete || sha256.Sum256(ans.Record.Preimage[:]) != inv.PaymentHash {
 		t.Fatalf("pay: %+v %+v", ans.Record, ans.Err)
@@ -134,7 +134,7 @@ func TestPaymentActorSendPay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, nil, nil, 0, r.deps))
+	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, PaymentState{}, r.deps))
 	ans := r.call(t, pid, payment.SendPay{Route: route, Secret: inv.PaymentSecret, Bolt11: inv.Bolt11})
 	if ans.Err != nil || ans.Record.Status != payment.StatusPending || ans.Message == "" {
 		t.Fatalf("sendpay: %+v %+v", ans.Record, ans.Err)

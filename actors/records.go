@@ -23,6 +23,11 @@ func toPayment(r *payment.Record) messages.Payment {
 		t := uint64(r.CompletedAt.Unix())
 		p.CompletedAt = &t
 	}
+	if run := r.Pay; run != nil && r.Status == payment.StatusPending {
+		p.Pay = &messages.PayRun{StartedAt: uint64(run.Start.UnixNano()), RetryFor: uint64(run.Params.RetryFor),
+			RiskFactor: run.Params.RiskFactor, MaxFeePercent: run.Params.MaxFeePercent, ExemptFee: run.Params.ExemptFee,
+			MaxDelay: run.Params.MaxDelay}
+	}
 	return p
 }
 
@@ -81,6 +86,11 @@ func fromPayment(p *messages.Payment) *payment.Record {
 	}
 	if p.CompletedAt != nil {
 		r.CompletedAt = time.Unix(int64(*p.CompletedAt), 0)
+	}
+	if run := p.Pay; run != nil {
+		r.Pay = &payment.PayRun{Start: time.Unix(0, int64(run.StartedAt)), Params: payment.PayParams{
+			RiskFactor: run.RiskFactor, MaxFeePercent: run.MaxFeePercent, ExemptFee: run.ExemptFee,
+			RetryFor: time.Duration(run.RetryFor), MaxDelay: run.MaxDelay}}
 	}
 	if f := p.Failure; f != nil {
 		r.Failure = &payment.Failure{Code: int(f.Code), Message: f.Message, OnionReply: f.ErrorOnion}

@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/simnet"
 )
 
 // Issue: stop and restart with a payment in flight (its HTLC held by the
@@ -61,5 +63,73 @@ func TestEngineRestartInFlight(t *testing.T) {
 	again, err := r.e.Pay(context.Background(), PayRequest{Bolt11: b, Params: payment.DefaultPayParams()})
 	if err != nil || again.Status != payment.StatusComplete || *again.Preimage != *rec.Preimage {
 		t.Fatalf("pay after recovery: %+v %v", again, err)
+	}
+}
+
+// A pay whose attempt was in flight at a stop goes on retrying after the
+// start, if that attempt fails and its retry_for has not run out; once it
+// has, the payment simply fails.
+func TestEngineRestartResumesPay(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		want    payment.Status
+	}{{"retries", 0, payment.StatusComplete}, {"retry_for ran out", 2 * time.Minute, payment.StatusFailed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newEngineRig(t, sub300)
+			var tg payTarget
+			tg = r.target(t, 30_000_000, false, func(route graph.Route) bool {
+				if len(route) < 2 {
+					return false
+				}
+				last := route[len(route)-1]
+				cltv := uint32(simnet.DefaultMinFinalCLTV)
+				_, err := r.e.GetRoute(context.Background(), graph.GetRouteParams{ID: last.ID, AmountMsat: 30_000_000, RiskFactor: 1,
+					CLTV: &cltv, Exclude: []string{graph.SCIDDir{SCID: last.Channel, Dir: last.Direction}.String()}})
+				return err == nil // another way in
+			})
+			hop, last := tg.route[len(tg.route)-2].ID, tg.route[len(tg.route)-1]
+			if err := r.n.SetBalance(last.Channel, hop, 0); err != nil {
+				t.Fatal(err)
+			}
+			r.n.Hold(hop)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				r.e.Pay(ctx, PayRequest{Bolt11: tg.bolt11, Params: payment.DefaultPayParams()}) // cut short by the stop
+			}()
+			waitFor(t, func() bool { p, _ := r.l.Pending(); return len(p) == 1 && r.n.InFlight() > 0 })
+			r.e.Stop()
+			r.l.Close()
+			cancel()
+			<-done
+
+			r.n.SetNow(r.n.Now().Add(tc.advance))
+			r.l, r.e = startEngine(t, r.n, r.dir)
+			r.n.Release(hop)
+			waitFor(t, func() bool {
+				recs, _ := r.e.ListSendPays("", &tg.inv.PaymentHash)
+				ps, _ := r.e.ListPays(tg.bolt11)
+				return len(recs) == 1 && recs[0].Status == tc.want && ps[0].Status == tc.want
+			})
+			atts := r.attempts(t, tg.inv.PaymentHash)
+			switch tc.want {
+			case payment.StatusComplete:
+				if len(atts) < 2 || uses(atts[1].Route, last.Channel, last.Direction) {
+					t.Fatalf("attempts after the restart: %+v", atts)
+				}
+				if d := r.n.Delivered(tg.inv.PaymentHash); d.Settlements != 1 {
+					t.Fatalf("settled %d times", d.Settlements)
+				}
+			default:
+				if len(atts) != 1 {
+					t.Fatalf("%d attempts after retry_for ran out", len(atts))
+				}
+			}
+			if p, _ := r.l.Pending(); len(p) != 0 {
+				t.Fatalf("%d attempts still pending", len(p))
+			}
+		})
 	}
 }

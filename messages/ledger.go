@@ -65,6 +65,24 @@ type Payment struct {
 	PaymentSecret *[32]byte
 	// Failure says why the payment failed; set only when Status is failed.
 	Failure *Failure
+	// Pay is set while a pay drives the payment's attempts: what a
+	// restart needs to go on retrying.
+	Pay *PayRun
+}
+
+// PayRun is a pay's retry state: its limits and when it began.
+type PayRun struct {
+	// StartedAt is when the pay began, unix nanoseconds; retry_for runs
+	// from it.
+	StartedAt uint64
+	// RetryFor is pay's retry_for, in nanoseconds.
+	RetryFor uint64
+	// RiskFactor and MaxFeePercent are pay's riskfactor and maxfeepercent.
+	RiskFactor, MaxFeePercent float64
+	// ExemptFee is pay's exemptfee.
+	ExemptFee graph.MilliSat
+	// MaxDelay is pay's maxdelay, in blocks.
+	MaxDelay uint32
 }
 
 // Attempt is the ledger's record of one HTLC sent for a payment, keyed by

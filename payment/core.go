@@ -49,6 +49,20 @@ func New(hash [32]byte, rec *Record, route graph.Route) *Core {
 	return c
 }
 
+// Resume takes up the pay that drove the recovered attempt in flight
+// (the record's Pay), after a restart: when that attempt fails, the retry
+// loop goes on until the pay's retry_for, counted from its original
+// start. inv is the record's bolt11, decoded. Nobody waits for the answer
+// (ReplyTo 0); the outcome goes to the ledger.
+func (c *Core) Resume(inv Invoice) error {
+	if c.rec == nil || c.rec.Pay == nil || c.phase != phaseInFlight {
+		return fmt.Errorf("%w: no pay to resume", ErrUnexpected)
+	}
+	c.pay = &payRun{inv: inv, amount: c.rec.Amount, label: c.rec.Label, params: c.rec.Pay.Params,
+		start: c.rec.Pay.Start, attempts: []PayAttempt{{Route: c.route}}}
+	return nil
+}
+
 // Record returns a copy of the hash's record, or nil.
 func (c *Core) Record() *Record {
 	if c.rec == nil {
@@ -163,6 +177,9 @@ func (c *Core) startAttempt(now time.Time, route graph.Route, amount graph.Milli
 	c.rec = &Record{
 		Hash: c.hash, Destination: route[len(route)-1].ID, Amount: amount, AmountSent: route[0].Amount,
 		CreatedAt: now, Status: StatusPending, Label: label, Bolt11: bolt11,
+	}
+	if c.pay != nil {
+		c.rec.Pay = &PayRun{Params: c.pay.params, Start: c.pay.start}
 	}
 	c.phase, c.route, c.secret, c.total = phasePersisting, route, secret, route[len(route)-1].Amount
 	return []Effect{PersistAttempt{Record: *c.rec, Route: route, Secret: secret, Total: c.total}}

@@ -170,3 +170,40 @@ func TestWorstChannel(t *testing.T) {
 		t.Errorf("single hop %s", w)
 	}
 }
+
+// After a restart, a pay whose attempt was in flight is resumed from the
+// record: a 204 goes on retrying within retry_for from the original start,
+// and gives up after it; the record of a pay-driven attempt carries the
+// pay's run, and only such a record can be resumed.
+func TestPayResume(t *testing.T) {
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	effects := step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	rec := effects[0].(PersistAttempt).Record
+	if rec.Pay == nil || rec.Pay.Params != params || !rec.Pay.Start.Equal(t0) {
+		t.Fatalf("the attempt's record has pay run %+v", rec.Pay)
+	}
+	fail := Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)}
+
+	fresh := func() *Record { r := rec; return &r } // the core updates its record in place
+	resumed := New(hash, fresh(), routeABC(1000))
+	if err := resumed.Resume(invoice(msat(1000))); err != nil {
+		t.Fatal(err)
+	}
+	excl := graph.SCIDDir{SCID: chBC, Dir: 0}.String()
+	step(t, resumed, t0.Add(time.Second), fail, "persist-outcome failed", "report-failure", "find-route exclude=["+excl+"]")
+
+	late := New(hash, fresh(), routeABC(1000))
+	if err := late.Resume(invoice(msat(1000))); err != nil {
+		t.Fatal(err)
+	}
+	step(t, late, t0.Add(params.RetryFor+time.Second), fail, "persist-outcome failed", "report-failure",
+		"reply to=0 error 210 Gave up after 1 attempt: see paystatus")
+
+	bare := rec
+	bare.Pay = nil
+	if err := New(hash, &bare, routeABC(1000)).Resume(invoice(msat(1000))); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("resume without a pay run: %v", err)
+	}
+}

@@ -40,6 +40,14 @@ type Record struct {
 	Label       string
 	Bolt11      string
 	Failure     *Failure // only when failed
+	Pay         *PayRun  // while a pay drives the attempts
+}
+
+// PayRun is what a restart needs to resume a pay whose attempt was in
+// flight: its limits and when it began.
+type PayRun struct {
+	Params PayParams
+	Start  time.Time
 }
 
 // Failure is how an attempt failed, as waitsendpay reports it: the CLN code

@@ -21,6 +21,8 @@ import (
 //	hash[32] groupid destination[33] status[1]
 //	amount_msat?  amount_sent_msat  completed_at?  preimage[32]?
 //	label bolt11 description  payment_secret[32]?  failure?
+//	[started_at retry_for riskfactor[8 BE float64] maxfeepercent[8 BE float64]
+//	exemptfee maxdelay]?  (the pay run)
 //
 // The id and created_at sit at fixed offsets so the committer can assign row
 // ids and find the old created-index entry without a full decode.
@@ -43,7 +45,8 @@ const (
 	payHasPreimage    = 1 << 2
 	payHasSecret      = 1 << 3
 	payHasFailure     = 1 << 4
-	payFlagsKnown     = 1<<5 - 1
+	payHasPayRun      = 1 << 5
+	payFlagsKnown     = 1<<6 - 1
 
 	attHasPreimage   = 1 << 0
 	attHasFailure    = 1 << 1
@@ -95,6 +98,9 @@ func EncodePayment(p *messages.Payment) ([]byte, error) {
 	if p.Failure != nil {
 		flags |= payHasFailure
 	}
+	if p.Pay != nil {
+		flags |= payHasPayRun
+	}
 	b := make([]byte, 0, 128+len(p.Label)+len(p.Bolt11)+len(p.Description))
 	b = append(b, recordV1)
 	b = binary.BigEndian.AppendUint64(b, p.ID)
@@ -122,6 +128,14 @@ func EncodePayment(p *messages.Payment) ([]byte, error) {
 	}
 	if p.Failure != nil {
 		b = appendFailure(b, p.Failure)
+	}
+	if r := p.Pay; r != nil {
+		b = binary.AppendUvarint(b, r.StartedAt)
+		b = binary.AppendUvarint(b, r.RetryFor)
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.RiskFactor))
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.MaxFeePercent))
+		b = binary.AppendUvarint(b, uint64(r.ExemptFee))
+		b = binary.AppendUvarint(b, uint64(r.MaxDelay))
 	}
 	return b, nil
 }
@@ -375,6 +389,11 @@ func DecodePayment(b []byte) (messages.Payment, error) {
 	}
 	if flags&payHasFailure != 0 {
 		p.Failure = r.failure()
+	}
+	if flags&payHasPayRun != 0 {
+		p.Pay = &messages.PayRun{StartedAt: r.uvarint("pay started_at"), RetryFor: r.uvarint("pay retry_for"),
+			RiskFactor: math.Float64frombits(r.be64("pay riskfactor")), MaxFeePercent: math.Float64frombits(r.be64("pay maxfeepercent")),
+			ExemptFee: graph.MilliSat(r.uvarint("pay exemptfee")), MaxDelay: uint32(r.uint("pay maxdelay", math.MaxUint32))}
 	}
 	r.end()
 	if r.err != nil {

@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +78,18 @@ type Engine struct {
 	ids     atomic.Uint64
 	stop    sync.Once
 	stopped chan struct{}
+
+	// live maps each hash whose actor runs to it and to the number of
+	// callers holding it: an idle actor stops only when none does, so a
+	// caller never sends to an actor that is going away.
+	mu   sync.Mutex
+	live map[[32]byte]*liveActor
+	runs uint64 // actors spawned, for their names
+}
+
+type liveActor struct {
+	pid   *actor.PID
+	calls int
 }
 
 // Start spawns the engine's actors.
@@ -86,7 +97,7 @@ func Start(opts Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{})}
+	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{}), live: map[[32]byte]*liveActor{}}
 	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers}))
 	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger))
 	peers := make(map[graph.SCID]*actor.PID, len(opts.Channels))
@@ -96,7 +107,7 @@ func Start(opts Options) (*Engine, error) {
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,
 		Peer: func(s graph.SCID) *actor.PID { return peers[s] }, Height: opts.Height, Clock: opts.Clock,
-		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid,
+		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid, Load: e.load, Idle: e.idle,
 	}
 	if err := e.recover(); err != nil {
 		e.sys.Shutdown()
@@ -124,24 +135,41 @@ func (e *Engine) recover() error {
 		return fmt.Errorf("actors: recovery: %w", err)
 	}
 	for i := range pending {
-		att := &pending[i]
-		rec, err := e.record(att.PaymentHash)
-		if err != nil {
-			return err
+		if _, err := e.acquire(pending[i].PaymentHash); err != nil {
+			return fmt.Errorf("actors: recovery: %w", err)
 		}
-		st := PaymentState{Record: rec, Pending: att, Parts: att.PartID}
-		if rec != nil && rec.Pay != nil {
-			if inv, err := htlc.Decode(rec.Bolt11, htlc.DecodeOptions{Network: e.opts.Network}); err == nil {
-				i := payInvoice(inv)
-				st.Resume = &i
-			}
-		}
-		name := hex.EncodeToString(att.PaymentHash[:])
-		if _, err := e.sys.Root.SpawnNamed(PaymentProps(att.PaymentHash, st, e.deps), name); err != nil {
-			return fmt.Errorf("actors: recovery: spawn %s: %w", name, err)
-		}
+		e.release(pending[i].PaymentHash)
 	}
 	return nil
+}
+
+// load reads a hash's state from the ledger for its starting actor: the
+// record, the attempt in flight if any, the highest attempt number, and
+// the pay to resume.
+func (e *Engine) load(hash [32]byte) (PaymentState, error) {
+	var st PaymentState
+	rec, err := e.record(hash)
+	if err != nil || rec == nil {
+		return st, err
+	}
+	st.Record = rec
+	atts, err := e.opts.Ledger.Attempts(hash, 0)
+	if err != nil {
+		return st, fmt.Errorf("actors: read attempts of %x: %w", hash, err)
+	}
+	for i := range atts {
+		st.Parts = max(st.Parts, atts[i].PartID)
+		if atts[i].Status == messages.AttemptPending {
+			st.Pending = &atts[i]
+		}
+	}
+	if st.Pending != nil && rec.Pay != nil {
+		if inv, err := htlc.Decode(rec.Bolt11, htlc.DecodeOptions{Network: e.opts.Network}); err == nil {
+			i := payInvoice(inv)
+			st.Resume = &i
+		}
+	}
+	return st, nil
 }
 
 // Stop stops every actor, letting each finish the message it is on; the
@@ -157,33 +185,65 @@ func (e *Engine) Stop() {
 // what they asked for is in the ledger, and a restart takes it up.
 var ErrStopped = errors.New("actors: engine stopped")
 
-// actorFor returns the payment actor of hash, spawning it with the ledger's
-// record if it is not running: two callers of one hash meet one actor.
-func (e *Engine) actorFor(hash [32]byte) (*actor.PID, error) {
-	name := hex.EncodeToString(hash[:])
-	pid := actor.NewPID(e.sys.Address(), name)
-	if _, running := e.sys.ProcessRegistry.Get(pid); running {
-		return pid, nil
+// acquire returns the payment actor of hash, spawning it if it is not
+// running, and holds it for the caller until release: two callers of one
+// hash meet one actor.
+func (e *Engine) acquire(hash [32]byte) (*actor.PID, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.live[hash]; ok {
+		l.calls++
+		return l.pid, nil
 	}
-	rec, err := e.record(hash)
+	select {
+	case <-e.stopped:
+		return nil, ErrStopped
+	default:
+	}
+	// A stopping actor keeps its name until it is gone, so each run of
+	// a hash's actor gets a name of its own.
+	e.runs++
+	name := fmt.Sprintf("%x-%d", hash[:], e.runs)
+	pid, err := e.sys.Root.SpawnNamed(PaymentProps(hash, e.deps), name)
 	if err != nil {
-		return nil, err
-	}
-	var parts uint64
-	if rec != nil {
-		atts, err := e.opts.Ledger.Attempts(hash, 0)
-		if err != nil {
-			return nil, fmt.Errorf("actors: read attempts of %x: %w", hash, err)
-		}
-		for _, a := range atts {
-			parts = max(parts, a.PartID)
-		}
-	}
-	pid, err = e.sys.Root.SpawnNamed(PaymentProps(hash, PaymentState{Record: rec, Parts: parts}, e.deps), name)
-	if err != nil && !errors.Is(err, actor.ErrNameExists) {
 		return nil, fmt.Errorf("actors: spawn payment %s: %w", name, err)
 	}
+	e.live[hash] = &liveActor{pid: pid, calls: 1}
 	return pid, nil
+}
+
+// release ends a caller's hold on the hash's actor; the last one out asks
+// the actor to look whether it is idle, as it could not stop while held.
+func (e *Engine) release(hash [32]byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.live[hash]; ok {
+		if l.calls--; l.calls == 0 {
+			e.sys.Root.Send(l.pid, checkIdle{})
+		}
+	}
+}
+
+// idle answers a payment actor that has nothing to do: it may stop if no
+// caller holds it, and it is then forgotten, so the next caller spawns a
+// fresh one.
+func (e *Engine) idle(hash [32]byte, pid *actor.PID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	l, ok := e.live[hash]
+	if !ok || !l.pid.Equal(pid) || l.calls > 0 {
+		return false
+	}
+	delete(e.live, hash)
+	return true
+}
+
+// Live returns how many payment actors are running: those with work under
+// way or a caller.
+func (e *Engine) Live() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.live)
 }
 
 // record reads the ledger's record of hash (nil if none).
@@ -201,36 +261,21 @@ func (e *Engine) record(hash [32]byte) (*payment.Record, error) {
 // call sends a payment event to the hash's actor and waits for its answer
 // until ctx ends.
 func (e *Engine) call(ctx context.Context, hash [32]byte, ev payment.Event) (*payment.Record, string, error) {
-	pid, err := e.actorFor(hash)
+	pid, err := e.acquire(hash)
 	if err != nil {
 		return nil, "", err
 	}
-	timeout := time.Hour
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	f := e.sys.Root.RequestFuture(pid, &Call{Event: ev}, timeout)
-	type result struct {
-		res any
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		res, err := f.Result()
-		ch <- result{res, err}
-	}()
-	var r result
+	defer e.release(hash)
+	reply := make(chan *Answer, 1)
+	e.sys.Root.Send(pid, &Call{Event: ev, Reply: reply})
+	var a *Answer
 	select {
-	case r = <-ch:
+	case a = <-reply:
 	case <-ctx.Done():
-		r.err = ctx.Err()
+		return nil, "", fmt.Errorf("actors: payment %x: %w", hash, ctx.Err())
 	case <-e.stopped:
-		r.err = ErrStopped
+		return nil, "", fmt.Errorf("actors: payment %x: %w", hash, ErrStopped)
 	}
-	if r.err != nil {
-		return nil, "", fmt.Errorf("actors: payment %x: %w", hash, r.err)
-	}
-	a := r.res.(*Answer)
 	if a.Err != nil {
 		return nil, "", a.Err
 	}

@@ -213,3 +213,26 @@ func TestEngineManyPays(t *testing.T) {
 		t.Fatalf("%d HTLCs still in flight", r.n.InFlight())
 	}
 }
+
+// A payment actor stops once its payment is over and nobody holds it; the
+// next call of its hash starts a fresh one from the ledger's record.
+func TestEngineIdleActorsStop(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	ctx := context.Background()
+	bolts := r.invoices(t, 20, 10_000)
+	for _, b := range bolts {
+		if rec, err := r.e.Pay(ctx, PayRequest{Bolt11: b, Params: payment.DefaultPayParams()}); err != nil || rec.Status != payment.StatusComplete {
+			t.Fatalf("pay: %+v %v", rec, err)
+		}
+	}
+	waitFor(t, func() bool { return r.e.Live() == 0 })
+	rec, err := r.e.Pay(ctx, PayRequest{Bolt11: bolts[0], Params: payment.DefaultPayParams()})
+	if err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("pay of a paid invoice after its actor stopped: %+v %v", rec, err)
+	}
+	inv, _ := htlc.Decode(bolts[0], htlc.DecodeOptions{Network: htlc.Regtest})
+	if d := r.n.Delivered(inv.PaymentHash); d.Settlements != 1 {
+		t.Fatalf("settled %d times", d.Settlements)
+	}
+	waitFor(t, func() bool { return r.e.Live() == 0 })
+}

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/payment"
@@ -15,7 +14,7 @@ import (
 
 // isPaying asks a payment actor whether a pay is still working on its hash;
 // it answers a bool.
-type isPaying struct{}
+type isPaying struct{ reply chan<- bool }
 
 // ListSendPays lists payment records (spec section 7): all of them in the
 // order they were created, or those of one hash, named directly or by a
@@ -92,11 +91,22 @@ func (e *Engine) ListPays(bolt11 string) ([]Pay, error) {
 // paying asks the hash's payment actor, if it runs, whether a pay is still
 // at work.
 func (e *Engine) paying(hash [32]byte) bool {
-	pid := actor.NewPID(e.sys.Address(), fmt.Sprintf("%x", hash[:]))
-	if _, running := e.sys.ProcessRegistry.Get(pid); !running {
+	e.mu.Lock()
+	l, running := e.live[hash]
+	if running {
+		l.calls++
+	}
+	e.mu.Unlock()
+	if !running {
 		return false
 	}
-	res, err := e.sys.Root.RequestFuture(pid, isPaying{}, 10*time.Second).Result()
-	b, _ := res.(bool)
-	return err == nil && b
+	defer e.release(hash)
+	reply := make(chan bool, 1)
+	e.sys.Root.Send(l.pid, isPaying{reply: reply})
+	select {
+	case b := <-reply:
+		return b
+	case <-e.stopped:
+		return false
+	}
 }

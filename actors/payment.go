@@ -28,11 +28,22 @@ type PaymentDeps struct {
 	// Avoid is how long a failure keeps the failing channel or node out of
 	// later routes; default 60 s.
 	Avoid time.Duration
+	// Load reads what the ledger holds of a hash, when its actor starts
+	// (nil: nothing, as for a hash never seen).
+	Load func(hash [32]byte) (PaymentState, error)
+	// Idle is asked, when the actor has nothing under way and nobody
+	// waits, whether it may stop: true means no caller can reach it any
+	// more, and it stops. nil: never stop.
+	Idle func(hash [32]byte, self *actor.PID) bool
 }
 
-// Call carries one caller's event to a payment actor; the actor answers the
-// sender with an Answer. The event's Reply field is the actor's to set.
-type Call struct{ Event payment.Event }
+// Call carries one caller's event to a payment actor; the actor answers on
+// Reply, which must have room for one answer. The event's Reply field is
+// the actor's to set.
+type Call struct {
+	Event payment.Event
+	Reply chan<- *Answer
+}
 
 // Answer is a payment actor's answer to a Call: Err, or the record (with a
 // message for sendpay's pending answer).
@@ -64,36 +75,42 @@ type PaymentState struct {
 // shell over payment.Core that turns messages into events and effects into
 // messages, carrying effects out in order and pausing after each write to
 // the ledger until it is durable, so no HTLC leaves and no answer goes out
-// before the record that explains it.
-func PaymentProps(hash [32]byte, st PaymentState, deps PaymentDeps) *actor.Props {
+// before the record that explains it. It reads its state from the ledger
+// (deps.Load) when it starts, and stops when idle if deps.Idle agrees.
+func PaymentProps(hash [32]byte, deps PaymentDeps) *actor.Props {
 	if deps.Avoid <= 0 {
 		deps.Avoid = 60 * time.Second
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		a := &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]*actor.PID{}, parts: st.Parts}
-		var route graph.Route
-		rec, pending := st.Record, st.Pending
-		if pending != nil && rec != nil && rec.Status == payment.StatusPending {
-			route = pending.Route
-			a.sent = &sentHTLC{id: pending.LinkID, part: pending.PartID, route: pending.Route}
-			if err := a.sent.circuit.UnmarshalBinary(pending.Circuit); err != nil {
-				a.sent.unreadable = true
-			}
-		}
-		a.core = payment.New(hash, rec, route)
-		if st.Resume != nil && route != nil {
-			// Only fails when there is nothing to resume.
-			_ = a.core.Resume(*st.Resume)
-		}
-		return a
+		return &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]chan<- *Answer{}}
 	})
+}
+
+// load builds the core from the ledger's state of the hash.
+func (a *paymentActor) load(st PaymentState) {
+	a.parts = st.Parts
+	var route graph.Route
+	rec, pending := st.Record, st.Pending
+	if pending != nil && rec != nil && rec.Status == payment.StatusPending {
+		route = pending.Route
+		a.sent = &sentHTLC{id: pending.LinkID, part: pending.PartID, route: pending.Route}
+		if err := a.sent.circuit.UnmarshalBinary(pending.Circuit); err != nil {
+			a.sent.unreadable = true
+		}
+	}
+	a.core = payment.New(a.hash, rec, route)
+	if st.Resume != nil && route != nil {
+		// Only fails when there is nothing to resume.
+		_ = a.core.Resume(*st.Resume)
+	}
 }
 
 type paymentActor struct {
 	hash    [32]byte
 	deps    PaymentDeps
 	core    *payment.Core
-	replies map[payment.ReplyTo]*actor.PID
+	replies map[payment.ReplyTo]chan<- *Answer
+	loadErr error // the ledger could not be read: every call gets it
 	next    payment.ReplyTo
 	queue   []payment.Effect
 	writing bool // a ledger write is under way: the queue waits
@@ -116,15 +133,27 @@ type sentHTLC struct {
 
 type waitTimeout struct{ reply payment.ReplyTo }
 
+// checkIdle asks the actor to stop if it is idle: its last caller is gone.
+type checkIdle struct{}
+
 func (a *paymentActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		var st PaymentState
+		if a.deps.Load != nil {
+			st, a.loadErr = a.deps.Load(a.hash)
+		}
+		a.load(st)
 		if a.sent != nil && a.sent.onion == nil && len(a.sent.route) > 0 {
 			a.reattach(ctx)
 		}
 	case *Call:
+		if a.loadErr != nil {
+			m.Reply <- &Answer{Err: &payment.Error{Code: -1, Message: "ledger read failed: " + a.loadErr.Error()}}
+			return
+		}
 		a.next++
-		a.replies[a.next] = ctx.Sender()
+		a.replies[a.next] = m.Reply
 		a.step(ctx, withReply(m.Event, a.next))
 	case *messages.RouteFound:
 		a.step(ctx, payment.RouteFound{Route: m.Route})
@@ -135,14 +164,31 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 	case *messages.HTLCResolved:
 		a.resolved(ctx, m)
 	case isPaying:
-		ctx.Respond(a.core.Paying())
+		m.reply <- a.core != nil && a.core.Paying()
 	case *waitTimeout:
 		delete(a.timers, m.reply)
 		a.step(ctx, payment.WaitTimeout{Reply: m.reply})
+	case checkIdle:
 	case *actor.Stopping:
 		for _, t := range a.timers {
 			t.Stop()
 		}
+		return
+	default:
+		return
+	}
+	a.stopIfIdle(ctx)
+}
+
+// stopIfIdle stops the actor when nothing is under way, nobody waits, and
+// the engine agrees that no caller can reach it any more: a finished
+// payment lives on in the ledger, not in memory.
+func (a *paymentActor) stopIfIdle(ctx actor.Context) {
+	if a.deps.Idle == nil || a.writing || len(a.queue) > 0 || len(a.replies) > 0 || a.core == nil || !a.core.Done() {
+		return
+	}
+	if a.deps.Idle(a.hash, ctx.Self()) {
+		ctx.Stop(ctx.Self())
 	}
 }
 
@@ -224,7 +270,7 @@ func (a *paymentActor) run(ctx actor.Context) {
 					t.Stop()
 					delete(a.timers, e.To)
 				}
-				ctx.Send(to, &Answer{Record: e.Record, Message: e.Message, Err: e.Err})
+				to <- &Answer{Record: e.Record, Message: e.Message, Err: e.Err}
 			}
 		case payment.StartTimer:
 			self, root, r := ctx.Self(), ctx.ActorSystem().Root, e.Reply
@@ -256,7 +302,7 @@ func (a *paymentActor) written(ctx actor.Context, err error) {
 		ctx.Logger().Error("payment: ledger write failed", "hash", fmt.Sprintf("%x", a.hash), "err", err)
 		a.queue = nil
 		for r, to := range a.replies {
-			ctx.Send(to, &Answer{Err: &payment.Error{Code: -1, Message: "ledger write failed: " + err.Error()}})
+			to <- &Answer{Err: &payment.Error{Code: -1, Message: "ledger write failed: " + err.Error()}}
 			delete(a.replies, r)
 		}
 		return

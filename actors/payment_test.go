@@ -79,11 +79,15 @@ func (r *rig) invoice(t *testing.T, amount graph.MilliSat, skip int) *htlc.Invoi
 
 func (r *rig) call(t *testing.T, pid *actor.PID, ev payment.Event) *Answer {
 	t.Helper()
-	res, err := r.sys.Root.RequestFuture(pid, &Call{Event: ev}, 30*time.Second).Result()
-	if err != nil {
-		t.Fatalf("%T: %v", ev, err)
+	reply := make(chan *Answer, 1)
+	r.sys.Root.Send(pid, &Call{Event: ev, Reply: reply})
+	select {
+	case a := <-reply:
+		return a
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%T: no answer", ev)
+		return nil
 	}
-	return res.(*Answer)
 }
 
 func payOf(inv *htlc.Invoice) payment.Pay {
@@ -99,7 +103,7 @@ func payOf(inv *htlc.Invoice) payment.Pay {
 func TestPaymentActorPay(t *testing.T) {
 	r := newRig(t)
 	inv := r.invoice(t, 50_000, 0)
-	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, PaymentState{}, r.deps))
+	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, r.deps))
 	ans := r.call(t, pid, payOf(inv))
 	if ans.Err != nil || ans.Record.Status != payment.StatusComplete || sha256.Sum256(ans.Record.Preimage[:]) != inv.PaymentHash {
 		t.Fatalf("pay: %+v %+v", ans.Record, ans.Err)
@@ -134,7 +138,7 @@ func TestPaymentActorSendPay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, PaymentState{}, r.deps))
+	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, r.deps))
 	ans := r.call(t, pid, payment.SendPay{Route: route, Secret: inv.PaymentSecret, Bolt11: inv.Bolt11})
 	if ans.Err != nil || ans.Record.Status != payment.StatusPending || ans.Message == "" {
 		t.Fatalf("sendpay: %+v %+v", ans.Record, ans.Err)

@@ -348,15 +348,31 @@ func (e *Engine) GetRoute(ctx context.Context, p graph.GetRouteParams) (graph.Ro
 	if p.FromID == (graph.NodeID{}) {
 		p.FromID = e.opts.Self
 	}
-	res, err := e.sys.Root.RequestFuture(e.graph, &messages.FindRoute{Params: p, Now: e.opts.Clock()}, time.Minute).Result()
-	if err != nil {
-		return nil, fmt.Errorf("actors: getroute: %w", err)
+	f := e.sys.Root.RequestFuture(e.graph, &messages.FindRoute{Params: p, Now: e.opts.Clock()}, time.Minute)
+	ch := make(chan any, 1)
+	go func() {
+		res, err := f.Result()
+		if err != nil {
+			ch <- err
+			return
+		}
+		ch <- res
+	}()
+	var res any
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		res = ctx.Err()
+	case <-e.stopped:
+		res = ErrStopped
 	}
 	switch r := res.(type) {
 	case *messages.RouteFound:
 		return r.Route, nil
 	case *messages.RouteNotFound:
 		return nil, r.Err
+	case error:
+		return nil, fmt.Errorf("actors: getroute: %w", r)
 	}
 	return nil, fmt.Errorf("actors: getroute: unexpected %T", res)
 }

@@ -69,10 +69,10 @@ type Pay struct {
 }
 
 // ListPays lists pays (spec section 10, v0.7.x): one row per payment, all
-// or those of one bolt11. A payment whose last attempt failed shows as
-// pending while its pay is still retrying.
-func (e *Engine) ListPays(bolt11 string) ([]Pay, error) {
-	recs, err := e.ListSendPays(bolt11, nil)
+// or those of one bolt11 or payment hash (not both: -32602). A payment whose
+// last attempt failed shows as pending while its pay is still retrying.
+func (e *Engine) ListPays(bolt11 string, hash *[32]byte) ([]Pay, error) {
+	recs, err := e.ListSendPays(bolt11, hash)
 	if err != nil {
 		return nil, err
 	}

@@ -49,11 +49,11 @@ func TestEngineLists(t *testing.T) {
 	if none, err := r.e.ListSendPays("", &unknown); err != nil || len(none) != 0 {
 		t.Fatalf("unknown hash: %+v %v", none, err)
 	}
-	pays, err := r.e.ListPays(bolts[0])
+	pays, err := r.e.ListPays(bolts[0], nil)
 	if err != nil || len(pays) != 1 || pays[0].Status != payment.StatusComplete || pays[0].Preimage == nil || pays[0].AmountSent < 15_000 {
 		t.Fatalf("listpays: %+v %v", pays, err)
 	}
-	if allPays, err := r.e.ListPays(""); err != nil || len(allPays) != 3 {
+	if allPays, err := r.e.ListPays("", nil); err != nil || len(allPays) != 3 {
 		t.Fatalf("listpays all: %d %v", len(allPays), err)
 	}
 }

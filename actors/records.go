@@ -99,6 +99,9 @@ func fromPayment(p *messages.Payment) *payment.Record {
 				ErringIndex: int(rf.ErringIndex), OriginIndex: int(rf.ErringIndex) - 1, ErringNode: rf.ErringNode,
 				ErringChannel: rf.ErringChannel, ErringDirection: rf.ErringDirection, FailCode: lnwire.FailCode(rf.FailCode),
 				ChannelUpdate: rf.ChannelUpdate, RawMessage: rf.RawMessage,
+				// The ledger keeps no route length; the destination is
+				// the one node that can be both erring and paid.
+				Destination: rf.ErringIndex > 0 && rf.ErringNode == p.Destination,
 			}
 		}
 	}

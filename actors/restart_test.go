@@ -77,8 +77,7 @@ func TestEngineRestartResumesPay(t *testing.T) {
 	}{{"retries", 0, payment.StatusComplete}, {"retry_for ran out", 2 * time.Minute, payment.StatusFailed}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newEngineRig(t, sub300)
-			var tg payTarget
-			tg = r.target(t, 30_000_000, false, func(route graph.Route) bool {
+			tg := r.target(t, 30_000_000, false, func(route graph.Route) bool {
 				if len(route) < 2 {
 					return false
 				}
@@ -110,7 +109,7 @@ func TestEngineRestartResumesPay(t *testing.T) {
 			r.n.Release(hop)
 			waitFor(t, func() bool {
 				recs, _ := r.e.ListSendPays("", &tg.inv.PaymentHash)
-				ps, _ := r.e.ListPays(tg.bolt11)
+				ps, _ := r.e.ListPays(tg.bolt11, nil)
 				return len(recs) == 1 && recs[0].Status == tc.want && ps[0].Status == tc.want
 			})
 			atts := r.attempts(t, tg.inv.PaymentHash)

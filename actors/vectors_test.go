@@ -303,7 +303,7 @@ func TestEngineVector16ListPaysDuringRetry(t *testing.T) {
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("listsendpays: %v %v", recs, err)
 		}
-		ps, err := r.e.ListPays(tg.bolt11)
+		ps, err := r.e.ListPays(tg.bolt11, nil)
 		if err != nil || len(ps) != 1 {
 			t.Fatalf("listpays: %v %v", ps, err)
 		}

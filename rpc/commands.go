@@ -1,0 +1,275 @@
+package rpc
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/payengine/payengine/actors"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/simnet"
+)
+
+// handlers are Core Lightning's payment commands over the engine.
+type handlers struct {
+	s       *Server
+	e       *actors.Engine
+	net     *simnet.Net
+	ledger  Ledger
+	version string
+	log     *slog.Logger
+
+	labelsMu sync.Mutex
+	labels   map[string]bool // simnet-invoice labels issued
+}
+
+// Param lists shared by several commands.
+var (
+	pBolt11      = Param{Name: "bolt11", Required: true, Parse: parseString}
+	pDescription = Param{Name: "description", Parse: parseString}
+	pListFilters = []Param{
+		{Name: "bolt11", Parse: parseString},
+		{Name: "payment_hash", Parse: parseHash},
+		{Name: "status", Parse: parseStatus},
+		{Name: "index", Parse: parseString},
+		{Name: "start", Parse: parseU64},
+		{Name: "limit", Parse: parseU32},
+	}
+)
+
+func (h *handlers) commands() []Command {
+	return []Command{
+		{Name: "getinfo", Category: "utility", Handler: h.getinfo,
+			Description: "Show our node's id, alias, channels, block height, network and version."},
+		{Name: "help", Category: "utility", Handler: h.help,
+			Params:      []Param{{Name: "command", Parse: parseString}},
+			Description: "List the commands, or describe one."},
+		{Name: "decodepay", Category: "utility", Handler: h.decodepay,
+			Params:      []Param{pBolt11, pDescription},
+			Description: "Decode a BOLT 11 invoice; description is needed when the invoice has a description hash."},
+		{Name: "getroute", Category: "network", Handler: h.getroute,
+			Params: []Param{
+				{Name: "id", Required: true, Parse: parsePubkey},
+				{Name: "amount_msat", Aliases: []string{"msatoshi"}, Required: true, Parse: parseMsat},
+				{Name: "riskfactor", Required: true, Parse: parsePositiveDouble},
+				{Name: "cltv", Parse: parseU32},
+				{Name: "fromid", Parse: parsePubkey},
+				{Name: "fuzzpercent", Parse: parsePercent},
+				{Name: "exclude", Parse: parseExclude},
+				{Name: "maxhops", Parse: parseU32},
+			},
+			Description: "Find the cheapest route to id for amount_msat (msatoshi), with CLN's cost: fees plus riskfactor (annual %) over the locked blocks; cltv defaults to 9, fuzzpercent to 5, maxhops to 20; exclude lists scid/direction or node ids."},
+		{Name: "sendpay", Category: "payment", Handler: h.sendpay,
+			Params: []Param{
+				{Name: "route", Required: true, Parse: parseRoute},
+				{Name: "payment_hash", Required: true, Parse: parseHash},
+				{Name: "label", Aliases: []string{"description"}, Parse: parseString},
+				{Name: "amount_msat", Aliases: []string{"msatoshi"}, Parse: parseMsat},
+				{Name: "bolt11", Parse: parseString},
+				{Name: "payment_secret", Parse: parseHash},
+				{Name: "partid", Parse: parseU64},
+				{Name: "localinvreqid", Parse: parseHex},
+				{Name: "groupid", Parse: parseU64},
+				{Name: "payment_metadata", Parse: parseHex},
+			},
+			Description: "Send an HTLC along route for payment_hash and return once it is on its way (status pending); waitsendpay gives the outcome. amount_msat (msatoshi) is the amount recorded; the final hop may get up to twice it. Without payment_secret, the secret of bolt11 is used. Only partid 0; groupid is ignored (one payment per hash)."},
+		{Name: "waitsendpay", Category: "payment", Handler: h.waitsendpay,
+			Params: []Param{
+				{Name: "payment_hash", Required: true, Parse: parseHash},
+				{Name: "timeout", Parse: parseU32},
+				{Name: "partid", Parse: parseU64},
+				{Name: "groupid", Parse: parseU64},
+			},
+			Description: "Wait for the payment of payment_hash to complete or fail, at most timeout seconds (0: just look)."},
+		{Name: "pay", Category: "payment", Handler: h.pay,
+			Params: []Param{
+				pBolt11,
+				{Name: "amount_msat", Aliases: []string{"msatoshi"}, Parse: parseMsat},
+				{Name: "label", Parse: parseString},
+				{Name: "riskfactor", Parse: parsePositiveDouble},
+				{Name: "maxfeepercent", Parse: parsePositiveDouble},
+				{Name: "retry_for", Parse: parseU32},
+				{Name: "maxdelay", Parse: parseU32},
+				{Name: "exemptfee", Parse: parseMsat},
+				// The rest in HEAD's positional order.
+				{Name: "localinvreqid", Parse: parseHex},
+				{Name: "exclude", Parse: parseExclude},
+				{Name: "maxfee", Parse: parseMsat},
+				{Name: "description", Parse: parseString},
+				{Name: "partial_msat", Parse: parseMsat},
+			},
+			Description: "Pay a BOLT 11 invoice, retrying other routes for up to retry_for seconds (60). amount_msat (msatoshi) only for an invoice without amount; riskfactor defaults to 1.0, maxfeepercent to 0.5, exemptfee to 5000msat, maxdelay to 2016; maxfee replaces maxfeepercent and exemptfee. exclude, localinvreqid and partial_msat are not supported."},
+		{Name: "listsendpays", Category: "payment", Handler: h.listsendpays, Params: pListFilters,
+			Description: "List payments in the order they were made: all, or those of a bolt11 or a payment_hash, optionally of one status; index=created with start and limit pages by id."},
+		{Name: "listpayments", Category: "payment", Handler: h.listsendpays, Params: pListFilters, Deprecated: true,
+			Description: "Deprecated alias of listsendpays."},
+		{Name: "listpays", Category: "payment", Handler: h.listpays, Params: pListFilters,
+			Description: "List pays: one row per payment, pending while a pay is still retrying it."},
+	}
+}
+
+// row reads the ledger's row of a hash; a hash the engine returned a
+// record for has one. Failing that, zero ids are better than failing a
+// payment that went through, so it logs and goes on.
+func (h *handlers) row(hash [32]byte) messages.Payment {
+	p, err := h.ledger.Payment(hash, 0)
+	if err != nil {
+		h.log.Warn("rpc: no ledger row for a payment the engine knows", "payment_hash", hex.EncodeToString(hash[:]), "err", err)
+	}
+	return p
+}
+
+// fail turns an engine error into its JSON-RPC error: a *payment.Error
+// keeps its code and message, its data shaped per spec section 3; a
+// *graph.Error keeps its code.
+func (h *handlers) fail(err error) error {
+	var pe *payment.Error
+	if errors.As(err, &pe) {
+		e := &Error{Code: pe.Code, Message: pe.Message}
+		switch d := pe.Data.(type) {
+		case nil:
+		case payment.FailureData:
+			if d.Routing != nil {
+				var row messages.Payment
+				if d.Record != nil {
+					row = h.row(d.Record.Hash)
+				}
+				data, derr := failureDataJSON(d.Routing, d.Record, row)
+				if derr != nil {
+					return derr
+				}
+				e.Data = data
+			}
+		case payment.PayFailureData:
+			atts := make([]attemptJSON, len(d.Attempts))
+			for i, a := range d.Attempts {
+				atts[i].Route = a.Route
+				if a.Failure != nil {
+					atts[i].Failure = failureError(a.Failure)
+				}
+			}
+			e.Data = map[string]any{"attempts": atts}
+		default:
+			e.Data = d
+		}
+		return e
+	}
+	var ge *graph.Error
+	if errors.As(err, &ge) {
+		return &Error{Code: ge.Code, Message: ge.Message}
+	}
+	return err
+}
+
+// getinfoJSON is getinfo's result (v0.7's fields that mean something here).
+type getinfoJSON struct {
+	ID                  string   `json:"id"`
+	Alias               string   `json:"alias"`
+	NumPeers            int      `json:"num_peers"`
+	NumPendingChannels  int      `json:"num_pending_channels"`
+	NumActiveChannels   int      `json:"num_active_channels"`
+	NumInactiveChannels int      `json:"num_inactive_channels"`
+	Address             []string `json:"address"`
+	Binding             []string `json:"binding"`
+	Version             string   `json:"version"`
+	Blockheight         uint32   `json:"blockheight"`
+	// Network is "regtest": the invoices are lnbcrt, which Core
+	// Lightning's clients know by that name.
+	Network string `json:"network"`
+}
+
+func (h *handlers) getinfo(context.Context, *Args) (any, error) {
+	self := h.net.Self()
+	g := h.net.Graph()
+	chans := h.net.LocalChannels()
+	peers := map[graph.NodeID]bool{}
+	for _, scid := range chans {
+		if c, ok := g.Channel(scid); ok {
+			peer := c.Node1
+			if peer == self {
+				peer = c.Node2
+			}
+			peers[peer] = true
+		}
+	}
+	return getinfoJSON{ID: self.String(), Alias: g.Alias(self), NumPeers: len(peers), NumActiveChannels: len(chans),
+		Address: []string{}, Binding: []string{}, Version: h.version, Blockheight: h.net.Height(), Network: "regtest"}, nil
+}
+
+type helpEntry struct {
+	Command     string `json:"command"`
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	Verbose     string `json:"verbose"`
+}
+
+func (h *handlers) help(_ context.Context, a *Args) (any, error) {
+	entry := func(c *Command) helpEntry {
+		verbose := c.Usage() + "\n\n" + c.Description
+		for _, p := range c.Params {
+			for _, al := range p.Aliases {
+				verbose += fmt.Sprintf("\n%s may also be given as %s.", p.Name, al)
+			}
+		}
+		if c.Deprecated {
+			verbose += "\nDeprecated."
+		}
+		return helpEntry{Command: c.Usage(), Category: c.Category, Description: c.Description, Verbose: verbose}
+	}
+	var out []helpEntry
+	if name, ok := Arg[string](a, "command"); ok {
+		c := h.s.command(name)
+		if c == nil {
+			return nil, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("Unknown command '%s'", name)}
+		}
+		out = append(out, entry(c))
+	} else {
+		for _, c := range h.s.commands() {
+			out = append(out, entry(c))
+		}
+	}
+	return map[string]any{"help": out, "format-hint": "simple"}, nil
+}
+
+func (h *handlers) decodepay(_ context.Context, a *Args) (any, error) {
+	b, _ := Arg[string](a, "bolt11")
+	var desc *string
+	if d, ok := Arg[string](a, "description"); ok {
+		desc = &d
+	}
+	res, err := h.e.DecodePay(b, desc)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return res, nil
+}
+
+func (h *handlers) getroute(ctx context.Context, a *Args) (any, error) {
+	p := graph.GetRouteParams{}
+	p.ID, _ = Arg[graph.NodeID](a, "id")
+	p.AmountMsat, _ = Arg[graph.MilliSat](a, "amount_msat")
+	p.RiskFactor, _ = Arg[float64](a, "riskfactor")
+	if v, ok := Arg[uint64](a, "cltv"); ok {
+		c := uint32(v)
+		p.CLTV = &c
+	}
+	p.FromID, _ = Arg[graph.NodeID](a, "fromid")
+	if v, ok := Arg[float64](a, "fuzzpercent"); ok {
+		p.FuzzPercent = &v
+	}
+	p.Exclude, _ = Arg[[]string](a, "exclude")
+	if v, ok := Arg[uint64](a, "maxhops"); ok {
+		m := uint32(v)
+		p.MaxHops = &m
+	}
+	route, err := h.e.GetRoute(ctx, p)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return routeJSON{Route: route}, nil
+}

@@ -1,0 +1,113 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/payengine/payengine/actors"
+	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/simnet"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxRequestBytes = 1 << 20
+	DefaultMaxInFlight     = 1024
+	DefaultWriteTimeout    = 30 * time.Second
+)
+
+// Ledger is what the server reads from the payment ledger itself: a
+// payment's row, for the id, created_index and groupid fields that Core
+// Lightning's schemas require and the engine's records do not carry.
+// *persistence.Ledger implements it.
+type Ledger interface {
+	Payment(hash [32]byte, group uint64) (messages.Payment, error)
+}
+
+// Options configure New. Engine, Net and Ledger are required; every other
+// zero field means its default.
+type Options struct {
+	Engine *actors.Engine
+	// Net is the embedded network: our node's id, channels and block
+	// height for getinfo, and the simnet-* commands.
+	Net    *simnet.Net
+	Ledger Ledger
+	// Version is getinfo's version. Default: the module version the
+	// binary was built from.
+	Version string
+	// MaxRequestBytes caps one request on the socket and one HTTP body.
+	// Default DefaultMaxRequestBytes (1 MiB).
+	MaxRequestBytes int64
+	// MaxInFlight is how many requests of one connection run at once;
+	// beyond it the server stops reading that connection until one ends.
+	// Default DefaultMaxInFlight.
+	MaxInFlight int
+	// WriteTimeout bounds writing one response; a client that does not
+	// read is disconnected. Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// DenyDeprecated answers deprecated commands (listpayments) with
+	// -32601, as Core Lightning does without allow-deprecated-apis. The
+	// default serves them, as v0.7's default does.
+	DenyDeprecated bool
+	// Logger receives failed commands and panics (nil: discard).
+	Logger *slog.Logger
+}
+
+// EnsureDefaults fills the zero fields that have defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Version == "" {
+		o.Version = "payengine"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			o.Version = "payengine " + bi.Main.Version
+		}
+	}
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every problem in one error.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Engine == nil || o.Net == nil || o.Ledger == nil {
+		errs = append(errs, errors.New("the Engine, Net and Ledger options are required"))
+	}
+	if o.MaxRequestBytes < 0 || o.MaxInFlight < 0 || o.WriteTimeout < 0 {
+		errs = append(errs, errors.New("MaxRequestBytes, MaxInFlight and WriteTimeout must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("rpc: options: %w", err)
+	}
+	return nil
+}
+
+// New returns a server with Core Lightning's payment commands over the
+// engine, and the simnet-* commands over the network. The caller's
+// options are copied, not changed.
+func New(opts Options) (*Server, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := newServer(config{maxBytes: opts.MaxRequestBytes, maxInFlight: opts.MaxInFlight,
+		writeTimeout: opts.WriteTimeout, denyDeprecated: opts.DenyDeprecated, log: opts.Logger})
+	h := &handlers{s: s, e: opts.Engine, net: opts.Net, ledger: opts.Ledger, version: opts.Version, log: opts.Logger}
+	for _, c := range append(h.commands(), h.simnetCommands()...) {
+		if err := s.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}

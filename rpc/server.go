@@ -1,0 +1,418 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Command is one JSON-RPC method: its name, help text, params and handler.
+type Command struct {
+	Name        string
+	Category    string // for help: "payment", "network", "utility", "developer"
+	Description string // one or two sentences for help
+	Params      []Param
+	// Deprecated commands answer -32601 "Command 'X' is deprecated" when
+	// the server is told to deny deprecated APIs.
+	Deprecated bool
+	// Handler runs the command; it may be called concurrently, and must
+	// return soon after ctx ends (Shutdown relies on it). An *Error picks
+	// the JSON-RPC error; any other error is -1 with its text.
+	Handler func(ctx context.Context, args *Args) (any, error)
+}
+
+// Usage is the command with its params, optional ones in brackets
+// ("pay bolt11 [msatoshi] [label]"), as help prints it.
+func (c *Command) Usage() string {
+	var b strings.Builder
+	b.WriteString(c.Name)
+	for _, p := range c.Params {
+		if p.Required {
+			fmt.Fprintf(&b, " %s", p.Name)
+		} else {
+			fmt.Fprintf(&b, " [%s]", p.Name)
+		}
+	}
+	return b.String()
+}
+
+// config is the generic server's part of Options, defaults filled in.
+type config struct {
+	maxBytes       int64
+	maxInFlight    int
+	writeTimeout   time.Duration
+	denyDeprecated bool
+	log            *slog.Logger
+}
+
+// Server serves JSON-RPC 2.0 on stream listeners (Serve) and over HTTP
+// (HTTPHandler). Its methods are safe for concurrent use.
+type Server struct {
+	cfg    config
+	cmds   map[string]*Command
+	order  []string
+	ctx    context.Context // parent of every request's context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	connWG    sync.WaitGroup
+}
+
+func newServer(cfg config) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, cmds: map[string]*Command{}, ctx: ctx, cancel: cancel,
+		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+}
+
+// Register adds a command. Names must be unique, and so must each
+// command's param names and aliases. Register the commands before Serve.
+func (s *Server) Register(c Command) error {
+	if c.Name == "" || c.Handler == nil {
+		return fmt.Errorf("rpc: register %q: a command needs a name and a handler", c.Name)
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Params {
+		for _, n := range append([]string{p.Name}, p.Aliases...) {
+			if seen[n] {
+				return fmt.Errorf("rpc: register %s: param %q twice", c.Name, n)
+			}
+			seen[n] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.cmds[c.Name]; dup {
+		return fmt.Errorf("rpc: register %s: already registered", c.Name)
+	}
+	s.cmds[c.Name] = &c
+	s.order = append(s.order, c.Name)
+	return nil
+}
+
+// command returns a registered command, or nil.
+func (s *Server) command(name string) *Command {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmds[name]
+}
+
+// commands returns the registered commands, sorted by name.
+func (s *Server) commands() []*Command {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := slices.Clone(s.order)
+	slices.Sort(names)
+	out := make([]*Command, len(names))
+	for i, n := range names {
+		out[i] = s.cmds[n]
+	}
+	return out
+}
+
+// response is the JSON-RPC 2.0 answer envelope.
+type response struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  any             `json:"result,omitempty"`
+	Error   *Error          `json:"error,omitempty"`
+}
+
+var nullID = json.RawMessage("null")
+
+// handle answers one request, given as the bytes of one JSON value, with
+// the bytes of one response (followed by the blank line Core Lightning
+// writes after each).
+func (s *Server) handle(ctx context.Context, raw []byte) []byte {
+	id, method, params, rerr := parseRequest(raw)
+	if rerr != nil {
+		return s.encode(id, nil, rerr)
+	}
+	res, e := s.dispatch(ctx, method, params)
+	return s.encode(id, res, e)
+}
+
+// parseRequest checks the envelope as Core Lightning's parse_request does
+// (spec section 1) and returns its id (null until one is read), method and
+// params.
+func parseRequest(raw []byte) (json.RawMessage, string, json.RawMessage, *Error) {
+	if !json.Valid(raw) {
+		return nullID, "", nil, malformed(raw)
+	}
+	if firstByte(raw) != '{' {
+		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: "Expected {} for json command"}
+	}
+	members, dup, err := objectMembers(raw)
+	if err != nil {
+		return nullID, "", nil, malformed(raw)
+	}
+	if dup != "" {
+		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: "duplicate json names: " + dup}
+	}
+	var idRaw, methodRaw, params json.RawMessage
+	for _, m := range members {
+		switch m.key {
+		case "id":
+			idRaw = m.val
+		case "method":
+			methodRaw = m.val
+		case "params":
+			params = m.val
+		}
+	}
+	if idRaw == nil {
+		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: "No id"}
+	}
+	if c := firstByte(idRaw); c != '"' && c != '-' && (c < '0' || c > '9') {
+		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: "Expected string/primitive for id"}
+	}
+	var id bytes.Buffer
+	if err := json.Compact(&id, idRaw); err != nil {
+		return nullID, "", nil, malformed(raw)
+	}
+	if methodRaw == nil {
+		return id.Bytes(), "", nil, &Error{Code: CodeInvalidRequest, Message: "No method"}
+	}
+	var method string
+	if firstByte(methodRaw) != '"' || json.Unmarshal(methodRaw, &method) != nil {
+		return id.Bytes(), "", nil, &Error{Code: CodeInvalidRequest, Message: "Expected string for method"}
+	}
+	return id.Bytes(), method, params, nil
+}
+
+// malformed is CLN's answer to bytes that are not JSON.
+func malformed(raw []byte) *Error {
+	s := string(raw)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Invalid token in json input: '%s'", s)}
+}
+
+// dispatch finds the command, binds its params and runs it.
+func (s *Server) dispatch(ctx context.Context, method string, params json.RawMessage) (any, *Error) {
+	c := s.command(method)
+	if c == nil {
+		return nil, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("Unknown command '%s'", method)}
+	}
+	if c.Deprecated && s.cfg.denyDeprecated {
+		return nil, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("Command '%s' is deprecated", method)}
+	}
+	args, e := bind(c.Params, params)
+	if e != nil {
+		return nil, e
+	}
+	return s.run(ctx, c, args)
+}
+
+// run calls the handler; a panic becomes a -1 error and a log line, not a
+// dead daemon.
+func (s *Server) run(ctx context.Context, c *Command, args *Args) (res any, e *Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.log.Error("rpc: handler panicked", "command", c.Name, "panic", p, "stack", string(debug.Stack()))
+			res, e = nil, &Error{Code: CodeLightningd, Message: fmt.Sprintf("internal error in %s", c.Name)}
+		}
+	}()
+	res, err := c.Handler(ctx, args)
+	if err != nil {
+		e = asError(err)
+		if e.Code == CodeLightningd {
+			s.cfg.log.Warn("rpc: command failed", "command", c.Name, "err", err)
+		}
+		return nil, e
+	}
+	return res, nil
+}
+
+// encode writes the response; a result that cannot be encoded becomes a
+// -1 error rather than a broken stream.
+func (s *Server) encode(id json.RawMessage, res any, e *Error) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	r := response{JSONRPC: "2.0", ID: id, Result: res, Error: e}
+	if e == nil && res == nil {
+		r.Result = struct{}{}
+	}
+	if err := enc.Encode(r); err != nil {
+		buf.Reset()
+		s.cfg.log.Error("rpc: cannot encode response", "err", err)
+		enc.Encode(response{JSONRPC: "2.0", ID: id, Error: &Error{Code: CodeLightningd, Message: "cannot encode response: " + err.Error()}})
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes()
+}
+
+// conn is one stream connection being served.
+type conn struct {
+	c      net.Conn
+	ctx    context.Context // cancelled when the connection ends or the server is forced down
+	cancel context.CancelFunc
+	wmu    sync.Mutex
+	wg     sync.WaitGroup // requests in flight
+}
+
+// Serve accepts connections on l and serves each until it closes or the
+// server shuts down. It returns ErrServerClosed after Shutdown, or the
+// listener's error.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: wait, go on.
+				time.Sleep(backoff)
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			return fmt.Errorf("rpc: accept: %w", err)
+		}
+		backoff = 5 * time.Millisecond
+		cc := &conn{c: c}
+		cc.ctx, cc.cancel = context.WithCancel(s.ctx)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return ErrServerClosed
+		}
+		s.conns[cc] = struct{}{}
+		s.connWG.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(cc)
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// serveConn reads requests and runs each in its own goroutine (at most
+// maxInFlight at once: beyond that it stops reading, which pushes back on
+// the client). When reading ends (end of stream, Shutdown, a request too
+// large or unframeable) it waits for the requests in flight to answer, so a
+// client that half-closes still gets its answers, then closes.
+func (s *Server) serveConn(cc *conn) {
+	defer func() {
+		cc.wg.Wait()
+		cc.cancel()
+		cc.c.Close()
+		s.mu.Lock()
+		delete(s.conns, cc)
+		s.mu.Unlock()
+		s.connWG.Done()
+	}()
+	fr := newFrameReader(cc.c, s.cfg.maxBytes)
+	sem := make(chan struct{}, s.cfg.maxInFlight)
+	for {
+		raw, err := fr.next()
+		switch {
+		case errors.Is(err, errTooLarge):
+			cc.write(s, s.encode(nullID, nil, &Error{Code: CodeInvalidRequest,
+				Message: fmt.Sprintf("Request too large: more than %d bytes; closing the connection", s.cfg.maxBytes)}))
+			return
+		case errors.Is(err, errFraming):
+			cc.write(s, s.encode(nullID, nil, malformed(raw)))
+			return
+		case err != nil:
+			if !errors.Is(err, io.EOF) && !s.isClosed() && !errors.Is(err, net.ErrClosed) {
+				s.cfg.log.Debug("rpc: connection read", "err", err)
+			}
+			return
+		}
+		if s.isClosed() {
+			return
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-cc.ctx.Done():
+			return
+		}
+		req := slices.Clone(raw)
+		cc.wg.Add(1)
+		go func() {
+			defer func() { <-sem; cc.wg.Done() }()
+			cc.write(s, s.handle(cc.ctx, req))
+		}()
+	}
+}
+
+// write sends one response whole; responses of concurrent requests never
+// interleave. A write that fails or times out ends the connection.
+func (cc *conn) write(s *Server, b []byte) {
+	cc.wmu.Lock()
+	defer cc.wmu.Unlock()
+	cc.c.SetWriteDeadline(time.Now().Add(s.cfg.writeTimeout))
+	if _, err := cc.c.Write(b); err != nil {
+		cc.cancel()
+		cc.c.Close()
+	}
+}
+
+// Shutdown stops accepting connections and reading requests, lets the
+// requests in flight answer, and closes every connection. If ctx ends
+// first, it cancels the requests still running, closes the connections at
+// once and returns ctx's error once every connection's goroutines are done.
+// Serve returns ErrServerClosed. HTTP requests belong to the http.Server
+// that carries HTTPHandler, which has its own Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for cc := range s.conns {
+		// Wake the reader; it sees the server closed and stops reading.
+		cc.c.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.connWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	s.cancel()
+	s.mu.Lock()
+	for cc := range s.conns {
+		cc.c.Close()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}

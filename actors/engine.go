@@ -16,6 +16,7 @@ import (
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/link"
 	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/payment"
 	"github.com/payengine/payengine/persistence"
 )
@@ -42,6 +43,7 @@ type Options struct {
 	MaxHTLCs int       // HTLC slots of our side of each channel; default 483
 	Avoid    time.Duration
 	Logger   *slog.Logger
+	Metrics  *metrics.Engine // nil: none
 }
 
 // Validate reports every missing field in one error.
@@ -98,8 +100,8 @@ func Start(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{}), live: map[[32]byte]*liveActor{}}
-	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers}))
-	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger))
+	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers, Metrics: opts.Metrics}))
+	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger, opts.Metrics))
 	peers := make(map[graph.SCID]*actor.PID, len(opts.Channels))
 	for _, c := range opts.Channels {
 		peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: opts.MaxHTLCs, Link: opts.Link}))
@@ -107,7 +109,7 @@ func Start(opts Options) (*Engine, error) {
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,
 		Peer: func(s graph.SCID) *actor.PID { return peers[s] }, Height: opts.Height, Clock: opts.Clock,
-		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid, Load: e.load, Idle: e.idle,
+		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid, Load: e.load, Idle: e.idle, Metrics: opts.Metrics,
 	}
 	if err := e.recover(); err != nil {
 		e.sys.Shutdown()
@@ -299,8 +301,23 @@ func (e *Engine) Pay(ctx context.Context, req PayRequest) (*payment.Record, erro
 		return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
 	}
 	ev := payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payInvoice(inv)}
+	e.opts.Metrics.Started()
 	rec, _, err := e.call(ctx, inv.PaymentHash, ev)
+	e.opts.Metrics.Ended(errorCode(err))
 	return rec, err
+}
+
+// errorCode is the CLN code of an engine error (0 for none, -1 when it
+// has none of its own).
+func errorCode(err error) int {
+	var pe *payment.Error
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &pe):
+		return pe.Code
+	}
+	return -1
 }
 
 // payInvoice is what pay's core needs of a decoded invoice.

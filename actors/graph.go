@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/metrics"
 )
 
 // GraphOptions configure the graph actor. The zero value means defaults.
@@ -18,6 +19,8 @@ type GraphOptions struct {
 	// per update would be waste under a burst of failures). Default
 	// DefaultUpdateDelay.
 	UpdateDelay time.Duration
+	// Metrics receives each search's duration (nil: none).
+	Metrics *metrics.Engine
 }
 
 // DefaultUpdateDelay is GraphOptions.UpdateDelay's default.
@@ -63,7 +66,7 @@ func (a *graphActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		for i := 0; i < a.opts.Workers; i++ {
-			a.workers = append(a.workers, ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return routeWorker{} })))
+			a.workers = append(a.workers, ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return routeWorker{m: a.opts.Metrics} })))
 		}
 	case *messages.FindRoute:
 		p := m.Params
@@ -115,14 +118,16 @@ func (a *graphActor) channelUpdate(ctx actor.Context, m *messages.ChannelUpdate)
 }
 
 // routeWorker runs one search at a time and answers the requester.
-type routeWorker struct{}
+type routeWorker struct{ m *metrics.Engine }
 
-func (routeWorker) Receive(ctx actor.Context) {
+func (w routeWorker) Receive(ctx actor.Context) {
 	job, ok := ctx.Message().(*routeJob)
 	if !ok {
 		return
 	}
+	start := time.Now()
 	r, err := job.g.GetRoute(job.params)
+	w.m.RouteSearch(time.Since(start))
 	if err != nil {
 		ctx.Respond(&messages.RouteNotFound{Err: err})
 		return

@@ -3,9 +3,11 @@ package actors
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/persistence"
 )
 
@@ -15,12 +17,14 @@ import (
 // all that arrive together) instead of queueing in the mailbox; the sender
 // gets Written after the sync. The actor waits for its writes when it
 // stops.
-func LedgerProps(l *persistence.Ledger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &ledgerActor{l: l} })
+// m (nil: none) receives each write's time to durability.
+func LedgerProps(l *persistence.Ledger, m *metrics.Engine) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &ledgerActor{l: l, m: m} })
 }
 
 type ledgerActor struct {
 	l  *persistence.Ledger
+	m  *metrics.Engine
 	wg sync.WaitGroup
 }
 
@@ -31,7 +35,9 @@ func (a *ledgerActor) Receive(ctx actor.Context) {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
+			start := time.Now()
 			err := a.l.Write(context.Background(), &persistence.Batch{Payments: m.Payments, Attempts: m.Attempts})
+			a.m.LedgerCommit(time.Since(start))
 			if sender != nil {
 				root.Send(sender, &messages.Written{Err: err})
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/link"
 	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/payment"
 )
 
@@ -35,6 +36,8 @@ type PaymentDeps struct {
 	// waits, whether it may stop: true means no caller can reach it any
 	// more, and it stops. nil: never stop.
 	Idle func(hash [32]byte, self *actor.PID) bool
+	// Metrics counts attempts (nil: none).
+	Metrics *metrics.Engine
 }
 
 // Call carries one caller's event to a payment actor; the actor answers on
@@ -234,6 +237,7 @@ func (a *paymentActor) run(ctx actor.Context) {
 			// attempt is written, so after a crash the ledger can find
 			// the HTLC and read its failure.
 			a.parts++
+			a.deps.Metrics.Attempt()
 			a.sent = &sentHTLC{id: a.deps.NextID(), part: a.parts, route: e.Route}
 			att := toAttempt(&e.Record, e.Route, a.sent.id, a.sent.part)
 			o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: a.hash, PaymentSecret: e.Secret,

@@ -43,7 +43,7 @@ func newRig(t *testing.T) *rig {
 	}
 	var ids atomic.Uint64
 	return &rig{n: n, sys: sys, ledger: l, deps: PaymentDeps{
-		Self: n.Self(), Graph: sys.Root.Spawn(GraphProps(n.Graph(), GraphOptions{})), Ledger: sys.Root.Spawn(LedgerProps(l)),
+		Self: n.Self(), Graph: sys.Root.Spawn(GraphProps(n.Graph(), GraphOptions{})), Ledger: sys.Root.Spawn(LedgerProps(l, nil)),
 		Peer: func(s graph.SCID) *actor.PID { return peers[s] }, Height: n.Height, Clock: n.Now, Rand: rand.Reader,
 		NextID: func() uint64 { return ids.Add(1) },
 	}}

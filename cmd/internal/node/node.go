@@ -15,6 +15,7 @@ import (
 	"github.com/payengine/payengine/actors"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/persistence"
 	"github.com/payengine/payengine/simnet"
 )
@@ -36,6 +37,8 @@ type Config struct {
 	NoSync bool
 	// Logger receives the engine's and the ledger's logs (nil: discard).
 	Logger *slog.Logger
+	// Metrics receives the engine's measurements (nil: none).
+	Metrics *metrics.Engine
 }
 
 // Node is a running engine over the embedded network.
@@ -78,7 +81,7 @@ func Start(cfg Config) (*Node, error) {
 		chans = append(chans, actors.Channel{SCID: scid, Spendable: spendable})
 	}
 	e, err := actors.Start(actors.Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
-		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs, Logger: cfg.Logger})
+		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs, Logger: cfg.Logger, Metrics: cfg.Metrics})
 	if err != nil {
 		l.Close()
 		n.Close()

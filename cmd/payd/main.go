@@ -1,0 +1,230 @@
+// Command payd is the payengine daemon: the payment engine over its
+// embedded simulated network, served on Core Lightning's JSON-RPC socket
+// (<datadir>/lightning-rpc) and, if asked, over HTTP with a bearer token.
+//
+//	go run ./cmd/payd                      # sub300 network in ~/.payengine
+//	go run ./cmd/payd --graph mainnet --http 127.0.0.1:9835
+//
+// Every flag can also be set as an environment variable: --datadir as
+// PAYD_DATADIR, --log-level as PAYD_LOG_LEVEL, and so on; a flag given on
+// the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/payengine/payengine/cmd/internal/node"
+	"github.com/payengine/payengine/graphdata"
+	"github.com/payengine/payengine/metrics"
+	"github.com/payengine/payengine/rpc"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// version is what getinfo reports.
+const version = "payengine-0.5"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil))
+}
+
+// config is payd's flags.
+type config struct {
+	datadir, network, graph, latency, httpAddr, logLevel string
+	seed                                                 uint64
+	httpRemote                                           bool
+}
+
+// parse reads flags, with PAYD_* environment variables as their defaults.
+func parse(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("payd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home, _ := os.UserHomeDir()
+	c := &config{}
+	fs.StringVar(&c.datadir, "datadir", filepath.Join(home, ".payengine"), "data directory: ledger, RPC socket, HTTP token")
+	fs.StringVar(&c.network, "network", "simnet", "network to pay on; only the embedded simnet for now")
+	fs.StringVar(&c.graph, "graph", graphdata.Sub300, "channel graph of the simnet: sub300, mainnet, or a describegraph file")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the simnet: keys, balances, latency draws")
+	fs.StringVar(&c.latency, "latency", "0", "per-hop delay in simnet: D, or D+J for D plus a uniform draw below J (e.g. 20ms+10ms)")
+	fs.StringVar(&c.httpAddr, "http", "", "serve JSON-RPC (with the bearer token), /metrics and /healthz on this address; off when empty")
+	fs.BoolVar(&c.httpRemote, "http-allow-remote", false, "allow --http on an address that is not loopback")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	var bad []string
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "PAYD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				bad = append(bad, fmt.Sprintf("%s=%q: %v", env, v, err))
+			}
+		}
+	})
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("environment: %s", strings.Join(bad, "; "))
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.network != "simnet" {
+		return nil, fmt.Errorf("--network %q: only the embedded simnet is supported", c.network)
+	}
+	return c, nil
+}
+
+// hopLatency reads --latency: "D" or "D+J".
+func hopLatency(s string) (base, jitter time.Duration, err error) {
+	b, j, hasJitter := strings.Cut(s, "+")
+	if base, err = time.ParseDuration(b); err != nil && b != "0" {
+		return 0, 0, fmt.Errorf("--latency %q: %w", s, err)
+	}
+	if hasJitter {
+		if jitter, err = time.ParseDuration(j); err != nil {
+			return 0, 0, fmt.Errorf("--latency %q: %w", s, err)
+		}
+	}
+	if base < 0 || jitter < 0 {
+		return 0, 0, fmt.Errorf("--latency %q: negative", s)
+	}
+	return base, jitter, nil
+}
+
+// run is payd until ctx ends (SIGINT or SIGTERM in main). ready, if not
+// nil, is closed once the socket accepts connections. It returns the exit
+// status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- struct{}) int {
+	c, err := parse(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "payd:", err)
+		return 2
+	}
+	if err := serve(ctx, c, stdout, stderr, ready); err != nil {
+		fmt.Fprintln(stderr, "payd:", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<- struct{}) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", c.logLevel, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	base, jitter, err := hopLatency(c.latency)
+	if err != nil {
+		return err
+	}
+	if c.httpAddr != "" && !c.httpRemote {
+		if err := loopbackOnly(c.httpAddr); err != nil {
+			return err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	nd, err := node.Start(node.Config{DataDir: c.datadir, Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter,
+		Logger: log, Metrics: m})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := nd.Close(); err != nil {
+			log.Error("closing the node", "err", err)
+		}
+	}()
+	log.Info("engine started", "graph", c.graph, "nodes", nd.Net.Graph().NumNodes(), "channels", nd.Net.Graph().NumChannels(),
+		"id", nd.Net.Self(), "took", time.Since(start).Round(time.Millisecond))
+
+	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Net: nd.Net, Ledger: nd.Ledger, Version: version, Logger: log})
+	if err != nil {
+		return err
+	}
+	l, err := rpc.Listen(c.datadir)
+	if err != nil {
+		return err
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- srv.Serve(l) }()
+	fmt.Fprintf(stdout, "payd: JSON-RPC on %s\n", l.Addr())
+
+	var hs *http.Server
+	if c.httpAddr != "" {
+		token, err := rpc.LoadOrCreateToken(c.datadir)
+		if err != nil {
+			return err
+		}
+		hl, err := net.Listen("tcp", c.httpAddr)
+		if err != nil {
+			return fmt.Errorf("--http: %w", err)
+		}
+		hs = &http.Server{Handler: srv.HTTPHandler(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+		go func() { errs <- hs.Serve(hl) }()
+		fmt.Fprintf(stdout, "payd: HTTP on http://%s (token in %s)\n", hl.Addr(), filepath.Join(c.datadir, rpc.TokenFile))
+	}
+	if ready != nil {
+		close(ready)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: letting requests under way finish")
+	case err := <-errs:
+		if err != nil && !errors.Is(err, rpc.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	// Stop taking requests, give those under way a while to answer, then
+	// stop the engine: every write it made is in the ledger, and whatever
+	// is in flight is picked up by the next start.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if hs != nil {
+		hs.Shutdown(sctx)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loopbackOnly refuses an HTTP address that is reachable from elsewhere.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--http %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--http %q is not a loopback address; give --http-allow-remote to serve it anyway", addr)
+}

@@ -115,7 +115,9 @@ func TestDaemon(t *testing.T) {
 	if err := c.Call(ctx, "decodepay", []any{bolt11}, &dec); err != nil || dec.Payment_hash != hash {
 		t.Fatalf("decodepay: %+v %v", dec, err)
 	}
-	var pays struct{ Pays []struct{ Status, Payment_hash string } }
+	var pays struct {
+		Pays []struct{ Status, Payment_hash string }
+	}
 	if err := c.Call(ctx, "listpays", []any{bolt11}, &pays); err != nil || len(pays.Pays) != 1 || pays.Pays[0].Status != "complete" {
 		t.Fatalf("listpays: %+v %v", pays, err)
 	}

@@ -212,6 +212,10 @@ type Net struct {
 	held map[int32]chan struct{}
 	// faults are the misbehaving nodes (SetFault).
 	faults map[int32]Fault
+	// flow is the feasibility oracle's arcs and scratch, built on first
+	// use.
+	flowOnce sync.Once
+	flow     *flowCache
 
 	// Test hooks, set before any HTLC is sent. tamper makes that node
 	// flip a bit of every onion it forwards; forge makes every node sign

@@ -1,0 +1,80 @@
+// Package target is what paybench drives: a payment engine and the network
+// it pays over, behind the few calls a load test needs (list destinations,
+// have one issue an invoice, pay it, and, where the network can tell, say
+// whether the payment was feasible at all). Embedded runs the engine and
+// simnet in this process; an RPC target (see rpc.go) will talk to a payd.
+package target
+
+import (
+	"context"
+
+	"github.com/payengine/payengine/cmd/paybench/internal/workload"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/simnet"
+)
+
+// Target is a payment engine with a network to pay over. Its methods are
+// safe for concurrent use.
+type Target interface {
+	// Info describes the target for the report.
+	Info() Info
+	// Nodes lists the destinations the network offers, our node left out.
+	Nodes(ctx context.Context) ([]workload.Node, error)
+	// Invoice has dest issue an invoice for amount.
+	Invoice(ctx context.Context, dest graph.NodeID, amount graph.MilliSat, label string) (Invoice, error)
+	// Pay pays an invoice with pay's semantics and says how it ended.
+	// Failures of the payment are in the Outcome, not an error.
+	Pay(ctx context.Context, inv Invoice, label string, params payment.PayParams) Outcome
+	// Oracle returns the feasibility oracle, or nil when the target cannot
+	// see the network's balances (a daemon in another process).
+	Oracle() Oracle
+	// Close stops what the target started.
+	Close() error
+}
+
+// Info describes a target.
+type Info struct {
+	// Mode is "embedded" or "rpc".
+	Mode string `json:"mode"`
+	// Graph names the network's graph (embedded only).
+	Graph string `json:"graph,omitempty"`
+	// Self is our node.
+	Self graph.NodeID `json:"self"`
+	// SourceCapacity is our channels' total capacity in sat (0 unknown).
+	SourceCapacity uint64 `json:"source_capacity_sat"`
+	// Nodes and Channels are the network's size.
+	Nodes    int `json:"nodes"`
+	Channels int `json:"channels"`
+}
+
+// Invoice is an invoice to pay.
+type Invoice struct {
+	Bolt11 string
+	Hash   [32]byte
+}
+
+// Outcome is how one pay ended.
+type Outcome struct {
+	// Complete is true when the payment succeeded.
+	Complete bool
+	// AmountSent is what left our node, fees included (complete only).
+	AmountSent graph.MilliSat
+	// Code is Core Lightning's error code (0 on success; -1 for an error
+	// that is not a Core Lightning error, such as a dead daemon).
+	Code int
+	// Message is the error's message.
+	Message string
+	// FailCode is the BOLT 4 failure code of the last attempt's routing
+	// failure, 0 when there was none (for example 205: no route at all).
+	FailCode uint16
+	// Attempts is how many attempts the pay made, -1 when unknown (see
+	// Embedded for how it is counted).
+	Attempts int
+}
+
+// Oracle says what the network could have carried (simnet.Net implements
+// it).
+type Oracle interface {
+	Feasible(to graph.NodeID, amount graph.MilliSat) simnet.Feasibility
+}

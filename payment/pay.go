@@ -81,18 +81,28 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 		return c.endPay(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
 	}
 	fee := r[0].Amount - p.amount
-	if fee > p.params.ExemptFee && float64(fee)*100/float64(p.amount) > p.params.MaxFeePercent {
+	var exclude string
+	switch {
+	case fee > p.params.ExemptFee && float64(fee)*100/float64(p.amount) > p.params.MaxFeePercent:
 		if p.expensive == "" {
 			p.expensive = fmt.Sprintf("Route wanted fee of %s", fee)
 		}
-		p.exclude = append(p.exclude, worst(r, func(h graph.Hop) uint64 { return uint64(h.Amount) }))
-		return c.findRoute()
-	}
-	if r[0].Delay > p.params.MaxDelay {
+		exclude = worst(r, func(h graph.Hop) uint64 { return uint64(h.Amount) })
+	case r[0].Delay > p.params.MaxDelay:
 		if p.expensive == "" {
 			p.expensive = fmt.Sprintf("Route wanted delay of %d blocks", r[0].Delay)
 		}
-		p.exclude = append(p.exclude, worst(r, func(h graph.Hop) uint64 { return uint64(h.Delay) }))
+		exclude = worst(r, func(h graph.Hop) uint64 { return uint64(h.Delay) })
+	}
+	if exclude != "" {
+		// v0.7 excludes one channel at a time until no route is left,
+		// which on a large graph can take tens of seconds; retry_for
+		// bounds this loop too.
+		if now.After(p.start.Add(p.params.RetryFor)) {
+			c.phase = phaseIdle
+			return c.endPay(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
+		}
+		p.exclude = append(p.exclude, exclude)
 		return c.findRoute()
 	}
 	p.attempts = append(p.attempts, PayAttempt{Route: r})

@@ -207,3 +207,18 @@ func TestPayResume(t *testing.T) {
 		t.Fatalf("resume without a pay run: %v", err)
 	}
 }
+
+// The too-expensive loop stops at retry_for with 206 instead of excluding
+// channels until no route is left.
+func TestPayExpensiveLoopBounded(t *testing.T) {
+	expensive := graph.Route{{ID: nodeB, Channel: chAB, Amount: 101001, Delay: 15}, {ID: nodeC, Channel: chBC, Amount: 100000, Delay: 9}}
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	params.MaxFeePercent, params.ExemptFee = 0.0001, 0
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(100000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0.Add(time.Second), RouteFound{Route: expensive}, "find-route exclude=[100x1x0/0]")
+	step(t, c, t0.Add(params.RetryFor+time.Second), RouteFound{Route: expensive}, "reply to=1 error 206 Route wanted fee of 1001msat")
+	if c.Paying() || !c.Done() {
+		t.Fatal("the pay did not end")
+	}
+}

@@ -102,13 +102,13 @@ func BenchmarkInflightMemory(b *testing.B) {
 		if d == n.Self() {
 			continue
 		}
-		if _, err := g.GetRoute(graph.GetRouteParams{FromID: n.Self(), ID: d, AmountMsat: 1000, RiskFactor: 1}); err == nil {
+		if _, err := g.GetRoute(graph.GetRouteParams{FromID: n.Self(), ID: d, AmountMsat: benchAmount, RiskFactor: 1}); err == nil {
 			dests = append(dests, d)
 		}
 	}
 	bolts := make([]string, b.N)
 	for i := range bolts {
-		if bolts[i], err = n.Invoice(dests[i%len(dests)], 1000, "held", 0, n.Now()); err != nil {
+		if bolts[i], err = n.Invoice(dests[i%len(dests)], benchAmount, "held", 0, n.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -135,6 +135,7 @@ func BenchmarkInflightMemory(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms1)
 	b.ReportMetric(float64(ms1.HeapInuse+ms1.StackInuse-ms0.HeapInuse-ms0.StackInuse)/1024/float64(b.N), "KiB/inflight")
+	b.ReportMetric(float64(ms1.StackInuse-ms0.StackInuse)/1024/float64(b.N), "stack-KiB/inflight")
 	cancel()
 	for _, scid := range n.LocalChannels() {
 		st, _ := n.Channel(scid)

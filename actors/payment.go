@@ -333,6 +333,9 @@ func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 	}
 	o := a.sent.onion
 	ctx.Request(peer, &messages.OfferHTLC{ID: a.sent.id, Amount: o.Amount, Expiry: o.Expiry, PaymentHash: e.Hash, Onion: o.Packet[:]})
+	// The peer copies the packet; only the circuit is needed from here on,
+	// and thousands of payments wait in flight.
+	a.sent.onion = nil
 }
 
 // reattach asks the first hop's peer what became of the HTLC a previous

@@ -132,7 +132,7 @@ type incoming struct {
 	amount graph.MilliSat
 	expiry uint32
 	hash   [32]byte
-	onion  [htlc.OnionPacketSize]byte
+	onion  []byte // the onion_routing_packet, shared with its sender: read only
 }
 
 // outcome is what a node sends back for an HTLC: exactly one field is set,
@@ -156,7 +156,7 @@ func (n *Net) send(req *link.AddHTLC) link.Result {
 		return link.Result{Local: err}
 	}
 	in := &incoming{ch: n.scids[req.Channel], from: side, amount: req.Amount, expiry: req.Expiry,
-		hash: req.PaymentHash, onion: req.Onion}
+		hash: req.PaymentHash, onion: req.Onion[:]}
 	out := n.receive(c.nodes[1-side], in)
 	n.resolve(c, side, req.Amount, out.preimage != nil)
 	if out.preimage == nil && out.reason == nil && out.malformed == nil {
@@ -229,7 +229,7 @@ func (n *Net) receive(node int32, in *incoming) outcome {
 	if f.Garbage {
 		return n.garbage()
 	}
-	peeled, err := htlc.PeelOnion(in.onion[:], in.hash, n.keys[node])
+	peeled, err := htlc.PeelOnion(in.onion, in.hash, n.keys[node])
 	if err != nil {
 		var pe *htlc.PeelError
 		if !errors.As(err, &pe) {
@@ -318,7 +318,7 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 		return n.fail(secret, failure(n.update(node, c.scid, side, pol, known)))
 	}
 
-	next := &incoming{ch: ci, from: side, amount: amt, expiry: p.OutgoingCLTV, hash: in.hash, onion: peeled.Next}
+	next := &incoming{ch: ci, from: side, amount: amt, expiry: p.OutgoingCLTV, hash: in.hash, onion: peeled.Next[:]}
 	if n.tamper != nil && *n.tamper == n.ids[node] {
 		next.onion[100] ^= 1 // inside the routing info: the next HMAC fails
 	}

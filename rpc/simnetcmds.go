@@ -24,7 +24,7 @@ func (h *handlers) simnetCommands() []Command {
 			},
 			Description: `Make a node of the simulated network issue an invoice for amount_msat ("any": no amount), valid for expiry seconds (3600). A label may be given once.`},
 		{Name: "simnet-listnodes", Category: "developer", Handler: h.simnetListNodes,
-			Description: "List the nodes of the simulated network with their alias and number of usable channels."},
+			Description: "List the nodes of the simulated network with their alias, number of usable channels and the total capacity of their channels in sat."},
 	}
 }
 
@@ -82,18 +82,29 @@ func (h *handlers) simnetInvoice(_ context.Context, a *Args) (any, error) {
 		Destination: d.Payee.String(), ExpiresAt: d.CreatedAt + d.Expiry}, nil
 }
 
+// simnetNodeJSON is one node of simnet-listnodes. NumChannels counts the
+// usable half-channels leaving the node; CapacitySat sums the capacity of
+// every channel it has, usable or not (what SimLN weighs destinations by,
+// and what a load test needs to draw the same workload as in-process).
 type simnetNodeJSON struct {
 	ID          string `json:"id"`
 	Alias       string `json:"alias"`
 	NumChannels int    `json:"num_channels"`
+	CapacitySat uint64 `json:"capacity_sat"`
 }
 
 func (h *handlers) simnetListNodes(context.Context, *Args) (any, error) {
 	g := h.net.Graph()
+	capacity := make(map[graph.NodeID]uint64, g.NumNodes())
+	g.Channels(func(c graph.ChannelInfo) bool {
+		capacity[c.Node1] += c.Capacity
+		capacity[c.Node2] += c.Capacity
+		return true
+	})
 	ids := g.Nodes()
 	out := make([]simnetNodeJSON, len(ids))
 	for i, id := range ids {
-		out[i] = simnetNodeJSON{ID: id.String(), Alias: g.Alias(id), NumChannels: g.NodeChannels(id)}
+		out[i] = simnetNodeJSON{ID: id.String(), Alias: g.Alias(id), NumChannels: g.NodeChannels(id), CapacitySat: capacity[id]}
 	}
 	return map[string]any{"nodes": out}, nil
 }

@@ -78,7 +78,7 @@ func newFlagSet(a *args, w io.Writer) *flag.FlagSet {
 	fs.SetOutput(w)
 	def := payment.DefaultPayParams()
 	fs.StringVar(&a.graph, "graph", graphdata.Sub300, "network graph: sub300 or mainnet (bundled), or a describegraph file (embedded mode)")
-	fs.Uint64Var(&a.seed, "seed", 1, "seed of the simulated network and of the workload (destinations, amounts, arrivals)")
+	fs.Uint64Var(&a.seed, "seed", 1, "seed of the simulated network (with --rpc, payd's --seed is) and of the workload (destinations, amounts, arrivals)")
 	fs.IntVar(&a.payments, "payments", 0, fmt.Sprintf("measured payments to make (default %d when --duration is not set either)", defaultPayments))
 	fs.DurationVar(&a.duration, "duration", 0, "start measured payments for this long (e.g. 30s); with --payments, whichever ends first")
 	fs.StringVar(&a.warmup, "warmup", "", "warm-up before measuring: a number of payments (100) or a duration (5s); made, not measured")
@@ -99,7 +99,7 @@ func newFlagSet(a *args, w io.Writer) *flag.FlagSet {
 	fs.StringVar(&a.htmlFile, "html", "", "write a self-contained HTML page of charts to this file")
 	fs.StringVar(&a.echartsJS, "echarts-js", "", "ECharts for --html: empty for the embedded copy (offline), a file to inline, or an http(s) URL to load")
 	fs.StringVar(&a.dataDir, "datadir", "", "directory for the ledger (must hold none yet); default a temporary directory, removed after the run")
-	fs.StringVar(&a.rpc, "rpc", "", "drive a running payd through its data directory or socket instead of an embedded engine")
+	fs.StringVar(&a.rpc, "rpc", "", "drive a running payd through its data directory (its lightning-rpc socket) or socket instead of an embedded engine")
 	fs.DurationVar(&a.hopLatency, "hop-latency", 0, "simnet: delay each hop adds")
 	fs.DurationVar(&a.hopJitter, "hop-jitter", 0, "simnet: extra uniform delay per hop, up to this")
 	fs.IntVar(&a.maxHTLCs, "max-htlcs", 0, "simnet and engine: HTLC slots per channel direction (0: 483)")
@@ -191,10 +191,42 @@ func (a *args) check() (*config, error) {
 	if a.hopLatency < 0 || a.hopJitter < 0 {
 		bad("--hop-latency and --hop-jitter must not be negative")
 	}
+	if a.rpc != "" {
+		a.checkRPC(bad)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkRPC refuses, with --rpc, the flags that shape the embedded engine:
+// payd built its network itself, so they would be recorded in the report
+// without having been applied. --compare is refused too: its two sides
+// would pay over one network, the second over balances the first moved.
+func (a *args) checkRPC(bad func(string, ...any)) {
+	var embedded []string
+	if a.graph != graphdata.Sub300 {
+		embedded = append(embedded, "--graph (payd --graph)")
+	}
+	if a.dataDir != "" {
+		embedded = append(embedded, "--datadir (payd --datadir)")
+	}
+	if a.hopLatency != 0 || a.hopJitter != 0 {
+		embedded = append(embedded, "--hop-latency and --hop-jitter (payd --latency)")
+	}
+	if a.maxHTLCs != 0 {
+		embedded = append(embedded, "--max-htlcs")
+	}
+	if a.noSync {
+		embedded = append(embedded, "--nosync")
+	}
+	if len(embedded) > 0 {
+		bad("with --rpc the network is payd's: drop %s", strings.Join(embedded, ", "))
+	}
+	if a.compare != "" {
+		bad("--compare runs each side on a fresh network, which --rpc cannot: run paybench against two fresh payds instead")
+	}
 }
 
 // checkParams rejects pay parameters pay itself would refuse.

@@ -56,7 +56,7 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
 // runSide runs the workload once, on a fresh target, with one side's pay
 // parameters.
 func runSide(ctx context.Context, cfg *config, s side, i int, argv []string, stdout, stderr io.Writer) (rep *report.Report, err error) {
-	t, attempts, closeTarget, err := openTarget(cfg, i)
+	t, attempts, closeTarget, err := openTarget(ctx, cfg, i)
 	if err != nil {
 		return nil, err
 	}
@@ -88,15 +88,17 @@ func runSide(ctx context.Context, cfg *config, s side, i int, argv []string, std
 }
 
 // openTarget starts the embedded engine in its own data directory, or
-// dials the daemon. It returns how the target counts attempts and the
-// function that closes it (and removes a temporary directory).
-func openTarget(cfg *config, i int) (target.Target, string, func() error, error) {
+// dials the daemon. It returns how the target counts attempts ("" for the
+// daemon: it gives the count for too few payments to summarise, see
+// target.RPC) and the function that closes it (and removes a temporary
+// directory).
+func openTarget(ctx context.Context, cfg *config, i int) (target.Target, string, func() error, error) {
 	if cfg.rpc != "" {
 		socket, err := target.SocketPath(cfg.rpc)
 		if err != nil {
 			return nil, "", nil, err
 		}
-		t, err := target.DialRPC(socket)
+		t, err := target.DialRPC(ctx, socket)
 		if err != nil {
 			return nil, "", nil, err
 		}

@@ -1,15 +1,21 @@
 package target
 
 import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-)
+	"strconv"
+	"time"
 
-// ErrRPCUnavailable is returned by DialRPC until package rpc's client
-// lands.
-var ErrRPCUnavailable = errors.New("target: --rpc needs package rpc's client, which is not in this build yet")
+	"github.com/payengine/payengine/cmd/paybench/internal/workload"
+	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/rpc"
+)
 
 // SocketPath turns --rpc's argument into the daemon's socket: a data
 // directory holds it as lightning-rpc (Core Lightning's name); anything
@@ -20,28 +26,261 @@ func SocketPath(arg string) (string, error) {
 		return "", fmt.Errorf("target: --rpc %s: %w", arg, err)
 	}
 	if st.IsDir() {
-		return filepath.Join(arg, "lightning-rpc"), nil
+		return filepath.Join(arg, rpc.SocketName), nil
 	}
 	return arg, nil
 }
 
-// DialRPC will connect to a running payd. The implementation goes in this
-// file once package rpc exists, over its client only (rpc.Dial(socket),
-// then (*rpc.Client).Call(ctx, method, params, result)):
+// RPC drives a running payd through its JSON-RPC socket, with package
+// rpc's client only: the commands a Core Lightning client would use plus
+// payd's simnet-invoice and simnet-listnodes.
 //
-//   - Nodes: simnet-listnodes → {nodes: [{id, alias, num_channels}]};
-//     capacities are unknown there, so --dest capacity and SimLN's spread
-//     need a capacity per node (listchannels, or a capacity field added to
-//     simnet-listnodes).
-//   - Invoice: simnet-invoice {node, amount_msat, label, description,
-//     expiry} → {bolt11, payment_hash, ...}.
-//   - Pay: pay {bolt11, label, riskfactor, maxfeepercent, exemptfee,
-//     retry_for, maxdelay}; a JSON-RPC error carries Core Lightning's code
-//     and data (failcode for 203/204, attempts for 210), read as outcomeOf
-//     reads *payment.Error.
-//   - Oracle: nil, since simnet's balances live in the daemon's process;
-//     the report then shows feasibility as n/a.
-//   - Info: Mode "rpc", Self from getinfo.
-func DialRPC(socket string) (Target, error) {
-	return nil, fmt.Errorf("%w (socket %s)", ErrRPCUnavailable, socket)
+// What it can and cannot see, compared with Embedded:
+//   - Outcome.Code, Message and FailCode come from pay's JSON-RPC error:
+//     the failcode of 203/204's data, or of the last attempt in 210's
+//     data.attempts. 205, 206 and the rest carry none, as in Embedded.
+//   - Outcome.AmountSent is pay's amount_sent_msat, so the report's fee is
+//     amount_sent_msat - amount_msat, the invoice's amount.
+//   - Outcome.Attempts is exact only where the daemon says it: error
+//     210's data.attempts, and 0 when listsendpays holds no row for the
+//     hash (pay wrote nothing: no route, too expensive before trying, a
+//     refused invoice). A success or another failure made at least one
+//     attempt, but neither pay nor listsendpays (one row per payment hash)
+//     serves the count, so it is -1; the run's attempt figures are then
+//     n/a rather than an average over the failures alone.
+//   - Oracle is nil: simnet's balances live in the daemon's process.
+//
+// Labels get a suffix unique to the dial ("paybench-7@<tag>"), because
+// payd refuses a simnet-invoice label it has issued before, and a second
+// run against the same daemon would otherwise reuse every one.
+type RPC struct {
+	c     *rpc.Client
+	info  Info
+	nodes []workload.Node
+	tag   string
 }
+
+// dialTimeout bounds what DialRPC asks before the run: getinfo and
+// simnet-listnodes answer in well under a second, even on mainnet's graph.
+const dialTimeout = 30 * time.Second
+
+// DialRPC connects to payd's socket and reads what a run needs before its
+// first payment: our node (getinfo) and the network's nodes with their
+// capacity (simnet-listnodes). ctx bounds those calls, not the target's
+// life; Close ends it.
+func DialRPC(ctx context.Context, socket string) (*RPC, error) {
+	c, err := rpc.Dial(socket)
+	if err != nil {
+		return nil, fmt.Errorf("target: is payd running? %w", err)
+	}
+	r := &RPC{c: c, tag: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	if err := r.load(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// listNodesJSON is simnet-listnodes' result. CapacitySat is a pointer so
+// that a payd that predates the field reads as "unknown", not as zero.
+type listNodesJSON struct {
+	Nodes []struct {
+		ID          string  `json:"id"`
+		NumChannels int     `json:"num_channels"`
+		CapacitySat *uint64 `json:"capacity_sat"`
+	} `json:"nodes"`
+}
+
+// load fills info and nodes. Destinations are the nodes with a channel,
+// ours left out, in the daemon's order (the graph's load order), with
+// their channels' total capacity: the list Embedded.Nodes gives for the
+// same graph, so the same --seed draws the same payments in both modes.
+func (r *RPC) load(ctx context.Context) error {
+	var gi struct {
+		ID string `json:"id"`
+	}
+	if err := r.c.Call(ctx, "getinfo", nil, &gi); err != nil {
+		return fmt.Errorf("target: getinfo: %w", err)
+	}
+	self, err := graph.ParseNodeID(gi.ID)
+	if err != nil {
+		return fmt.Errorf("target: getinfo's id: %w", err)
+	}
+	var ln listNodesJSON
+	if err := r.c.Call(ctx, "simnet-listnodes", nil, &ln); err != nil {
+		var re *rpc.Error
+		if errors.As(err, &re) && re.Code == rpc.CodeMethodNotFound {
+			return fmt.Errorf("target: the daemon has no simnet-listnodes (paybench --rpc needs payd's simulated network): %w", err)
+		}
+		return fmt.Errorf("target: simnet-listnodes: %w", err)
+	}
+	r.info = Info{Mode: "rpc", Self: self, Nodes: len(ln.Nodes), Labels: "paybench-<seq>@" + r.tag}
+	for _, n := range ln.Nodes {
+		id, err := graph.ParseNodeID(n.ID)
+		if err != nil {
+			return fmt.Errorf("target: simnet-listnodes: %w", err)
+		}
+		var capacity uint64
+		if n.CapacitySat != nil {
+			capacity = *n.CapacitySat
+		}
+		switch {
+		case id == self:
+			r.info.SourceCapacity = capacity
+		case n.CapacitySat != nil && capacity > 0, n.CapacitySat == nil && n.NumChannels > 0:
+			r.nodes = append(r.nodes, workload.Node{ID: id, Capacity: capacity})
+		}
+	}
+	return nil
+}
+
+// Info implements Target. Graph and Channels are left empty: the daemon
+// serves neither.
+func (r *RPC) Info() Info { return r.info }
+
+// Nodes implements Target: the list read at dial time (simnet's graph
+// does not change while payd runs).
+func (r *RPC) Nodes(context.Context) ([]workload.Node, error) {
+	return append([]workload.Node(nil), r.nodes...), nil
+}
+
+// label is the driver's label made unique to this target.
+func (r *RPC) label(l string) string { return l + "@" + r.tag }
+
+// Invoice implements Target with simnet-invoice: dest issues it, for the
+// default expiry, with the label as its description (as Embedded does).
+func (r *RPC) Invoice(ctx context.Context, dest graph.NodeID, amount graph.MilliSat, label string) (Invoice, error) {
+	l := r.label(label)
+	var res struct {
+		Bolt11      string `json:"bolt11"`
+		PaymentHash string `json:"payment_hash"`
+		Destination string `json:"destination"`
+	}
+	err := r.c.Call(ctx, "simnet-invoice", map[string]any{"node": dest.String(), "amount_msat": uint64(amount),
+		"label": l, "description": l}, &res)
+	if err != nil {
+		return Invoice{}, fmt.Errorf("target: simnet-invoice: %w", err)
+	}
+	if res.Destination != dest.String() {
+		return Invoice{}, fmt.Errorf("target: simnet-invoice for %s returned an invoice of %s", dest, res.Destination)
+	}
+	inv := Invoice{Bolt11: res.Bolt11}
+	b, err := hex.DecodeString(res.PaymentHash)
+	if err != nil || len(b) != len(inv.Hash) {
+		return Invoice{}, fmt.Errorf("target: simnet-invoice's payment_hash %q is not 32 bytes of hex", res.PaymentHash)
+	}
+	copy(inv.Hash[:], b)
+	return inv, nil
+}
+
+// payParamsJSON is pay's named parameters, in Core Lightning's names.
+type payParamsJSON struct {
+	Bolt11        string  `json:"bolt11"`
+	Label         string  `json:"label"`
+	RiskFactor    float64 `json:"riskfactor"`
+	MaxFeePercent float64 `json:"maxfeepercent"`
+	RetryFor      uint32  `json:"retry_for"`
+	MaxDelay      uint32  `json:"maxdelay"`
+	ExemptFee     uint64  `json:"exemptfee"`
+}
+
+// payParams is pay's parameters for params. retry_for is whole seconds
+// there, so a fraction is rounded up: pay never gets less time than asked.
+func payParams(bolt11, label string, p payment.PayParams) payParamsJSON {
+	secs := (p.RetryFor + time.Second - 1) / time.Second
+	return payParamsJSON{Bolt11: bolt11, Label: label, RiskFactor: p.RiskFactor, MaxFeePercent: p.MaxFeePercent,
+		RetryFor: uint32(min(secs, 1<<32-1)), MaxDelay: p.MaxDelay, ExemptFee: uint64(p.ExemptFee)}
+}
+
+// payResultJSON is the part of pay's result the report needs.
+type payResultJSON struct {
+	Status         string `json:"status"`
+	AmountMsat     uint64 `json:"amount_msat"`
+	AmountSentMsat uint64 `json:"amount_sent_msat"`
+}
+
+// Pay implements Target with pay, then, for a failure whose data does not
+// count the attempts, listsendpays to tell "none" from "some" (if that call
+// fails, the count stays unknown).
+func (r *RPC) Pay(ctx context.Context, inv Invoice, label string, params payment.PayParams) Outcome {
+	var res payResultJSON
+	err := r.c.Call(ctx, "pay", payParams(inv.Bolt11, r.label(label), params), &res)
+	out := outcomeOfRPC(res, err)
+	if out.Complete || out.Attempts >= 0 || !isRPCError(err) {
+		// A success's count is not served; 210 gave its own; a call that
+		// got no answer (or a malformed one) says nothing of the payment.
+		return out
+	}
+	var sp struct {
+		Payments []json.RawMessage `json:"payments"`
+	}
+	if err := r.c.Call(ctx, "listsendpays", map[string]any{"payment_hash": hex.EncodeToString(inv.Hash[:])}, &sp); err == nil &&
+		len(sp.Payments) == 0 {
+		out.Attempts = 0
+	}
+	return out
+}
+
+// isRPCError reports whether err is the daemon's answer, not a failure to
+// get one.
+func isRPCError(err error) bool {
+	var re *rpc.Error
+	return errors.As(err, &re)
+}
+
+// failureDataJSON is what the report reads of a pay error's data: the
+// routing failure's failcode (203, 204: the failure object flattened with
+// the payment's fields), or the attempts (210), each failure an error
+// object whose data is the routing failure.
+type failureDataJSON struct {
+	FailCode *uint16 `json:"failcode"`
+	Attempts []struct {
+		Failure *struct {
+			Data struct {
+				FailCode *uint16 `json:"failcode"`
+			} `json:"data"`
+		} `json:"failure"`
+	} `json:"attempts"`
+}
+
+// outcomeOfRPC reads pay's answer as outcomeOf reads the engine's:
+// Attempts is -1 (unknown) unless error 210 listed them.
+func outcomeOfRPC(res payResultJSON, err error) Outcome {
+	if err == nil {
+		if res.Status != string(payment.StatusComplete) {
+			return Outcome{Code: -1, Message: fmt.Sprintf("pay answered status %q without an error", res.Status), Attempts: -1}
+		}
+		return Outcome{Complete: true, AmountSent: graph.MilliSat(res.AmountSentMsat), Attempts: -1}
+	}
+	var re *rpc.Error
+	if !errors.As(err, &re) {
+		return Outcome{Code: -1, Message: err.Error(), Attempts: -1}
+	}
+	out := Outcome{Code: re.Code, Message: re.Message, Attempts: -1}
+	raw, _ := re.Data.(json.RawMessage)
+	var d failureDataJSON
+	if len(raw) == 0 || json.Unmarshal(raw, &d) != nil {
+		return out // no data, or data of another shape: nothing to read
+	}
+	if d.FailCode != nil {
+		out.FailCode = *d.FailCode
+	}
+	if re.Code == payment.CodeStoppedRetrying && d.Attempts != nil {
+		out.Attempts = len(d.Attempts)
+		if k := len(d.Attempts); k > 0 {
+			if f := d.Attempts[k-1].Failure; f != nil && f.Data.FailCode != nil {
+				out.FailCode = *f.Data.FailCode
+			}
+		}
+	}
+	return out
+}
+
+// Oracle implements Target: nil, since the network's balances are in the
+// daemon's process; the report shows feasibility as n/a.
+func (r *RPC) Oracle() Oracle { return nil }
+
+// Close closes the connection; payd and its payments are not touched.
+func (r *RPC) Close() error { return r.c.Close() }

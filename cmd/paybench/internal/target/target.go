@@ -2,7 +2,7 @@
 // it pays over, behind the few calls a load test needs (list destinations,
 // have one issue an invoice, pay it, and, where the network can tell, say
 // whether the payment was feasible at all). Embedded runs the engine and
-// simnet in this process; an RPC target (see rpc.go) will talk to a payd.
+// simnet in this process; RPC talks to a running payd.
 package target
 
 import (
@@ -43,9 +43,13 @@ type Info struct {
 	Self graph.NodeID `json:"self"`
 	// SourceCapacity is our channels' total capacity in sat (0 unknown).
 	SourceCapacity uint64 `json:"source_capacity_sat"`
-	// Nodes and Channels are the network's size.
+	// Nodes and Channels are the network's size (Channels 0: unknown, as
+	// over RPC, where payd does not serve it).
 	Nodes    int `json:"nodes"`
 	Channels int `json:"channels"`
+	// Labels is how the run's invoices and pays are labelled in the
+	// daemon (rpc only), to find them in its listpays.
+	Labels string `json:"labels,omitempty"`
 }
 
 // Invoice is an invoice to pay.

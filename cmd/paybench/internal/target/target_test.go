@@ -1,9 +1,11 @@
 package target
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lightningnetwork/lnd/lnwire"
@@ -60,7 +62,7 @@ func TestSocketPath(t *testing.T) {
 	if _, err := SocketPath(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing path: no error")
 	}
-	if _, err := DialRPC(sock); !errors.Is(err, ErrRPCUnavailable) {
-		t.Errorf("DialRPC: %v", err)
+	if _, err := DialRPC(context.Background(), sock); err == nil || !strings.Contains(err.Error(), "is payd running?") {
+		t.Errorf("DialRPC on a file that is no socket: %v", err)
 	}
 }

@@ -87,6 +87,8 @@ type Engine struct {
 	mu   sync.Mutex
 	live map[[32]byte]*liveActor
 	runs uint64 // actors spawned, for their names
+
+	paymentProps *actor.Props // one for all payment actors
 }
 
 type liveActor struct {
@@ -111,6 +113,7 @@ func Start(opts Options) (*Engine, error) {
 		Peer: func(s graph.SCID) *actor.PID { return peers[s] }, Height: opts.Height, Clock: opts.Clock,
 		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid, Load: e.load, Idle: e.idle, Metrics: opts.Metrics,
 	}
+	e.paymentProps = PaymentProps(&e.deps)
 	if err := e.recover(); err != nil {
 		e.sys.Shutdown()
 		return nil, err
@@ -202,11 +205,9 @@ func (e *Engine) acquire(hash [32]byte) (*actor.PID, error) {
 		return nil, ErrStopped
 	default:
 	}
-	// A stopping actor keeps its name until it is gone, so each run of
-	// a hash's actor gets a name of its own.
 	e.runs++
-	name := fmt.Sprintf("%x-%d", hash[:], e.runs)
-	pid, err := e.sys.Root.SpawnNamed(PaymentProps(hash, e.deps), name)
+	name := PaymentName(hash, e.runs)
+	pid, err := e.sys.Root.SpawnNamed(e.paymentProps, name)
 	if err != nil {
 		return nil, fmt.Errorf("actors: spawn payment %s: %w", name, err)
 	}

@@ -39,7 +39,7 @@ func GraphProps(g *graph.Graph, opts GraphOptions) *actor.Props {
 		opts.UpdateDelay = DefaultUpdateDelay
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &graphActor{g: g, opts: opts, avoid: map[string]time.Time{}}
+		return &graphActor{g: g, opts: opts, avoidCh: map[graph.SCIDDir]time.Time{}, avoidNode: map[graph.NodeID]time.Time{}}
 	})
 }
 
@@ -48,8 +48,13 @@ type graphActor struct {
 	opts    GraphOptions
 	workers []*actor.PID
 	next    int
-	avoid   map[string]time.Time // exclusion -> until
-	updates []graph.PolicyUpdate // checked, waiting for the next rebuild
+	// What failures taught, until when: channel directions and nodes,
+	// parsed once when they arrive.
+	avoidCh   map[graph.SCIDDir]time.Time
+	avoidNode map[graph.NodeID]time.Time
+	set       *graph.AvoidSet      // both, for the searches; nil: to rebuild
+	expiry    time.Time            // when the first of them runs out
+	updates   []graph.PolicyUpdate // checked, waiting for the next rebuild
 }
 
 // rebuild tells the graph actor to apply the updates it gathered.
@@ -70,36 +75,88 @@ func (a *graphActor) Receive(ctx actor.Context) {
 		}
 	case *messages.FindRoute:
 		p := m.Params
-		p.Exclude = append([]string(nil), p.Exclude...)
-		for ex, until := range a.avoid {
-			if m.Now.Before(until) {
-				p.Exclude = append(p.Exclude, ex)
-			} else {
-				delete(a.avoid, ex)
-			}
-		}
+		p.Avoid = a.avoidSet(m.Now)
 		w := a.workers[a.next%len(a.workers)]
 		a.next++
 		ctx.RequestWithCustomSender(w, &routeJob{g: a.g, params: p}, ctx.Sender())
 	case *messages.Avoid:
-		if a.avoid[m.Exclude].Before(m.Until) {
-			a.avoid[m.Exclude] = m.Until
-		}
+		a.remember(m)
 	case *messages.ChannelUpdate:
 		a.channelUpdate(ctx, m)
 	case rebuild:
-		a.g, _ = a.g.WithPolicies(a.updates)
+		a.g, _ = a.g.WithPolicies(a.updates) // same layout: the set still serves
 		a.updates = nil
 	case *messages.Succeeded:
 		for i, h := range m.Route {
-			delete(a.avoid, graph.SCIDDir{SCID: h.Channel, Dir: h.Direction}.String())
+			delete(a.avoidCh, graph.SCIDDir{SCID: h.Channel, Dir: h.Direction})
 			if i < len(m.Route)-1 {
-				delete(a.avoid, h.ID.String())
+				delete(a.avoidNode, h.ID)
 			}
 		}
+		a.set = nil // rebuilt on the next search
 	case *messages.NewSnapshot:
-		a.g = m.Graph
+		a.g, a.set = m.Graph, nil
 	}
+}
+
+// remember adds what a failure taught to the failure memory: the set the
+// next searches get grows by one, copied, as searches under way share the
+// old one.
+func (a *graphActor) remember(m *messages.Avoid) {
+	if d, err := graph.ParseSCIDDir(m.Exclude); err == nil {
+		if a.avoidCh[d].Before(m.Until) {
+			a.avoidCh[d] = m.Until
+			if a.set != nil {
+				a.set = a.set.With(a.g, &d, nil)
+			}
+		}
+	} else if n, err := graph.ParseNodeID(m.Exclude); err == nil {
+		if a.avoidNode[n].Before(m.Until) {
+			a.avoidNode[n] = m.Until
+			if a.set != nil {
+				a.set = a.set.With(a.g, nil, &n)
+			}
+		}
+	}
+	if m.Until.Before(a.expiry) || a.expiry.IsZero() {
+		a.expiry = m.Until
+	}
+}
+
+// avoidSet is the failure memory as of now, rebuilt only when something in
+// it ran out (or a success or a new layout dropped it).
+func (a *graphActor) avoidSet(now time.Time) *graph.AvoidSet {
+	if a.set != nil && now.Before(a.expiry) {
+		return a.set
+	}
+	var chans []graph.SCIDDir
+	var nodes []graph.NodeID
+	a.expiry = time.Time{}
+	for d, until := range a.avoidCh {
+		if !now.Before(until) {
+			delete(a.avoidCh, d)
+			continue
+		}
+		chans = append(chans, d)
+		if a.expiry.IsZero() || until.Before(a.expiry) {
+			a.expiry = until
+		}
+	}
+	for n, until := range a.avoidNode {
+		if !now.Before(until) {
+			delete(a.avoidNode, n)
+			continue
+		}
+		nodes = append(nodes, n)
+		if a.expiry.IsZero() || until.Before(a.expiry) {
+			a.expiry = until
+		}
+	}
+	if a.expiry.IsZero() {
+		a.expiry = now.Add(time.Hour) // nothing to run out
+	}
+	a.set = a.g.NewAvoidSet(chans, nodes)
+	return a.set
 }
 
 // channelUpdate keeps an update for the next rebuild if its signer owns the

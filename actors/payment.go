@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -74,19 +76,41 @@ type PaymentState struct {
 	Resume *payment.Invoice
 }
 
-// PaymentProps returns the props of the actor of one payment hash: a thin
-// shell over payment.Core that turns messages into events and effects into
-// messages, carrying effects out in order and pausing after each write to
-// the ledger until it is durable, so no HTLC leaves and no answer goes out
-// before the record that explains it. It reads its state from the ledger
-// (deps.Load) when it starts, and stops when idle if deps.Idle agrees.
-func PaymentProps(hash [32]byte, deps PaymentDeps) *actor.Props {
-	if deps.Avoid <= 0 {
-		deps.Avoid = 60 * time.Second
+// PaymentProps returns the props of payment actors: each is the actor of
+// one payment hash, a thin shell over payment.Core that turns messages into
+// events and effects into messages, carrying effects out in order and
+// pausing after each write to the ledger until it is durable, so no HTLC
+// leaves and no answer goes out before the record that explains it. It
+// reads its state from the ledger (deps.Load) when it starts, and stops
+// when idle if deps.Idle agrees. An actor learns its hash from its name
+// (PaymentName), so one Props serves every payment. deps is shared by
+// every payment actor, and must not change once one runs.
+func PaymentProps(deps *PaymentDeps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &paymentActor{deps: deps} })
+}
+
+// PaymentName is the name of a hash's payment actor: the hash in hex, then
+// which run of the hash's actor it is (a stopping actor keeps its name
+// until it is gone, so each run gets its own).
+func PaymentName(hash [32]byte, run uint64) string { return fmt.Sprintf("%x-%d", hash[:], run) }
+
+// hashOf reads the payment hash from a payment actor's name.
+func hashOf(name string) ([32]byte, error) {
+	var h [32]byte
+	hexHash, _, _ := strings.Cut(name, "-")
+	if len(hexHash) != 64 {
+		return h, fmt.Errorf("actors: payment actor name %q does not start with a payment hash", name)
 	}
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &paymentActor{hash: hash, deps: deps, replies: map[payment.ReplyTo]chan<- *Answer{}}
-	})
+	_, err := hex.Decode(h[:], []byte(hexHash))
+	return h, err
+}
+
+// avoidFor is how long a failure keeps what failed out of routes.
+func (d *PaymentDeps) avoidFor() time.Duration {
+	if d.Avoid <= 0 {
+		return 60 * time.Second
+	}
+	return d.Avoid
 }
 
 // load builds the core from the ledger's state of the hash.
@@ -110,10 +134,10 @@ func (a *paymentActor) load(st PaymentState) {
 
 type paymentActor struct {
 	hash    [32]byte
-	deps    PaymentDeps
+	deps    *PaymentDeps
 	core    *payment.Core
-	replies map[payment.ReplyTo]chan<- *Answer
-	loadErr error // the ledger could not be read: every call gets it
+	replies []reply // callers waiting, usually one: a slice is smaller than a map
+	loadErr error   // the ledger could not be read: every call gets it
 	next    payment.ReplyTo
 	queue   []payment.Effect
 	writing bool // a ledger write is under way: the queue waits
@@ -136,12 +160,35 @@ type sentHTLC struct {
 
 type waitTimeout struct{ reply payment.ReplyTo }
 
+// reply is a caller waiting for the core's answer.
+type reply struct {
+	to payment.ReplyTo
+	ch chan<- *Answer
+}
+
+// takeReply removes and returns the caller waiting under to.
+func (a *paymentActor) takeReply(to payment.ReplyTo) (chan<- *Answer, bool) {
+	for i, r := range a.replies {
+		if r.to == to {
+			a.replies = append(a.replies[:i], a.replies[i+1:]...)
+			return r.ch, true
+		}
+	}
+	return nil, false
+}
+
 // checkIdle asks the actor to stop if it is idle: its last caller is gone.
 type checkIdle struct{}
 
 func (a *paymentActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		var err error
+		if a.hash, err = hashOf(ctx.Self().Id); err != nil {
+			ctx.Logger().Error("payment actor", "err", err)
+			ctx.Stop(ctx.Self())
+			return
+		}
 		var st PaymentState
 		if a.deps.Load != nil {
 			st, a.loadErr = a.deps.Load(a.hash)
@@ -156,7 +203,7 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.next++
-		a.replies[a.next] = m.Reply
+		a.replies = append(a.replies, reply{to: a.next, ch: m.Reply})
 		a.step(ctx, withReply(m.Event, a.next))
 	case *messages.RouteFound:
 		a.step(ctx, payment.RouteFound{Route: m.Route})
@@ -264,12 +311,15 @@ func (a *paymentActor) run(ctx actor.Context) {
 		case payment.SendHTLC:
 			a.send(ctx, e)
 		case payment.ReportFailure:
+			until := a.deps.Clock().Add(a.deps.avoidFor())
 			if ex := avoidOf(e.Failure.Routing); ex != "" {
-				ctx.Send(a.deps.Graph, &messages.Avoid{Exclude: ex, Until: a.deps.Clock().Add(a.deps.Avoid)})
+				ctx.Send(a.deps.Graph, &messages.Avoid{Exclude: ex, Until: until})
+			}
+			for _, h := range e.Route {
+				ctx.Send(a.deps.Graph, &messages.Avoid{Exclude: graph.SCIDDir{SCID: h.Channel, Dir: h.Direction}.String(), Until: until})
 			}
 		case payment.Reply:
-			if to, ok := a.replies[e.To]; ok {
-				delete(a.replies, e.To)
+			if to, ok := a.takeReply(e.To); ok {
 				if t, ok := a.timers[e.To]; ok {
 					t.Stop()
 					delete(a.timers, e.To)
@@ -305,10 +355,10 @@ func (a *paymentActor) written(ctx actor.Context, err error) {
 	if err != nil {
 		ctx.Logger().Error("payment: ledger write failed", "hash", fmt.Sprintf("%x", a.hash), "err", err)
 		a.queue = nil
-		for r, to := range a.replies {
-			to <- &Answer{Err: &payment.Error{Code: -1, Message: "ledger write failed: " + err.Error()}}
-			delete(a.replies, r)
+		for _, r := range a.replies {
+			r.ch <- &Answer{Err: &payment.Error{Code: -1, Message: "ledger write failed: " + err.Error()}}
 		}
+		a.replies = nil
 		return
 	}
 	if persist {

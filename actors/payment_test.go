@@ -103,7 +103,10 @@ func payOf(inv *htlc.Invoice) payment.Pay {
 func TestPaymentActorPay(t *testing.T) {
 	r := newRig(t)
 	inv := r.invoice(t, 50_000, 0)
-	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, r.deps))
+	pid, err := r.sys.Root.SpawnNamed(PaymentProps(&r.deps), PaymentName(inv.PaymentHash, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ans := r.call(t, pid, payOf(inv))
 	if ans.Err != nil || ans.Record.Status != payment.StatusComplete || sha256.Sum256(ans.Record.Preimage[:]) != inv.PaymentHash {
 		t.Fatalf("pay: %+v %+v", ans.Record, ans.Err)
@@ -138,7 +141,10 @@ func TestPaymentActorSendPay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := r.sys.Root.Spawn(PaymentProps(inv.PaymentHash, r.deps))
+	pid, err := r.sys.Root.SpawnNamed(PaymentProps(&r.deps), PaymentName(inv.PaymentHash, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ans := r.call(t, pid, payment.SendPay{Route: route, Secret: inv.PaymentSecret, Bolt11: inv.Bolt11})
 	if ans.Err != nil || ans.Record.Status != payment.StatusPending || ans.Message == "" {
 		t.Fatalf("sendpay: %+v %+v", ans.Record, ans.Err)

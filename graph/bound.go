@@ -67,7 +67,7 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 			stop = top.d
 			continue // routes end there
 		}
-		if _, ex := q.exclNode[top.node]; ex && top.node != q.src {
+		if q.nodeExcluded(top.node) && top.node != q.src {
 			continue
 		}
 		for ei := g.outStart[top.node]; ei < g.outStart[top.node+1]; ei++ {

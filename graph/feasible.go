@@ -133,13 +133,7 @@ func (g *Graph) reachable(q *query, maxHops int) []map[uint32]spans {
 }
 
 // excluded reports whether edge e may not be used by q.
-func (q *query) excluded(e *edge) bool {
-	if _, ex := q.exclNode[e.to]; ex {
-		return true
-	}
-	_, ex := q.exclHalf[e.half]
-	return ex
-}
+func (q *query) excluded(e *edge) bool { return q.nodeExcluded(e.to) || q.halfExcluded(e.half) }
 
 // feasible finds some simple route for q within maxHops channels, fewest
 // hops first, guided by reachable; ok=false means none exists (within

@@ -22,8 +22,11 @@ type GetRouteParams struct {
 	FromID      NodeID   // source; the engine passes its own node id
 	FuzzPercent *float64 // 0..100; default 5
 	Exclude     []string // "BLOCKxTXxOUT/DIR" or node ids
-	MaxHops     *uint32  // most channels in the route; default 20
-	Seed        Seed     // keys the fee fuzz (see Seed)
+	// Avoid excludes as Exclude does, already as sets: what a caller that
+	// remembers many failures passes. It must be of this graph's layout.
+	Avoid   *AvoidSet
+	MaxHops *uint32 // most channels in the route; default 20
+	Seed    Seed    // keys the fee fuzz (see Seed)
 }
 
 // GetRoute finds the route getroute returns: the cheapest under CLN's cost
@@ -96,6 +99,12 @@ func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
 			continue
 		}
 		return nil, 0, invalid("%s is not a valid short_channel_id/node_id", x)
+	}
+	if p.Avoid != nil {
+		if err := p.Avoid.check(g); err != nil {
+			return nil, 0, invalid("%v", err)
+		}
+		q.avoid = p.Avoid
 	}
 	src, ok1 := g.index[p.FromID]
 	dst, ok2 := g.index[p.ID]

@@ -94,7 +94,8 @@ type Graph struct {
 	// half-channels: a node asked to receive more can forward nothing.
 	maxIn []MilliSat
 
-	pool sync.Pool // of *workspace
+	pool   sync.Pool // of *workspace
+	layout uint64    // which Build made the nodes and channels (AvoidSet)
 }
 
 // Builder collects nodes and channels and builds a Graph. The zero value is
@@ -113,7 +114,7 @@ func (b *Builder) AddChannel(c Channel) { b.chans = append(b.chans, c) }
 // Build checks what was added and returns the snapshot. Duplicate short
 // channel ids, self-channels and duplicate nodes are errors.
 func (b *Builder) Build() (*Graph, error) {
-	g := &Graph{index: make(map[NodeID]uint32, len(b.nodes))}
+	g := &Graph{index: make(map[NodeID]uint32, len(b.nodes)), layout: layouts.Add(1)}
 	addNode := func(id NodeID, alias string) uint32 {
 		if i, ok := g.index[id]; ok {
 			return i

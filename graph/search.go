@@ -65,9 +65,10 @@ type query struct {
 	maxHops  uint32  // 0: unconstrained; else labels carry hop counts
 	fuzz     float64 // fraction, 0..1
 	seed     Seed
-	zeroSeed bool // seed is the zero Seed, whose hashes the edges carry
-	exclHalf map[uint32]struct{}
+	zeroSeed bool                // seed is the zero Seed, whose hashes the edges carry
+	exclHalf map[uint32]struct{} // from Exclude
 	exclNode map[uint32]struct{}
+	avoid    *AvoidSet // from Avoid
 	// firstMax is the largest htlc_maximum of the source's usable channels:
 	// no amount on any route exceeds the first hop's, so none exceeds it.
 	firstMax MilliSat
@@ -361,7 +362,7 @@ func (p *pass) run() int32 {
 		if cur.node == q.src {
 			return li
 		}
-		if _, ex := q.exclNode[cur.node]; ex {
+		if q.nodeExcluded(cur.node) {
 			continue // every channel into an excluded node is unusable
 		}
 		s := state{amt: cur.amt, total: cur.total, risk: cur.risk, cost: cur.cost, hops: cur.hops}
@@ -374,10 +375,8 @@ func (p *pass) run() int32 {
 			if e.from == q.dst {
 				continue // a route visits the destination once
 			}
-			if q.exclHalf != nil {
-				if _, ex := q.exclHalf[e.half]; ex {
-					continue
-				}
+			if q.halfExcluded(e.half) {
+				continue
 			}
 			n, ok := q.step(s, e, q.scale(g, w, e, g.inHash[ei]))
 			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.h[e.from] == math.MaxUint64 {

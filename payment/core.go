@@ -216,10 +216,15 @@ func (c *Core) stepFailed(now time.Time, ev Failed) []Effect {
 	c.rec.Status, c.rec.Failure = StatusFailed, &f
 	c.phase = phaseIdle
 	effects := []Effect{PersistOutcome{Record: *c.rec}}
-	if r := f.Routing; r != nil && f.Code == CodeTryOtherRoute && r.ErringIndex > 0 {
+	switch r := f.Routing; {
+	case r != nil && f.Code == CodeTryOtherRoute && r.ErringIndex > 0:
 		// A node other than the destination failed: the route table
 		// learns of it (the original pages).
 		effects = append(effects, ReportFailure{Failure: f})
+	case f.Code == CodeUnparseableOnion:
+		// Some node on the route sent garbage; which one cannot be
+		// told, so the route table learns of the whole route.
+		effects = append(effects, ReportFailure{Failure: f, Route: c.route})
 	}
 	err := c.failureError()
 	for _, w := range c.waiters {

@@ -53,6 +53,10 @@ func describe(effects []Effect) []string {
 		case PersistOutcome:
 			out = append(out, "persist-outcome "+string(e.Record.Status))
 		case ReportFailure:
+			if len(e.Route) > 0 {
+				out = append(out, fmt.Sprintf("report-failure route=%d", len(e.Route)))
+				break
+			}
 			out = append(out, "report-failure")
 		case StartTimer:
 			out = append(out, fmt.Sprintf("start-timer to=%d after=%v", e.Reply, e.After))
@@ -199,7 +203,7 @@ func TestWaitSendPayFailures(t *testing.T) {
 		{"C final_incorrect_cltv_expiry", remoteFailure(204, 2, nodeC, chBC, lnwire.CodeFinalIncorrectCltvExpiry),
 			[]string{"persist-outcome failed", "report-failure", "reply to=9 error 204 failed: FinalIncorrectCltvExpiry"}, 204},
 		{"unreadable", Failure{Code: 202, OnionReply: []byte{0xde, 0xad}},
-			[]string{"persist-outcome failed", "reply to=9 error 202 Malformed error reply"}, 202},
+			[]string{"persist-outcome failed", "report-failure route=2", "reply to=9 error 202 Malformed error reply"}, 202},
 		{"local", Failure{Code: 204, Message: "No connection to first peer found", Routing: &htlc.RoutingFailure{ErringIndex: 0, OriginIndex: -1, FailCode: lnwire.CodeUnknownNextPeer}},
 			[]string{"persist-outcome failed", "reply to=9 error 204 No connection to first peer found"}, 204},
 	} {

@@ -124,7 +124,12 @@ type PersistOutcome struct{ Record Record }
 
 // ReportFailure tells the graph a node on the route failed, so later routes
 // avoid it (the original pages' "route table will be updated").
-type ReportFailure struct{ Failure Failure }
+type ReportFailure struct {
+	Failure Failure
+	// Route is set for an unreadable failure (202): every channel of it
+	// is suspect.
+	Route graph.Route
+}
 
 // Reply answers a caller: Err, or a Record (with Message for sendpay's
 // pending answer).

@@ -105,6 +105,11 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 		p.exclude = append(p.exclude, exclude)
 		return c.findRoute()
 	}
+	if len(p.attempts) > 0 && now.After(p.start.Add(p.params.RetryFor)) {
+		// retry_for ran out while the route was sought: no new attempt.
+		c.phase = phaseIdle
+		return c.endPay(c.gaveUp())
+	}
 	p.attempts = append(p.attempts, PayAttempt{Route: r})
 	return c.startAttempt(now, r, p.amount, p.label, p.inv.Bolt11, p.inv.Secret)
 }
@@ -158,9 +163,7 @@ func (c *Core) payFailed(now time.Time, f Failure) []Effect {
 		return c.endPay(c.failureError())
 	}
 	if now.After(p.start.Add(p.params.RetryFor)) {
-		return c.endPay(&Error{Code: CodeStoppedRetrying,
-			Message: fmt.Sprintf("Gave up after %d attempt%s: see paystatus", len(p.attempts), plural(len(p.attempts))),
-			Data:    PayFailureData{Attempts: p.attempts}})
+		return c.endPay(c.gaveUp())
 	}
 	r := f.Routing
 	if r.FailCode&lnwire.FlagNode != 0 {
@@ -169,6 +172,13 @@ func (c *Core) payFailed(now time.Time, f Failure) []Effect {
 		p.exclude = append(p.exclude, graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String())
 	}
 	return c.findRoute()
+}
+
+// gaveUp is error 210 once retry_for has run out.
+func (c *Core) gaveUp() *Error {
+	n := len(c.pay.attempts)
+	return &Error{Code: CodeStoppedRetrying, Message: fmt.Sprintf("Gave up after %d attempt%s: see paystatus", n, plural(n)),
+		Data: PayFailureData{Attempts: c.pay.attempts}}
 }
 
 // endPay answers the pay's caller with err and ends the pay.

@@ -222,3 +222,21 @@ func TestPayExpensiveLoopBounded(t *testing.T) {
 		t.Fatal("the pay did not end")
 	}
 }
+
+// A route found after retry_for has run out starts no attempt: the pay
+// gives up with 210.
+func TestPayNoAttemptAfterRetryFor(t *testing.T) {
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	excl := graph.SCIDDir{SCID: chBC, Dir: 0}.String()
+	step(t, c, t0.Add(params.RetryFor-time.Second), Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome failed", "report-failure", "find-route exclude=["+excl+"]")
+	step(t, c, t0.Add(params.RetryFor+time.Second), RouteFound{Route: routeABC(1000)},
+		"reply to=1 error 210 Gave up after 1 attempt: see paystatus")
+	if !c.Done() {
+		t.Fatal("the pay did not end")
+	}
+}

@@ -208,15 +208,7 @@ func (n *Net) wait() {
 		d += time.Duration(n.rng.Int64N(int64(j)))
 		n.rngMu.Unlock()
 	}
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-n.stop:
-	}
+	n.sleep(d)
 }
 
 // receive is what node does with an HTLC it gets: peel, then settle as the

@@ -13,7 +13,7 @@
 // one connection, many concurrent calls.
 //
 // Responses of pay, sendpay, waitsendpay, getroute, listsendpays, listpays
-// and decodepay follow Core Lightning's JSON schemas (testdata/cln-schemas);
+// and decodepay follow Core Lightning's JSON schemas (package clnschema);
 // errors carry CLN's codes and data, with the routing failure object in the
 // shape of the original man pages (spec section 3).
 package rpc

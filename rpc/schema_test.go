@@ -1,116 +1,14 @@
 package rpc
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/payengine/payengine/clnschema"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
-
-// clnTypes maps Core Lightning's schema type names to standard JSON
-// Schema, as testdata/cln-schemas/README.md says (htlc/schema_test.go does
-// the same for decodepay). "signature" is CLN's hex DER signature.
-var clnTypes = map[string]map[string]any{
-	"msat":                 {"type": "integer", "minimum": 0},
-	"u8":                   {"type": "integer", "minimum": 0, "maximum": 255},
-	"u16":                  {"type": "integer", "minimum": 0, "maximum": 65535},
-	"u32":                  {"type": "integer", "minimum": 0, "maximum": json.Number("4294967295")},
-	"u64":                  {"type": "integer", "minimum": 0, "maximum": json.Number("18446744073709551615")},
-	"number":               {"type": "number"},
-	"pubkey":               {"type": "string", "pattern": "^0[23][0-9a-f]{64}$"},
-	"hash":                 {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-	"secret":               {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-	"hex":                  {"type": "string", "pattern": "^([0-9a-f]{2})*$"},
-	"signature":            {"type": "string", "pattern": "^([0-9a-f]{2})+$"},
-	"short_channel_id":     {"type": "string", "pattern": "^[0-9]+x[0-9]+x[0-9]+$"},
-	"short_channel_id_dir": {"type": "string", "pattern": "^[0-9]+x[0-9]+x[0-9]+/[01]$"},
-	"outpoint":             {"type": "string"},
-	"txid":                 {"type": "string"},
-	"string":               {"type": "string"},
-	"integer":              {"type": "integer"},
-	"boolean":              {"type": "boolean"},
-	"object":               {"type": "object"},
-	"array":                {"type": "array"},
-}
-
-// annotations are CLN schema keys with no validation meaning.
-var annotations = map[string]bool{
-	"description": true, "added": true, "deprecated": true, "depecated": true, "randomization": true,
-	"post_return_value_notes": true, "pre_return_value_notes": true, "title": true, "default": true,
-}
-
-// standardSchema rewrites a CLN schema object into standard JSON Schema. It
-// fails on a keyword it does not know, so a new CLN construct cannot pass
-// unchecked.
-func standardSchema(s any) (map[string]any, error) {
-	m, ok := s.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("schema is %T, want object", s)
-	}
-	out := map[string]any{}
-	for k, v := range m {
-		switch {
-		case annotations[k]:
-		case k == "type":
-			name, _ := v.(string)
-			std, ok := clnTypes[name]
-			if !ok {
-				return nil, fmt.Errorf("unknown CLN type %v", v)
-			}
-			for kk, vv := range std {
-				out[kk] = vv
-			}
-		case k == "properties":
-			props := map[string]any{}
-			for name, sub := range v.(map[string]any) {
-				std, err := standardSchema(sub)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", name, err)
-				}
-				props[name] = std
-			}
-			out[k] = props
-		case k == "items" || k == "if" || k == "then":
-			std, err := standardSchema(v)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			out[k] = std
-		case k == "allOf" || k == "oneOf":
-			var list []any
-			for _, sub := range v.([]any) {
-				std, err := standardSchema(sub)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", k, err)
-				}
-				list = append(list, std)
-			}
-			out[k] = list
-		case k == "additionalProperties":
-			if sub, ok := v.(map[string]any); ok {
-				std, err := standardSchema(sub)
-				if err != nil {
-					return nil, err
-				}
-				out[k] = std
-			} else {
-				out[k] = v
-			}
-		case k == "required" || k == "enum" || k == "minLength" || k == "maxLength" ||
-			k == "minimum" || k == "maximum" || k == "pattern" || k == "const":
-			out[k] = v
-		default:
-			return nil, fmt.Errorf("schema keyword %q not handled", k)
-		}
-	}
-	return out, nil
-}
 
 // schemaFiles names the schema of each command whose responses must
 // validate; listpayments answers as listsendpays.
@@ -119,58 +17,19 @@ var schemaFiles = map[string]string{
 	"listsendpays": "listsendpays", "listpayments": "listsendpays", "listpays": "listpays", "decodepay": "decodepay",
 }
 
-var (
-	schemasOnce sync.Once
-	schemas     map[string]*jsonschema.Schema
-	schemasErr  error
-)
-
-// responseSchemas compiles the response schema of every file in
-// testdata/cln-schemas, once.
+// responseSchemas compiles the response schema of every command that has
+// one.
 func responseSchemas(t testing.TB) map[string]*jsonschema.Schema {
 	t.Helper()
-	schemasOnce.Do(func() {
-		schemas = map[string]*jsonschema.Schema{}
-		c := jsonschema.NewCompiler()
-		for method, file := range schemaFiles {
-			raw, err := os.ReadFile(filepath.Join("testdata", "cln-schemas", file+".json"))
-			if err != nil {
-				schemasErr = err
-				return
-			}
-			var doc map[string]any
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.UseNumber()
-			if err := dec.Decode(&doc); err != nil {
-				schemasErr = fmt.Errorf("%s: %w", file, err)
-				return
-			}
-			std, err := standardSchema(doc["response"])
-			if err != nil {
-				schemasErr = fmt.Errorf("%s: %w", file, err)
-				return
-			}
-			b, _ := json.Marshal(std)
-			sdoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-			if err != nil {
-				schemasErr = err
-				return
-			}
-			url := "mem:///" + method + ".json"
-			if err := c.AddResource(url, sdoc); err != nil {
-				schemasErr = err
-				return
-			}
-			if schemas[method], err = c.Compile(url); err != nil {
-				schemasErr = fmt.Errorf("%s: %w", file, err)
-				return
-			}
+	out := map[string]*jsonschema.Schema{}
+	for method, file := range schemaFiles {
+		s, err := clnschema.Response(file)
+		if err != nil {
+			t.Fatalf("schemas: %v", err)
 		}
-	})
-	if schemasErr != nil {
-		t.Fatalf("schemas: %v", schemasErr)
+		out[method] = s
 	}
-	return schemas
+	return out
 }
 
 // checkSchema validates a result of method against its CLN schema; methods
@@ -181,11 +40,7 @@ func checkSchema(t testing.TB, method string, result []byte) error {
 	if !ok {
 		return nil
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(result))
-	if err != nil {
-		return err
-	}
-	return sch.Validate(inst)
+	return clnschema.Validate(sch, result)
 }
 
 // seenStatuses records which result variants the tests validated, so
@@ -322,7 +177,7 @@ func TestSchemas(t *testing.T) {
 func TestSchemaRequestParams(t *testing.T) {
 	r := sub300Rig(t)
 	for method, file := range schemaFiles {
-		raw, err := os.ReadFile(filepath.Join("testdata", "cln-schemas", file+".json"))
+		raw, err := clnschema.Raw(file)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/internal/procstat"
 	"github.com/payengine/payengine/payment"
 	"github.com/payengine/payengine/simnet"
 )
@@ -57,6 +58,7 @@ func BenchmarkEnginePay(b *testing.B) {
 	var wg sync.WaitGroup
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	cpu0 := procstat.CPUTime()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
@@ -76,6 +78,9 @@ func BenchmarkEnginePay(b *testing.B) {
 	b.ReportMetric(float64(ok.Load())/elapsed.Seconds(), "payments/s")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024/float64(b.N), "alloc-KiB/payment")
 	b.ReportMetric(100*float64(ok.Load())/float64(b.N), "paid-%")
+	// CPU per payment (engine and simnet together) does not depend on
+	// what else the machine runs, unlike payments/s.
+	b.ReportMetric(float64(procstat.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/payment")
 }
 
 // BenchmarkInflightMemory holds b.N pays in flight at once (each HTLC held

@@ -10,6 +10,7 @@ import (
 
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
+	"github.com/payengine/payengine/internal/procstat"
 	"github.com/payengine/payengine/simnet"
 )
 
@@ -56,6 +57,7 @@ func BenchmarkRPCPay(b *testing.B) {
 	}
 	var paid, failed atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := procstat.CPUTime()
 	b.ResetTimer()
 	start := time.Now()
 	for _, c := range clients {
@@ -77,4 +79,7 @@ func BenchmarkRPCPay(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(paid.Load())/elapsed.Seconds(), "rpc-payments/s")
 	b.ReportMetric(100*float64(paid.Load())/float64(b.N), "paid-%")
+	// Independent of the machine's other load, comparable with actors'
+	// BenchmarkEnginePay: the RPC's share is the difference.
+	b.ReportMetric(float64(procstat.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/payment")
 }

@@ -333,3 +333,108 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Spec vectors 1, 3, 4, 5, 6 and 8 through the engine on the line us-A-B-C
+// (2 and 7 and 9 are in TestEngineSendPayFailures): sendpay and waitsendpay
+// with the original pages' rules.
+func TestEngineSendPayVectors(t *testing.T) {
+	r, c := newLineRig(t)
+	ctx := context.Background()
+	zero := time.Duration(0)
+	newInvoice := func(amount graph.MilliSat) *htlc.Invoice {
+		b, err := r.n.Invoice(c, amount, "sendpay", 0, r.n.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, _ := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
+		return inv
+	}
+	routeFor := func(final graph.MilliSat) graph.Route {
+		cltv := uint32(simnet.DefaultMinFinalCLTV)
+		rt, err := r.e.GetRoute(ctx, graph.GetRouteParams{ID: c, AmountMsat: final, RiskFactor: 1, CLTV: &cltv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rt
+	}
+
+	// Vector 5: an empty route.
+	inv := newInvoice(1000)
+	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Hash: inv.PaymentHash, Secret: inv.PaymentSecret}); code(err) != payment.CodeInvalidParams || message(err) != "Empty route" {
+		t.Fatalf("empty route: %v", err)
+	}
+	// Vector 6: msatoshi 1000 takes a final amount of 1000 to 2000.
+	for _, tc := range []struct {
+		final graph.MilliSat
+		ok    bool
+	}{{999, false}, {2001, false}, {1500, true}} {
+		rec, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(tc.final), Hash: inv.PaymentHash, Amount: msatp(1000), Secret: inv.PaymentSecret})
+		if (err == nil) != tc.ok {
+			t.Fatalf("final %s: %v", tc.final, err)
+		}
+		if tc.ok && rec.Amount != 1000 {
+			t.Fatalf("final %s recorded msatoshi %s", tc.final, rec.Amount)
+		}
+	}
+	// Vector 8: waitsendpay of the overpaid payment completes.
+	if rec, err := r.e.WaitSendPay(ctx, inv.PaymentHash, nil); err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("waitsendpay: %+v %v", rec, err)
+	}
+	// Vector 1: the same sendpay after success succeeds at once, no HTLC.
+	rec, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1500), Hash: inv.PaymentHash, Amount: msatp(1000), Secret: inv.PaymentSecret})
+	if err != nil || rec.Status != payment.StatusComplete || rec.Preimage == nil {
+		t.Fatalf("sendpay after success: %+v %v", rec, err)
+	}
+	if d := r.n.Delivered(inv.PaymentHash); d.Settlements != 1 {
+		t.Fatalf("settled %d times", d.Settlements)
+	}
+	// Vector 8: waitsendpay on a complete payment answers at once; an
+	// unknown hash is 208.
+	if rec, err := r.e.WaitSendPay(ctx, inv.PaymentHash, &zero); err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("waitsendpay complete: %+v %v", rec, err)
+	}
+	if _, err := r.e.WaitSendPay(ctx, [32]byte{9}, &zero); code(err) != payment.CodeNoSuchPayment {
+		t.Fatalf("waitsendpay unknown: %v", err)
+	}
+
+	// Vector 3 (the original pages): while pending, sendpay is 200 and
+	// waitsendpay with timeout 0 is 200 "Timed out while waiting".
+	held := newInvoice(1000)
+	r.n.Hold(c)
+	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: held.PaymentHash, Secret: held.PaymentSecret}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: held.PaymentHash, Secret: held.PaymentSecret}); code(err) != payment.CodeInProgress {
+		t.Fatalf("sendpay while pending: %v", err)
+	}
+	if _, err := r.e.WaitSendPay(ctx, held.PaymentHash, &zero); code(err) != payment.CodeInProgress || message(err) != "Timed out while waiting" {
+		t.Fatalf("waitsendpay timeout 0: %v", err)
+	}
+	if n := r.n.InFlight(); n != 1 {
+		t.Fatalf("%d HTLCs in flight, want exactly one", n)
+	}
+	r.n.Release(c)
+	if rec, err := r.e.WaitSendPay(ctx, held.PaymentHash, nil); err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("held payment: %+v %v", rec, err)
+	}
+
+	// Vector 4: after a failure, sendpay is accepted and the new pending
+	// record replaces the failed one (one row per hash).
+	failing := newInvoice(1000)
+	wrong := [32]byte{7}
+	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: failing.PaymentHash, Secret: &wrong}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.WaitSendPay(ctx, failing.PaymentHash, nil); code(err) != payment.CodeDestPermFail {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	if rec, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: failing.PaymentHash, Secret: failing.PaymentSecret}); err != nil || rec.Status != payment.StatusPending {
+		t.Fatalf("sendpay after failure: %+v %v", rec, err)
+	}
+	if rec, err := r.e.WaitSendPay(ctx, failing.PaymentHash, nil); err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("retried payment: %+v %v", rec, err)
+	}
+	if recs, err := r.e.ListSendPays("", &failing.PaymentHash); err != nil || len(recs) != 1 || recs[0].Status != payment.StatusComplete {
+		t.Fatalf("listsendpays after the retry: %+v %v", recs, err)
+	}
+}

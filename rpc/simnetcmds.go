@@ -2,10 +2,13 @@ package rpc
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/simnet"
 )
 
@@ -25,6 +28,19 @@ func (h *handlers) simnetCommands() []Command {
 			Description: `Make a node of the simulated network issue an invoice for amount_msat ("any": no amount), valid for expiry seconds (3600). A label may be given once.`},
 		{Name: "simnet-listnodes", Category: "developer", Handler: h.simnetListNodes,
 			Description: "List the nodes of the simulated network with their alias, number of usable channels and the total capacity of their channels in sat."},
+		{Name: "simnet-fault", Category: "developer", Handler: h.simnetFault,
+			Params: []Param{
+				{Name: "node", Required: true, Parse: parsePubkey},
+				{Name: "offline", Parse: parseBool},
+				{Name: "node_failure", Parse: parseBool},
+				{Name: "fail_rate", Parse: parsePositiveDouble},
+				{Name: "delay", Parse: parseU32},
+				{Name: "garbage", Parse: parseBool},
+			},
+			Description: "Make a node of the simulated network misbehave from now on: offline, failing every HTLC (node_failure), failing a fraction fail_rate in [0, 1] of what it forwards, sitting delay ms on each HTLC, or answering with garbage onions. The fields not given are off; all off heals the node."},
+		{Name: "simnet-truth", Category: "developer", Handler: h.simnetTruth,
+			Params:      []Param{{Name: "payment_hash", Required: true, Parse: parseHash}},
+			Description: "What the simulated network did with a payment hash: settlements at the destination, delivered_msat settled in all, and htlcs, how many HTLCs our node added for it."},
 	}
 }
 
@@ -74,10 +90,11 @@ func (h *handlers) simnetInvoice(_ context.Context, a *Args) (any, error) {
 		}
 		return nil, err
 	}
-	d, err := h.e.DecodePay(b, nil)
+	inv, err := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
+	d := inv.DecodePayResult()
 	return simnetInvoiceJSON{Bolt11: b, PaymentHash: d.PaymentHash, PaymentSecret: d.PaymentSecret,
 		Destination: d.Payee.String(), ExpiresAt: d.CreatedAt + d.Expiry}, nil
 }
@@ -107,4 +124,63 @@ func (h *handlers) simnetListNodes(context.Context, *Args) (any, error) {
 		out[i] = simnetNodeJSON{ID: id.String(), Alias: g.Alias(id), NumChannels: g.NodeChannels(id), CapacitySat: capacity[id]}
 	}
 	return map[string]any{"nodes": out}, nil
+}
+
+// parseBool is CLN's param_bool: true or false, bare or as a string.
+func parseBool(name string, raw json.RawMessage) (any, error) {
+	switch s, _ := text(raw); s {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return nil, bad(name, "a boolean", raw)
+}
+
+func (h *handlers) simnetFault(_ context.Context, a *Args) (any, error) {
+	node, _ := Arg[graph.NodeID](a, "node")
+	var f simnet.Fault
+	f.Offline, _ = Arg[bool](a, "offline")
+	f.NodeFailure, _ = Arg[bool](a, "node_failure")
+	f.FailRate, _ = Arg[float64](a, "fail_rate")
+	if ms, ok := Arg[uint64](a, "delay"); ok {
+		f.Delay = time.Duration(ms) * time.Millisecond
+	}
+	f.Garbage, _ = Arg[bool](a, "garbage")
+	if f.FailRate > 1 {
+		return nil, invalidParams("'fail_rate' should be from 0 to 1, not '%v'", f.FailRate)
+	}
+	if err := h.net.SetFault(node, f); err != nil {
+		if errors.Is(err, simnet.ErrUnknownNode) {
+			return nil, invalidParams("'%s' is not a node of the simulated network: %s", a.Given("node"), node)
+		}
+		return nil, err
+	}
+	return simnetFaultJSON{Node: node.String(), Offline: f.Offline, NodeFailure: f.NodeFailure, FailRate: f.FailRate,
+		DelayMs: uint64(f.Delay / time.Millisecond), Garbage: f.Garbage}, nil
+}
+
+// simnetFaultJSON is simnet-fault's answer: the node's fault from now on.
+type simnetFaultJSON struct {
+	Node        string  `json:"node"`
+	Offline     bool    `json:"offline"`
+	NodeFailure bool    `json:"node_failure"`
+	FailRate    float64 `json:"fail_rate"`
+	DelayMs     uint64  `json:"delay"`
+	Garbage     bool    `json:"garbage"`
+}
+
+// simnetTruthJSON is simnet-truth's answer (simnet.Delivery).
+type simnetTruthJSON struct {
+	PaymentHash   string `json:"payment_hash"`
+	Settlements   int    `json:"settlements"`
+	DeliveredMsat uint64 `json:"delivered_msat"`
+	HTLCs         int    `json:"htlcs"`
+}
+
+func (h *handlers) simnetTruth(_ context.Context, a *Args) (any, error) {
+	hash, _ := Arg[[32]byte](a, "payment_hash")
+	d := h.net.Delivered(hash)
+	return simnetTruthJSON{PaymentHash: hex.EncodeToString(hash[:]), Settlements: d.Settlements,
+		DeliveredMsat: uint64(d.Amount), HTLCs: d.HTLCs}, nil
 }

@@ -43,6 +43,7 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 	n.linkID[req.ID] = nil
 	n.wg.Add(1)
 	n.mu.Unlock()
+	n.countHTLC(req.PaymentHash)
 	go func() {
 		defer n.wg.Done()
 		res := n.send(&req)

@@ -6,16 +6,21 @@ import (
 	"github.com/payengine/payengine/graph"
 )
 
-// Delivery is the ground truth of one payment hash at its destination.
+// Delivery is the ground truth of one payment hash: what its destination
+// settled, and how many HTLCs our node sent for it.
 type Delivery struct {
 	// Amount is the sum of the HTLC amounts settled.
 	Amount graph.MilliSat
 	// Settlements is how many HTLCs were settled.
 	Settlements int
+	// HTLCs is how many HTLCs for the hash our node added to its channels
+	// (calls of Link().AddHTLC that took an id), whatever became of them:
+	// with Settlements it shows whether a payer sent an HTLC twice.
+	HTLCs int
 }
 
-// Delivered returns what the destination settled for a payment hash (zero
-// if nothing).
+// Delivered returns the ground truth of a payment hash (zero if nothing
+// was sent or settled for it).
 func (n *Net) Delivered(hash [32]byte) Delivery {
 	n.truthMu.Lock()
 	defer n.truthMu.Unlock()
@@ -23,6 +28,18 @@ func (n *Net) Delivered(hash [32]byte) Delivery {
 		return *d
 	}
 	return Delivery{}
+}
+
+// countHTLC records that our node added an HTLC for hash.
+func (n *Net) countHTLC(hash [32]byte) {
+	n.truthMu.Lock()
+	defer n.truthMu.Unlock()
+	d := n.truth[hash]
+	if d == nil {
+		d = &Delivery{}
+		n.truth[hash] = d
+	}
+	d.HTLCs++
 }
 
 // ChannelState is a channel's live state. Index 0 is the channel's Node1

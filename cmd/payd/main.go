@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/payd                      # sub300 network in ~/.payengine
 //	go run ./cmd/payd --graph mainnet --http 127.0.0.1:9835
+//	go run ./cmd/payd --simnet-addr /tmp/sim/simnet-link   # network in cmd/simnetd
 //
 // Every flag can also be set as an environment variable: --datadir as
 // PAYD_DATADIR, --log-level as PAYD_LOG_LEVEL, and so on; a flag given on
@@ -11,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -47,6 +49,7 @@ func main() {
 // config is payd's flags.
 type config struct {
 	datadir, network, graph, latency, httpAddr, logLevel string
+	simnetAddr                                           string
 	seed                                                 uint64
 	httpRemote                                           bool
 }
@@ -62,6 +65,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.StringVar(&c.graph, "graph", graphdata.Sub300, "channel graph of the simnet: sub300, mainnet, or a describegraph file")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the simnet: keys, balances, latency draws")
 	fs.StringVar(&c.latency, "latency", "0", "per-hop delay in simnet: D, or D+J for D plus a uniform draw below J (e.g. 20ms+10ms)")
+	fs.StringVar(&c.simnetAddr, "simnet-addr", "", "unix socket of a simnetd's link (its <dir>/simnet-link): pay over the network of that process, built from the same --graph and --seed, instead of the embedded one")
 	fs.StringVar(&c.httpAddr, "http", "", "serve JSON-RPC (with the bearer token), /metrics and /healthz on this address; off when empty")
 	fs.BoolVar(&c.httpRemote, "http-allow-remote", false, "allow --http on an address that is not loopback")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -90,21 +94,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 }
 
 // hopLatency reads --latency: "D" or "D+J".
-func hopLatency(s string) (base, jitter time.Duration, err error) {
-	b, j, hasJitter := strings.Cut(s, "+")
-	if base, err = time.ParseDuration(b); err != nil && b != "0" {
-		return 0, 0, fmt.Errorf("--latency %q: %w", s, err)
-	}
-	if hasJitter {
-		if jitter, err = time.ParseDuration(j); err != nil {
-			return 0, 0, fmt.Errorf("--latency %q: %w", s, err)
-		}
-	}
-	if base < 0 || jitter < 0 {
-		return 0, 0, fmt.Errorf("--latency %q: negative", s)
-	}
-	return base, jitter, nil
-}
+func hopLatency(s string) (base, jitter time.Duration, err error) { return node.ParseLatency(s) }
 
 // run is payd until ctx ends (SIGINT or SIGTERM in main). ready, if not
 // nil, is closed once the socket accepts connections. It returns the exit
@@ -148,7 +138,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	}
 	start := time.Now()
 	nd, err := node.Start(node.Config{DataDir: c.datadir, Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter,
-		Logger: log, Metrics: m})
+		LinkAddr: c.simnetAddr, Logger: log, Metrics: m})
 	if err != nil {
 		return err
 	}
@@ -158,11 +148,14 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		}
 	}()
 	log.Info("engine started", "graph", c.graph, "nodes", nd.Net.Graph().NumNodes(), "channels", nd.Net.Graph().NumChannels(),
-		"id", nd.Net.Self(), "took", time.Since(start).Round(time.Millisecond))
+		"id", nd.Net.Self(), "simnet", cmp.Or(c.simnetAddr, "embedded"), "took", time.Since(start).Round(time.Millisecond))
 
 	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Net: nd.Net, Ledger: nd.Ledger, Version: version, Logger: log})
 	if err != nil {
 		return err
+	}
+	if c.simnetAddr != "" {
+		srv.RedirectSimnet(filepath.Join(filepath.Dir(c.simnetAddr), node.SimnetRPCName))
 	}
 	l, err := rpc.Listen(c.datadir)
 	if err != nil {
@@ -182,8 +175,14 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		if err != nil {
 			return fmt.Errorf("--http: %w", err)
 		}
+		// A slow client gets 10 s for its headers (at most 64 KiB: a bearer
+		// token and a scraper's need a few hundred bytes) and a minute for
+		// the whole request, body capped by the rpc server. No WriteTimeout:
+		// it would cut a pay that takes long; the handler bounds writing
+		// each answer instead (rpc.Options.WriteTimeout).
 		hs = &http.Server{Handler: srv.HTTPHandler(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
-			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+			MaxHeaderBytes: 64 << 10}
 		go func() { errs <- hs.Serve(hl) }()
 		fmt.Fprintf(stdout, "payd: HTTP on http://%s (token in %s)\n", hl.Addr(), filepath.Join(c.datadir, rpc.TokenFile))
 	}

@@ -1,23 +1,36 @@
 // Package node wires one payengine node for the commands: a channel graph,
 // the embedded simulated network over it, the Pebble ledger in a data
-// directory and the actor engine on top, with the machine's clock.
+// directory and the actor engine on top, with the machine's clock. With
+// Config.LinkAddr the HTLCs go to a simulated network in another process
+// (cmd/simnetd) over wirelink instead.
 package node
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/payengine/payengine/actors"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/link"
 	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/persistence"
 	"github.com/payengine/payengine/simnet"
+	"github.com/payengine/payengine/wirelink"
+)
+
+// Socket names of cmd/simnetd in its directory: the wirelink server of
+// its network's link, and its JSON-RPC control socket (simnet-* commands).
+const (
+	SimnetLinkName = "simnet-link"
+	SimnetRPCName  = "simnet-rpc"
 )
 
 // Config says which network to build and where the ledger lives.
@@ -33,6 +46,12 @@ type Config struct {
 	HopLatency, HopJitter time.Duration
 	// MaxHTLCs is the HTLC slots per channel direction (0: BOLT 2's 483).
 	MaxHTLCs int
+	// LinkAddr, when set, is the unix socket of a simnetd's link (its
+	// D/simnet-link): the engine's HTLCs go there over wirelink. The local
+	// network, built from the same Graph and Seed as simnetd's, then
+	// serves only as the graph, our node's id and our channels' starting
+	// balances; its invoices are unknown to the real network.
+	LinkAddr string
 	// NoSync skips the ledger's fsync: benchmarks of other parts only.
 	NoSync bool
 	// Logger receives the engine's and the ledger's logs (nil: discard).
@@ -44,8 +63,50 @@ type Config struct {
 // Node is a running engine over the embedded network.
 type Node struct {
 	Engine *actors.Engine
+	// Net is the embedded network; with Config.LinkAddr, the local copy
+	// of the remote one.
 	Net    *simnet.Net
 	Ledger *persistence.Ledger
+	// Remote is the wirelink client to simnetd (nil without LinkAddr).
+	Remote *wirelink.Client
+}
+
+// Network builds the simulated network of cfg (Graph, Seed, HopLatency,
+// HopJitter, MaxHTLCs) on the machine's clock. The same fields give the
+// same network, node ids, channels and balances included: what lets payd
+// with LinkAddr and cmd/simnetd agree on it.
+func Network(cfg Config) (*simnet.Net, error) {
+	if cfg.Graph == "" {
+		cfg.Graph = graphdata.Sub300
+	}
+	g, err := graphdata.Load(cfg.Graph)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n, err := simnet.New(g, simnet.Options{Seed: cfg.Seed, MaxHTLCs: cfg.MaxHTLCs, HopLatency: cfg.HopLatency,
+		HopJitter: cfg.HopJitter, WallClock: true})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	return n, nil
+}
+
+// ParseLatency reads a --latency flag: "D" (each hop adds D), or "D+J"
+// (D plus a uniform draw below J), e.g. "20ms+10ms"; "0" is none.
+func ParseLatency(s string) (base, jitter time.Duration, err error) {
+	b, j, hasJitter := strings.Cut(s, "+")
+	if base, err = time.ParseDuration(b); err != nil && b != "0" {
+		return 0, 0, fmt.Errorf("--latency %q: %w", s, err)
+	}
+	if hasJitter {
+		if jitter, err = time.ParseDuration(j); err != nil {
+			return 0, 0, fmt.Errorf("--latency %q: %w", s, err)
+		}
+	}
+	if base < 0 || jitter < 0 {
+		return 0, 0, fmt.Errorf("--latency %q: negative", s)
+	}
+	return base, jitter, nil
 }
 
 // Start builds the network, opens the ledger and starts the engine, which
@@ -61,14 +122,9 @@ func Start(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data directory: %w", err)
 	}
-	g, err := graphdata.Load(cfg.Graph)
+	n, err := Network(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	n, err := simnet.New(g, simnet.Options{Seed: cfg.Seed, MaxHTLCs: cfg.MaxHTLCs, HopLatency: cfg.HopLatency,
-		HopJitter: cfg.HopJitter, WallClock: true})
-	if err != nil {
-		return nil, fmt.Errorf("node: %w", err)
+		return nil, err
 	}
 	l, err := persistence.Open(filepath.Join(cfg.DataDir, "ledger"), &persistence.Options{NoSync: cfg.NoSync, Logger: cfg.Logger})
 	if err != nil {
@@ -80,19 +136,39 @@ func Start(cfg Config) (*Node, error) {
 		spendable, _ := n.Spendable(scid)
 		chans = append(chans, actors.Channel{SCID: scid, Spendable: spendable})
 	}
-	e, err := actors.Start(actors.Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
+	var lk link.Link = n.Link()
+	var remote *wirelink.Client
+	if cfg.LinkAddr != "" {
+		remote, err = wirelink.Dial(context.Background(), "unix", cfg.LinkAddr, wirelink.Options{Seed: cfg.Seed, Logger: cfg.Logger})
+		if err != nil {
+			l.Close()
+			n.Close()
+			return nil, fmt.Errorf("node: simnetd link: %w", err)
+		}
+		lk = remote
+	}
+	e, err := actors.Start(actors.Options{Self: n.Self(), Graph: n.Graph(), Link: lk, Ledger: l, Channels: chans,
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs, Logger: cfg.Logger, Metrics: cfg.Metrics})
 	if err != nil {
+		if remote != nil {
+			remote.Close()
+		}
 		l.Close()
 		n.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	return &Node{Engine: e, Net: n, Ledger: l}, nil
+	return &Node{Engine: e, Net: n, Ledger: l, Remote: remote}, nil
 }
 
-// Close stops the engine, then closes the ledger (so every write the
-// engine made is on disk) and the network.
+// Close stops the engine, then closes the link to simnetd if any (no
+// outcome is wanted any more: the ledger has what is in flight, and the
+// next start reattaches), the ledger (so every write the engine made is on
+// disk) and the network.
 func (nd *Node) Close() error {
 	nd.Engine.Stop()
-	return errors.Join(nd.Ledger.Close(), nd.Net.Close())
+	var errs []error
+	if nd.Remote != nil {
+		errs = append(errs, nd.Remote.Close())
+	}
+	return errors.Join(append(errs, nd.Ledger.Close(), nd.Net.Close())...)
 }

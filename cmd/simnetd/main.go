@@ -1,0 +1,205 @@
+// Command simnetd runs the simulated network in its own process, so that
+// its state (balances, HTLCs held in flight, invoices, what was settled)
+// outlives the payment daemon: payd --simnet-addr pays over it, and can be
+// killed and restarted while the network goes on.
+//
+//	go run ./cmd/simnetd --dir /tmp/sim                  # sub300, seed 1
+//	go run ./cmd/payd --datadir /tmp/payd --simnet-addr /tmp/sim/simnet-link
+//	go run ./cmd/payctl --rpc-file /tmp/sim/simnet-rpc simnet-listnodes
+//
+// In --dir it listens on two unix sockets: simnet-link, a wirelink server
+// over the network's link for our node (one payd at a time), and
+// simnet-rpc, JSON-RPC as on payd's socket with the simnet-* commands:
+// simnet-invoice, simnet-listnodes, simnet-fault and simnet-truth. payd
+// must be given the same --graph and --seed. Every flag can also be set as
+// an environment variable: --dir as SIMNETD_DIR, and so on.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/payengine/payengine/cmd/internal/node"
+	"github.com/payengine/payengine/graphdata"
+	"github.com/payengine/payengine/rpc"
+	"github.com/payengine/payengine/wirelink"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil))
+}
+
+// config is simnetd's flags.
+type config struct {
+	dir, graph, latency, logLevel string
+	seed                          uint64
+	maxHTLCs                      int
+}
+
+// parse reads flags, with SIMNETD_* environment variables as their
+// defaults.
+func parse(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("simnetd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &config{}
+	fs.StringVar(&c.dir, "dir", "", "directory of the sockets "+node.SimnetLinkName+" and "+node.SimnetRPCName+" (required)")
+	fs.StringVar(&c.graph, "graph", graphdata.Sub300, "channel graph: sub300, mainnet, or a describegraph file (payd must use the same)")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the network: keys, balances, latency draws (payd must use the same)")
+	fs.StringVar(&c.latency, "latency", "0", "per-hop delay: D, or D+J for D plus a uniform draw below J (e.g. 20ms+10ms)")
+	fs.IntVar(&c.maxHTLCs, "max-htlcs", 0, "HTLC slots per channel direction (0: BOLT 2's 483)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	var bad []string
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "SIMNETD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				bad = append(bad, fmt.Sprintf("%s=%q: %v", env, v, err))
+			}
+		}
+	})
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("environment: %s", strings.Join(bad, "; "))
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.dir == "" {
+		return nil, errors.New("--dir is required")
+	}
+	if c.maxHTLCs < 0 {
+		return nil, fmt.Errorf("--max-htlcs %d is negative", c.maxHTLCs)
+	}
+	return c, nil
+}
+
+// run is simnetd until ctx ends (SIGINT or SIGTERM in main). ready, if not
+// nil, is closed once both sockets accept connections. It returns the exit
+// status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- struct{}) int {
+	c, err := parse(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "simnetd:", err)
+		return 2
+	}
+	if err := serve(ctx, c, stdout, stderr, ready); err != nil {
+		fmt.Fprintln(stderr, "simnetd:", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<- struct{}) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", c.logLevel, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	base, jitter, err := node.ParseLatency(c.latency)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return fmt.Errorf("--dir: %w", err)
+	}
+	start := time.Now()
+	n, err := node.Network(node.Config{Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter, MaxHTLCs: c.maxHTLCs})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	log.Info("network built", "graph", c.graph, "seed", c.seed, "latency", c.latency, "nodes", n.Graph().NumNodes(),
+		"channels", n.Graph().NumChannels(), "id", n.Self(), "took", time.Since(start).Round(time.Millisecond))
+
+	srv, err := rpc.NewSimnet(n, rpc.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	rl, err := listen(filepath.Join(c.dir, node.SimnetRPCName))
+	if err != nil {
+		return err
+	}
+	ll, err := listen(filepath.Join(c.dir, node.SimnetLinkName))
+	if err != nil {
+		rl.Close()
+		return err
+	}
+	ws, err := wirelink.NewServer(n.Link(), wirelink.ServerOptions{Logger: log})
+	if err != nil {
+		rl.Close()
+		ll.Close()
+		return err
+	}
+	// Serve's context is not ctx: the link must outlive the control
+	// socket's requests at shutdown, and ends at ws.Close.
+	errs := make(chan error, 2)
+	go func() { errs <- srv.Serve(rl) }()
+	go func() { errs <- ws.Serve(context.Background(), ll) }()
+	fmt.Fprintf(stdout, "simnetd: link on %s, JSON-RPC on %s\n", ll.Addr(), rl.Addr())
+	if ready != nil {
+		close(ready)
+	}
+
+	var served error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case served = <-errs:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at shutdown", "err", err)
+	}
+	ws.Close()
+	if served != nil && !errors.Is(served, rpc.ErrServerClosed) {
+		return served
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// listen creates a unix socket at path with mode 0600. A socket file left
+// by a process that died is removed first; one that a live process
+// answers on is an error, and so is a file that is not a socket.
+func listen(path string) (net.Listener, error) {
+	if st, err := os.Lstat(path); err == nil {
+		if st.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: another process is listening on it", path)
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove stale socket: %w", err)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("socket mode: %w", err)
+	}
+	return l, nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payengine/payengine/cmd/internal/node"
+	"github.com/payengine/payengine/rpc"
+	"github.com/payengine/payengine/wirelink"
+)
+
+// simnetd serves its control socket and its link in --dir until its
+// context ends, then exits 0.
+func TestServeAndStop(t *testing.T) {
+	dir, err := os.MkdirTemp("", "simnetd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready, done := make(chan struct{}), make(chan int, 1)
+	var stderr strings.Builder
+	go func() {
+		done <- run(ctx, []string{"--dir", dir, "--log-level", "warn"}, func(string) string { return "" }, io.Discard, &stderr, ready)
+	}()
+	select {
+	case <-ready:
+	case code := <-done:
+		t.Fatalf("simnetd exited %d: %s", code, stderr.String())
+	}
+
+	c, err := rpc.Dial(filepath.Join(dir, node.SimnetRPCName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	var nodes struct {
+		Nodes []struct{ ID string } `json:"nodes"`
+	}
+	if err := c.Call(cctx, "simnet-listnodes", nil, &nodes); err != nil || len(nodes.Nodes) == 0 {
+		t.Fatalf("simnet-listnodes: %d nodes, %v", len(nodes.Nodes), err)
+	}
+	c.Close()
+	l, err := wirelink.Dial(cctx, "unix", filepath.Join(dir, node.SimnetLinkName), wirelink.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("simnetd exited %d: %s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("simnetd did not stop")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		ok   bool
+	}{
+		{nil, nil, false}, // --dir is required
+		{[]string{"--dir", "/x"}, nil, true},
+		{nil, map[string]string{"SIMNETD_DIR": "/x", "SIMNETD_SEED": "7"}, true},
+		{[]string{"--dir", "/x", "--max-htlcs", "-1"}, nil, false},
+		{[]string{"--dir", "/x", "extra"}, nil, false},
+		{nil, map[string]string{"SIMNETD_DIR": "/x", "SIMNETD_SEED": "seven"}, false},
+	} {
+		_, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+		if (err == nil) != tt.ok {
+			t.Errorf("parse(%q, %v) = %v, want ok %v", tt.args, tt.env, err, tt.ok)
+		}
+	}
+}

@@ -50,10 +50,13 @@ func NewClient(rw io.ReadWriteCloser) *Client {
 // ErrClientClosed is returned by calls on a closed Client.
 var ErrClientClosed = errors.New("rpc: client closed")
 
-// Close closes the connection; calls in flight return an error.
+// Close closes the connection; calls in flight and later ones return
+// ErrClientClosed (or the error that ended the connection before).
 func (c *Client) Close() error {
-	err := c.rw.Close()
+	// Fail first: the reader, woken by the close, would fail them with a
+	// read error.
 	c.fail(ErrClientClosed)
+	err := c.rw.Close()
 	<-c.done
 	return err
 }

@@ -27,8 +27,17 @@ type frameReader struct {
 	stack []byte
 }
 
+// Memory a connection keeps between requests: its read buffer, and a value
+// buffer only as long as keepBytes (a larger one, grown by a large request,
+// is let go). An idle connection costs its goroutine and about 4 KiB, so
+// thousands of them are cheap, whatever they sent before.
+const (
+	readBufferBytes = 4 << 10
+	keepBytes       = 64 << 10
+)
+
 func newFrameReader(r io.Reader, max int64) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+	return &frameReader{r: bufio.NewReaderSize(r, readBufferBytes), max: max}
 }
 
 // next returns the next value's bytes, valid until the following call. It
@@ -36,6 +45,12 @@ func newFrameReader(r io.Reader, max int64) *frameReader {
 // value, errTooLarge when a value exceeds max bytes, errFraming for a
 // closing bracket that matches nothing, and the reader's own errors.
 func (f *frameReader) next() ([]byte, error) {
+	if cap(f.buf) > keepBytes {
+		f.buf = nil
+	}
+	if cap(f.stack) > keepBytes {
+		f.stack = nil
+	}
 	f.buf, f.stack = f.buf[:0], f.stack[:0]
 	c, err := f.skipSpace()
 	if err != nil {

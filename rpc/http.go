@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // TokenFile is the name of the HTTP bearer token's file in a data
@@ -27,6 +28,13 @@ const TokenFile = "http-token"
 //   - GET /metrics is served by metrics (404 if nil), without the token, as
 //     Prometheus scrapes it.
 //   - GET /healthz answers 200 "ok".
+//
+// Writing each answer is bounded by the server's WriteTimeout, as on the
+// socket: a client that does not read is cut off, its handler freed. (An
+// http.Server's own WriteTimeout would also bound how long a command runs:
+// a pay or waitsendpay may take minutes.) The http.Server should set
+// ReadHeaderTimeout, and may set ReadTimeout, IdleTimeout and
+// MaxHeaderBytes; the body is capped here.
 func (s *Server) HTTPHandler(token string, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -58,9 +66,21 @@ func (s *Server) HTTPHandler(token string, metrics http.Handler) http.Handler {
 			w.Write(s.encode(nullID, nil, &Error{Code: CodeInvalidRequest, Message: "cannot read the body: " + err.Error()}))
 			return
 		}
-		w.Write(s.handle(r.Context(), body))
+		out := s.handle(r.Context(), body)
+		s.writeDeadline(w)
+		w.Write(out)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every request starts with its own deadline: one left by an
+		// earlier request on the connection may have passed.
+		s.writeDeadline(w)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// writeDeadline gives the answer WriteTimeout from now to be written.
+func (s *Server) writeDeadline(w http.ResponseWriter) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.writeTimeout))
 }
 
 // LoadOrCreateToken returns the HTTP bearer token kept in

@@ -45,9 +45,17 @@ type Options struct {
 	// beyond it the server stops reading that connection until one ends.
 	// Default DefaultMaxInFlight.
 	MaxInFlight int
-	// WriteTimeout bounds writing one response; a client that does not
-	// read is disconnected. Default DefaultWriteTimeout.
+	// WriteTimeout bounds writing one response, on the socket and over
+	// HTTP; a client that does not read is disconnected. It does not bound
+	// how long a command runs. Default DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// IdleTimeout closes a socket connection that has sent no byte and
+	// been sent no answer for this long, with no request in flight: a
+	// client that opens connections and leaves them, or sends half a
+	// request and stalls. The default, 0, is no limit, as on Core
+	// Lightning's socket, whose clients may keep a connection for the
+	// daemon's life. HTTP connections are the http.Server's to time out.
+	IdleTimeout time.Duration
 	// DenyDeprecated answers deprecated commands (listpayments) with
 	// -32601, as Core Lightning does without allow-deprecated-apis. The
 	// default serves them, as v0.7's default does.
@@ -84,8 +92,8 @@ func (o *Options) Validate() error {
 	if o.Engine == nil || o.Net == nil || o.Ledger == nil {
 		errs = append(errs, errors.New("the Engine, Net and Ledger options are required"))
 	}
-	if o.MaxRequestBytes < 0 || o.MaxInFlight < 0 || o.WriteTimeout < 0 {
-		errs = append(errs, errors.New("MaxRequestBytes, MaxInFlight and WriteTimeout must not be negative"))
+	if o.MaxRequestBytes < 0 || o.MaxInFlight < 0 || o.WriteTimeout < 0 || o.IdleTimeout < 0 {
+		errs = append(errs, errors.New("MaxRequestBytes, MaxInFlight, WriteTimeout and IdleTimeout must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("rpc: options: %w", err)
@@ -102,7 +110,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := newServer(config{maxBytes: opts.MaxRequestBytes, maxInFlight: opts.MaxInFlight,
-		writeTimeout: opts.WriteTimeout, denyDeprecated: opts.DenyDeprecated, log: opts.Logger})
+		writeTimeout: opts.WriteTimeout, idleTimeout: opts.IdleTimeout, denyDeprecated: opts.DenyDeprecated, log: opts.Logger})
 	h := &handlers{s: s, e: opts.Engine, net: opts.Net, ledger: opts.Ledger, version: opts.Version, log: opts.Logger}
 	for _, c := range append(h.commands(), h.simnetCommands()...) {
 		if err := s.Register(c); err != nil {

@@ -9,10 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -51,6 +54,7 @@ type config struct {
 	maxBytes       int64
 	maxInFlight    int
 	writeTimeout   time.Duration
+	idleTimeout    time.Duration // 0: none
 	denyDeprecated bool
 	log            *slog.Logger
 }
@@ -263,6 +267,8 @@ type conn struct {
 	cancel context.CancelFunc
 	wmu    sync.Mutex
 	wg     sync.WaitGroup // requests in flight
+	sem    chan struct{}  // holds one token per request in flight
+	active atomic.Int64   // when a byte last arrived or an answer left, in Unix nanoseconds
 }
 
 // Serve accepts connections on l and serves each until it closes or the
@@ -289,9 +295,10 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: wait, go on.
+			if acceptCanWait(err) {
+				// Out of file descriptors and the like: the connections
+				// wait in the backlog until others close.
+				s.cfg.log.Warn("rpc: accept", "err", err, "retry_in", backoff)
 				time.Sleep(backoff)
 				backoff = min(2*backoff, time.Second)
 				continue
@@ -299,8 +306,9 @@ func (s *Server) Serve(l net.Listener) error {
 			return fmt.Errorf("rpc: accept: %w", err)
 		}
 		backoff = 5 * time.Millisecond
-		cc := &conn{c: c}
+		cc := &conn{c: c, sem: make(chan struct{}, s.cfg.maxInFlight)}
 		cc.ctx, cc.cancel = context.WithCancel(s.ctx)
+		cc.active.Store(time.Now().UnixNano())
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -314,6 +322,16 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// acceptCanWait reports whether an Accept error passes: a timeout, or a
+// lack of file descriptors or kernel memory that ends when connections
+// close. Ending Serve on it would let one client that opens connections
+// until the limit take the socket down for everyone.
+func acceptCanWait(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -323,8 +341,10 @@ func (s *Server) isClosed() bool {
 // serveConn reads requests and runs each in its own goroutine (at most
 // maxInFlight at once: beyond that it stops reading, which pushes back on
 // the client). When reading ends (end of stream, Shutdown, a request too
-// large or unframeable) it waits for the requests in flight to answer, so a
-// client that half-closes still gets its answers, then closes.
+// large or unframeable, or idle past the idle timeout) it waits for the
+// requests in flight to answer, so a client that half-closes still gets its
+// answers, then closes. Nothing here holds a lock shared with other
+// connections while it reads or writes.
 func (s *Server) serveConn(cc *conn) {
 	defer func() {
 		cc.wg.Wait()
@@ -335,8 +355,7 @@ func (s *Server) serveConn(cc *conn) {
 		s.mu.Unlock()
 		s.connWG.Done()
 	}()
-	fr := newFrameReader(cc.c, s.cfg.maxBytes)
-	sem := make(chan struct{}, s.cfg.maxInFlight)
+	fr := newFrameReader(connReader{s, cc}, s.cfg.maxBytes)
 	for {
 		raw, err := fr.next()
 		switch {
@@ -357,14 +376,14 @@ func (s *Server) serveConn(cc *conn) {
 			return
 		}
 		select {
-		case sem <- struct{}{}:
+		case cc.sem <- struct{}{}:
 		case <-cc.ctx.Done():
 			return
 		}
 		req := slices.Clone(raw)
 		cc.wg.Add(1)
 		go func() {
-			defer func() { <-sem; cc.wg.Done() }()
+			defer func() { <-cc.sem; cc.wg.Done() }()
 			cc.write(s, s.handle(cc.ctx, req))
 		}()
 	}
@@ -379,6 +398,49 @@ func (cc *conn) write(s *Server, b []byte) {
 	if _, err := cc.c.Write(b); err != nil {
 		cc.cancel()
 		cc.c.Close()
+		return
+	}
+	cc.active.Store(time.Now().UnixNano())
+}
+
+// connReader is a connection as its frame reader reads it. With an idle
+// timeout, a read gives up once the connection has been idle that long: no
+// byte arrived and no answer left for the whole timeout, and no request is
+// in flight (a long waitsendpay keeps its connection). A half-sent request
+// does not keep it open: a client that sends part of one and stalls is cut
+// like one that sends nothing; one that trickles a byte now and then is
+// not, and costs at most MaxRequestBytes and a goroutine.
+type connReader struct {
+	s  *Server
+	cc *conn
+}
+
+func (r connReader) Read(p []byte) (int, error) {
+	idle := r.s.cfg.idleTimeout
+	if idle == 0 {
+		return r.cc.c.Read(p)
+	}
+	for {
+		from := time.Unix(0, r.cc.active.Load())
+		if len(r.cc.sem) > 0 {
+			from = time.Now()
+		}
+		r.cc.c.SetReadDeadline(from.Add(idle))
+		// Shutdown sets its own deadline to wake readers; it marks the
+		// server closed first, so if ours replaced it, this sees it.
+		if r.s.isClosed() {
+			return 0, ErrServerClosed
+		}
+		n, err := r.cc.c.Read(p)
+		if n > 0 {
+			r.cc.active.Store(time.Now().UnixNano())
+		}
+		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) || r.s.isClosed() {
+			return n, err
+		}
+		if len(r.cc.sem) == 0 && time.Since(time.Unix(0, r.cc.active.Load())) >= idle {
+			return 0, err
+		}
 	}
 }
 

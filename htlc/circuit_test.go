@@ -46,28 +46,6 @@ func TestCircuitBinary(t *testing.T) {
 	}
 }
 
-// FuzzReadFailure: any bytes as a failure reason are classified, never a
-// panic; anything no hop authenticated is 202.
-func FuzzReadFailure(f *testing.F) {
-	f.Add([]byte{})
-	f.Add(make([]byte, 292))
-	f.Add(make([]byte, 1000))
-	l := newLine(f, 5, 3, 1000, 9)
-	o, err := BuildOnion(OnionParams{Route: l.route, PaymentHash: [32]byte{5}, BlockHeight: 1}, seeded(5))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, reason []byte) {
-		fl, err := ReadFailure(l.self.id, l.route, o.Circuit, reason)
-		if err != nil || fl == nil {
-			t.Fatalf("err %v", err)
-		}
-		if fl.Code != CodeUnparseableOnion {
-			t.Fatalf("random bytes authenticated as a failure: %+v", fl)
-		}
-	})
-}
-
 // FuzzDecodeHopPayload: any payload bytes decode or give *PayloadError.
 func FuzzDecodeHopPayload(f *testing.F) {
 	f.Add([]byte{2, 2, 3, 0xe8, 4, 1, 1, 6, 8, 0, 0, 0x65, 0, 0, 1, 0, 0}, false)

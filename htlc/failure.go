@@ -303,7 +303,8 @@ func embeddedUpdate(m lnwire.FailureMessage) *lnwire.ChannelUpdate1 {
 
 // updateBytes returns the channel_update field of an update-class failure
 // message exactly as sent (BOLT 4: a u16 length and the update, after the
-// code's fixed fields), or nil.
+// code's fixed fields), or nil. A length past the end of the message means
+// the rest of it, as lnwire reads the update that ReadFailure verifies.
 func updateBytes(failmsg []byte) []byte {
 	if len(failmsg) < 2 {
 		return nil
@@ -327,10 +328,10 @@ func updateBytes(failmsg []byte) []byte {
 	}
 	n := int(binary.BigEndian.Uint16(rest[skip:]))
 	body := rest[skip+2:]
-	if n == 0 || n > len(body) {
+	if n == 0 || len(body) == 0 {
 		return nil
 	}
-	return append([]byte(nil), body[:n]...)
+	return append([]byte(nil), body[:min(n, len(body))]...)
 }
 
 // failMessage formats Core Lightning's "failed: WIRE_X (detail)".

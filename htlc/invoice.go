@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,14 +183,11 @@ func Decode(bolt11 string, opts DecodeOptions) (*Invoice, error) {
 	if err != nil {
 		return nil, invalid(nil, "%v", err)
 	}
-	raw, err := walkInvoice(s)
+	cur, _ := opts.Network.Currency()
+	raw, err := walkInvoice(s, cur)
 	if err != nil {
 		return nil, invalid(nil, "%v", err)
 	}
-	if zinv.Expiry() < 0 {
-		return nil, invalid(nil, "x: expiry out of range")
-	}
-	cur, _ := opts.Network.Currency()
 	inv := &Invoice{
 		Bolt11:      s,
 		Network:     opts.Network,
@@ -462,6 +461,14 @@ func EncodeInvoice(p InvoiceParams, key *btcec.PrivateKey) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidInvoiceParams, err)
 	}
+	if p.Amount != 0 {
+		// zpay32 may write a wrapped-around amount (see amountMsat).
+		cur, _ := p.Network.Currency()
+		written := strings.TrimPrefix(s[:strings.LastIndexByte(s, '1')], "ln"+cur)
+		if got, ok := amountMsat(written); !ok || got != p.Amount {
+			return "", fmt.Errorf("%w: amount %s has no bolt11 form (zpay32 wrote %q)", ErrInvalidInvoiceParams, p.Amount, written)
+		}
+	}
 	return s, nil
 }
 
@@ -482,12 +489,22 @@ type rawInvoice struct {
 
 // walkInvoice reads the tagged fields of an invoice zpay32 has already
 // accepted, for the few things zpay32 does not keep: whether `c` was present,
-// the raw feature bits, unknown fields and the signature bytes.
-func walkInvoice(s string) (rawInvoice, error) {
+// the raw feature bits, unknown fields and the signature bytes. It also
+// refuses what zpay32 reads wrongly instead of refusing: an amount beyond
+// 64 bits of msat, and an `x` or `c` of more than 64 bits (Core Lightning's
+// limit; zpay32 drops the top bit) or an `x` beyond time.Duration (zpay32
+// multiplies by time.Second without checking). Only the first `x` and `c`
+// count, as in zpay32.
+func walkInvoice(s, currency string) (rawInvoice, error) {
 	var r rawInvoice
-	_, data, err := bech32.DecodeNoLimit(s)
+	hrp, data, err := bech32.DecodeNoLimit(s)
 	if err != nil {
 		return r, err
+	}
+	if amount := strings.TrimPrefix(hrp, "ln"+currency); amount != "" {
+		if _, ok := amountMsat(amount); !ok {
+			return r, fmt.Errorf("amount %q is more than 2^64-1 msat", amount)
+		}
 	}
 	const sigWords, tsWords = 104, 7
 	if len(data) < sigWords+tsWords {
@@ -499,7 +516,7 @@ func walkInvoice(s string) (rawInvoice, error) {
 	}
 	copy(r.sig[:], sig)
 	fields := data[tsWords : len(data)-sigWords]
-	seenFeatures := false
+	seenFeatures, seenX := false, false
 	for len(fields) > 0 {
 		if len(fields) < 3 {
 			return r, errors.New("last tagged field is broken")
@@ -512,8 +529,16 @@ func walkInvoice(s string) (rawInvoice, error) {
 		body := fields[3 : 3+n]
 		fields = fields[3+n:]
 		switch {
-		case typ == 24:
+		case typ == 24 && !r.hasC:
 			r.hasC = true
+			if len(body) > maxUintWords {
+				return r, fmt.Errorf("c: %d characters is more than 64 bits", len(body))
+			}
+		case typ == 6 && !seenX:
+			seenX = true
+			if len(body) > maxUintWords || wordsUint(body) > maxExpirySeconds {
+				return r, errors.New("x: expiry out of range")
+			}
 		case typ == 5 && !seenFeatures:
 			seenFeatures = true
 			r.features = packWords(body)
@@ -526,6 +551,57 @@ func walkInvoice(s string) (rawInvoice, error) {
 		}
 	}
 	return r, nil
+}
+
+// maxUintWords is the most 5-bit words of an `x` or `c` field that fit 64
+// bits; maxExpirySeconds is the longest `x` a time.Duration holds.
+const (
+	maxUintWords     = 12
+	maxExpirySeconds = math.MaxInt64 / uint64(time.Second)
+)
+
+// wordsUint reads at most maxUintWords 5-bit words as a big-endian number.
+func wordsUint(words []byte) uint64 {
+	var v uint64
+	for _, w := range words {
+		v = v<<5 | uint64(w&31)
+	}
+	return v
+}
+
+// amountMsat reads the amount of an invoice's human-readable part ("2500u")
+// exactly: ok is false for a malformed amount, a fraction of a msat, or
+// more than 2^64-1 msat. zpay32 multiplies without checking, so it reads
+// "184467440738" (BTC) as 90448384000 msat, and writes 2^64/10 msat or more
+// in pico-bitcoin by wrapping around.
+func amountMsat(amount string) (graph.MilliSat, bool) {
+	if amount == "" {
+		return 0, false
+	}
+	perUnit := uint64(100_000_000_000) // msat per BTC
+	digits := amount[:len(amount)-1]
+	switch amount[len(amount)-1] {
+	case 'm':
+		perUnit /= 1_000
+	case 'u':
+		perUnit /= 1_000_000
+	case 'n':
+		perUnit /= 1_000_000_000
+	case 'p':
+		p, err := strconv.ParseUint(digits, 10, 64)
+		if err != nil || p%10 != 0 {
+			return 0, false
+		}
+		return graph.MilliSat(p / 10), true
+	default:
+		digits = amount
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	hi, lo := bits.Mul64(n, perUnit)
+	return graph.MilliSat(lo), hi == 0
 }
 
 // packWords packs 5-bit groups big-endian into ceil(5n/8) bytes with the

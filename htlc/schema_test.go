@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/clnschema"
+	"github.com/payengine/payengine/graph"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 

@@ -17,11 +17,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
@@ -31,8 +33,10 @@ import (
 	"time"
 
 	"github.com/payengine/payengine/cmd/internal/node"
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/rpc"
+	"github.com/payengine/payengine/simnet"
 	"github.com/payengine/payengine/wirelink"
 )
 
@@ -44,9 +48,10 @@ func main() {
 
 // config is simnetd's flags.
 type config struct {
-	dir, graph, latency, logLevel string
-	seed                          uint64
-	maxHTLCs                      int
+	dir, graph, latency, logLevel, faults string
+	seed                                  uint64
+	maxHTLCs                              int
+	offline, failRate                     float64
 }
 
 // parse reads flags, with SIMNETD_* environment variables as their
@@ -61,6 +66,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.StringVar(&c.latency, "latency", "0", "per-hop delay: D, or D+J for D plus a uniform draw below J (e.g. 20ms+10ms)")
 	fs.IntVar(&c.maxHTLCs, "max-htlcs", 0, "HTLC slots per channel direction (0: BOLT 2's 483)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Float64Var(&c.offline, "offline", 0, "fraction of nodes, drawn from --seed, that start offline")
+	fs.Float64Var(&c.failRate, "fail-rate", 0, "fraction of every node's forwards that fail with temporary_channel_failure")
+	fs.StringVar(&c.faults, "faults", "", `JSON file of faults to start with: {"<node id>": {"offline": true, "node_failure": true, "fail_rate": 0.1, "delay": <nanoseconds>, "garbage": true}, ...}`)
 	var bad []string
 	fs.VisitAll(func(f *flag.Flag) {
 		env := "SIMNETD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -126,6 +134,9 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		return err
 	}
 	defer n.Close()
+	if err := startFaults(n, c); err != nil {
+		return err
+	}
 	log.Info("network built", "graph", c.graph, "seed", c.seed, "latency", c.latency, "nodes", n.Graph().NumNodes(),
 		"channels", n.Graph().NumChannels(), "id", n.Self(), "took", time.Since(start).Round(time.Millisecond))
 
@@ -202,4 +213,47 @@ func listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("socket mode: %w", err)
 	}
 	return l, nil
+}
+
+// startFaults sets the faults the flags ask for: a seeded fraction of the
+// nodes offline, a failure rate on every node, then the --faults file,
+// which wins for the nodes it names.
+func startFaults(n *simnet.Net, c *config) error {
+	if c.offline < 0 || c.offline > 1 {
+		return fmt.Errorf("--offline %v is not a fraction", c.offline)
+	}
+	rng := rand.New(rand.NewPCG(c.seed, 0x0ff1))
+	for _, id := range n.Graph().Nodes() {
+		if id == n.Self() {
+			continue
+		}
+		f := simnet.Fault{FailRate: c.failRate, Offline: rng.Float64() < c.offline}
+		if f == (simnet.Fault{}) {
+			continue
+		}
+		if err := n.SetFault(id, f); err != nil {
+			return fmt.Errorf("--offline/--fail-rate: %w", err)
+		}
+	}
+	if c.faults == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(c.faults)
+	if err != nil {
+		return fmt.Errorf("--faults: %w", err)
+	}
+	var byNode map[string]simnet.Fault
+	if err := json.Unmarshal(raw, &byNode); err != nil {
+		return fmt.Errorf("--faults %s: %w", c.faults, err)
+	}
+	for hexID, f := range byNode {
+		id, err := graph.ParseNodeID(hexID)
+		if err != nil {
+			return fmt.Errorf("--faults %s: %w", c.faults, err)
+		}
+		if err := n.SetFault(id, f); err != nil {
+			return fmt.Errorf("--faults %s: %w", c.faults, err)
+		}
+	}
+	return nil
 }

@@ -84,3 +84,43 @@ func TestFlags(t *testing.T) {
 		}
 	}
 }
+
+// Faults given at start: a seeded fraction offline, a failure rate on
+// every node, and a file that names nodes; bad values are refused.
+func TestStartFaults(t *testing.T) {
+	n, err := node.Network(node.Config{Graph: "sub300", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	nodes := n.Graph().Nodes()
+	named := nodes[3]
+	if named == n.Self() {
+		named = nodes[4]
+	}
+	file := filepath.Join(t.TempDir(), "faults.json")
+	if err := os.WriteFile(file, []byte(`{"`+named.String()+`": {"garbage": true, "delay": 1000000}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := startFaults(n, &config{seed: 1, offline: 0.1, failRate: 0.05, faults: file}); err != nil {
+		t.Fatal(err)
+	}
+	faults := n.Faults()
+	offline := 0
+	for _, f := range faults {
+		if f.Offline {
+			offline++
+		}
+	}
+	if len(faults) != len(nodes)-1 || offline < 15 || offline > 45 {
+		t.Fatalf("%d nodes with faults, %d offline, of %d", len(faults), offline, len(nodes))
+	}
+	if f := faults[named]; !f.Garbage || f.Delay != time.Millisecond || f.FailRate != 0 {
+		t.Fatalf("the file's fault: %+v", f)
+	}
+	for _, bad := range []*config{{offline: 2}, {failRate: 1.5}, {faults: filepath.Join(t.TempDir(), "none.json")}} {
+		if err := startFaults(n, bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -18,16 +18,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/payengine/payengine/cmd/internal/cli"
 	"github.com/payengine/payengine/cmd/internal/node"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/metrics"
@@ -69,23 +68,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.StringVar(&c.httpAddr, "http", "", "serve JSON-RPC (with the bearer token), /metrics and /healthz on this address; off when empty")
 	fs.BoolVar(&c.httpRemote, "http-allow-remote", false, "allow --http on an address that is not loopback")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	var bad []string
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "PAYD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				bad = append(bad, fmt.Sprintf("%s=%q: %v", env, v, err))
-			}
-		}
-	})
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("environment: %s", strings.Join(bad, "; "))
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, "PAYD", args, getenv); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if c.network != "simnet" {
 		return nil, fmt.Errorf("--network %q: only the embedded simnet is supported", c.network)
@@ -93,35 +77,20 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	return c, nil
 }
 
-// hopLatency reads --latency: "D" or "D+J".
-func hopLatency(s string) (base, jitter time.Duration, err error) { return node.ParseLatency(s) }
-
 // run is payd until ctx ends (SIGINT or SIGTERM in main). ready, if not
 // nil, is closed once the socket accepts connections. It returns the exit
 // status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- struct{}) int {
 	c, err := parse(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "payd:", err)
-		return 2
-	}
-	if err := serve(ctx, c, stdout, stderr, ready); err != nil {
-		fmt.Fprintln(stderr, "payd:", err)
-		return 1
-	}
-	return 0
+	return cli.Exit("payd", stderr, err, func() error { return serve(ctx, c, stdout, stderr, ready) })
 }
 
 func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<- struct{}) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: %w", c.logLevel, err)
+	log, err := cli.Logger(c.logLevel, stderr)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	base, jitter, err := hopLatency(c.latency)
+	base, jitter, err := node.ParseLatency(c.latency)
 	if err != nil {
 		return err
 	}

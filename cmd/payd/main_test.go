@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payengine/payengine/cmd/internal/node"
 	"github.com/payengine/payengine/rpc"
 )
 
@@ -201,7 +202,7 @@ func TestFlags(t *testing.T) {
 		t.Error("PAYD_SEED=-1 accepted")
 	}
 	for in, ok := range map[string]bool{"0": true, "20ms": true, "20ms+5ms": true, "-1ms": false, "x": false, "1ms+y": false} {
-		if _, _, err := hopLatency(in); (err == nil) != ok {
+		if _, _, err := node.ParseLatency(in); (err == nil) != ok {
 			t.Errorf("latency %q: %v", in, err)
 		}
 	}

@@ -22,16 +22,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/payengine/payengine/cmd/internal/cli"
 	"github.com/payengine/payengine/cmd/internal/node"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
@@ -69,23 +68,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.Float64Var(&c.offline, "offline", 0, "fraction of nodes, drawn from --seed, that start offline")
 	fs.Float64Var(&c.failRate, "fail-rate", 0, "fraction of every node's forwards that fail with temporary_channel_failure")
 	fs.StringVar(&c.faults, "faults", "", `JSON file of faults to start with: {"<node id>": {"offline": true, "node_failure": true, "fail_rate": 0.1, "delay": <nanoseconds>, "garbage": true}, ...}`)
-	var bad []string
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "SIMNETD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				bad = append(bad, fmt.Sprintf("%s=%q: %v", env, v, err))
-			}
-		}
-	})
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("environment: %s", strings.Join(bad, "; "))
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, "SIMNETD", args, getenv); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if c.dir == "" {
 		return nil, errors.New("--dir is required")
@@ -101,26 +85,14 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 // status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- struct{}) int {
 	c, err := parse(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "simnetd:", err)
-		return 2
-	}
-	if err := serve(ctx, c, stdout, stderr, ready); err != nil {
-		fmt.Fprintln(stderr, "simnetd:", err)
-		return 1
-	}
-	return 0
+	return cli.Exit("simnetd", stderr, err, func() error { return serve(ctx, c, stdout, stderr, ready) })
 }
 
 func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<- struct{}) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: %w", c.logLevel, err)
+	log, err := cli.Logger(c.logLevel, stderr)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	base, jitter, err := node.ParseLatency(c.latency)
 	if err != nil {
 		return err

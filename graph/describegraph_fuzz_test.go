@@ -5,13 +5,12 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/payengine/payengine/internal/fuzzcorpus"
 )
 
 // FuzzLoadDescribeGraph runs its seed corpus (testdata/fuzz) in every go
@@ -220,32 +219,13 @@ func extremePolicies(d *dgFile) {
 // files the fuzzer added are left alone). The seeds named valid- load.
 func TestFuzzCorpus(t *testing.T) {
 	seeds := graphSeeds(t)
-	dir := filepath.Join("testdata", "fuzz", "FuzzLoadDescribeGraph")
-	if *rewrite {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	names := make([]string, 0, len(seeds))
-	for name := range seeds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		_, err := LoadDescribeGraph(bytes.NewReader(seeds[name]))
+	corpus := make(map[string][]any, len(seeds))
+	for name, b := range seeds {
+		_, err := LoadDescribeGraph(bytes.NewReader(b))
 		if valid := strings.HasPrefix(name, "valid-"); valid != (err == nil) {
 			t.Errorf("%s: load error %v", name, err)
 		}
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", seeds[name])
-		path := filepath.Join(dir, name)
-		if *rewrite {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(path); err != nil || string(got) != want {
-			t.Errorf("%s is stale or missing (%v): run go test ./graph -run TestFuzzCorpus -rewrite", path, err)
-		}
+		corpus[name] = []any{b}
 	}
+	fuzzcorpus.Check(t, "FuzzLoadDescribeGraph", corpus, *rewrite)
 }

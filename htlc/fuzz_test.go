@@ -11,10 +11,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"os"
-	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +22,7 @@ import (
 	"github.com/btcsuite/btcd/btcutil/bech32"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/internal/fuzzcorpus"
 )
 
 // The fuzz targets of this file run their seed corpus (testdata/fuzz) in
@@ -618,57 +616,6 @@ func failureSeeds(t *testing.T) map[string][]any {
 // failureSeeds make (go test ./htlc -run TestFuzzCorpus -rewrite writes
 // them again; crash files the fuzzer added are left alone).
 func TestFuzzCorpus(t *testing.T) {
-	checkCorpus(t, "FuzzDecodeInvoice", invoiceSeeds(t))
-	checkCorpus(t, "FuzzReadFailure", failureSeeds(t))
-}
-
-// checkCorpus compares (or with -rewrite writes) the seed files of one
-// fuzz target.
-func checkCorpus(t *testing.T, target string, seeds map[string][]any) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if *rewrite {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	names := make([]string, 0, len(seeds))
-	for name := range seeds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		want := corpusFile(t, seeds[name]...)
-		path := filepath.Join(dir, name)
-		if *rewrite {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(path); err != nil || string(got) != want {
-			t.Errorf("%s is stale or missing (%v): run go test ./htlc -run TestFuzzCorpus -rewrite", path, err)
-		}
-	}
-}
-
-// corpusFile is Go's fuzz corpus encoding ("go test fuzz v1") of one input.
-func corpusFile(t *testing.T, vals ...any) string {
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch v := v.(type) {
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", v)
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", v)
-		case byte:
-			fmt.Fprintf(&b, "byte(%q)\n", v)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", v)
-		default:
-			t.Fatalf("corpus value of type %T", v)
-		}
-	}
-	return b.String()
+	fuzzcorpus.Check(t, "FuzzDecodeInvoice", invoiceSeeds(t), *rewrite)
+	fuzzcorpus.Check(t, "FuzzReadFailure", failureSeeds(t), *rewrite)
 }

@@ -11,10 +11,7 @@ import (
 	"math"
 	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/internal/fuzzcorpus"
 	"github.com/payengine/payengine/payment"
 )
 
@@ -499,34 +497,15 @@ func amountSeeds() map[string][]byte {
 // amountSeeds make (go test ./rpc -run TestFuzzCorpus -rewrite writes them
 // again; crash files the fuzzer added are left alone).
 func TestFuzzCorpus(t *testing.T) {
-	checkCorpus(t, "FuzzRequest", "[]byte", requestSeeds())
-	checkCorpus(t, "FuzzParseAmount", "string", amountSeeds())
+	fuzzcorpus.Check(t, "FuzzRequest", asSeeds(requestSeeds(), func(b []byte) any { return b }), *rewrite)
+	fuzzcorpus.Check(t, "FuzzParseAmount", asSeeds(amountSeeds(), func(b []byte) any { return string(b) }), *rewrite)
 }
 
-func checkCorpus(t *testing.T, target, typ string, seeds map[string][]byte) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if *rewrite {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+// asSeeds makes one-argument seeds of the target's type.
+func asSeeds(in map[string][]byte, arg func([]byte) any) map[string][]any {
+	out := make(map[string][]any, len(in))
+	for name, b := range in {
+		out[name] = []any{arg(b)}
 	}
-	names := make([]string, 0, len(seeds))
-	for name := range seeds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		want := fmt.Sprintf("go test fuzz v1\n%s(%q)\n", typ, seeds[name])
-		path := filepath.Join(dir, name)
-		if *rewrite {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(path); err != nil || string(got) != want {
-			t.Errorf("%s is stale or missing (%v): run go test ./rpc -run TestFuzzCorpus -rewrite", path, err)
-		}
-	}
+	return out
 }

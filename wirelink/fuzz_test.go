@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"testing"
 
 	"github.com/lightningnetwork/lnd/lnwire"
+
+	"github.com/payengine/payengine/internal/fuzzcorpus"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the seed corpus in testdata/fuzz")
@@ -99,30 +96,9 @@ func seedCorpus(t *testing.T) map[string][]byte {
 // The seed corpus on disk is what seedCorpus makes (go test -rewrite
 // writes it again).
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzReadFrame")
-	corpus := seedCorpus(t)
-	var names []string
-	for name := range corpus {
-		names = append(names, name)
+	corpus := map[string][]any{}
+	for name, b := range seedCorpus(t) {
+		corpus[name] = []any{b}
 	}
-	sort.Strings(names)
-	if *rewrite {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, name := range names {
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(corpus[name])))
-		path := filepath.Join(dir, name)
-		if *rewrite {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s is stale or missing (%v): run go test ./wirelink -run TestFuzzCorpus -rewrite", path, err)
-		}
-	}
+	fuzzcorpus.Check(t, "FuzzReadFrame", corpus, *rewrite)
 }

@@ -94,8 +94,9 @@ type Graph struct {
 	// half-channels: a node asked to receive more can forward nothing.
 	maxIn []MilliSat
 
-	pool   sync.Pool // of *workspace
-	layout uint64    // which Build made the nodes and channels (AvoidSet)
+	pool     sync.Pool // of *workspace
+	flowPool sync.Pool // of *flowWork
+	layout   uint64    // which Build made the nodes and channels (AvoidSet)
 }
 
 // Builder collects nodes and channels and builds a Graph. The zero value is

@@ -158,7 +158,7 @@ func (g *Graph) fitParts(w *flowWork, paths []flowPath, maxParts int, minUnits i
 		rest -= room
 	}
 	if rest > 0 {
-		return nil, fmt.Errorf("%w: %d of %d parts cannot carry %d msat more", ErrFlowCapacity, len(kept), len(paths), MilliSat(rest)*w.net.unit)
+		return nil, fmt.Errorf("%w: the %d largest of %d paths cannot take %s more", ErrFlowCapacity, len(kept), len(paths), MilliSat(rest)*w.net.unit)
 	}
 	return kept, nil
 }

@@ -145,7 +145,12 @@ type flowCase struct {
 // directions and the htlc corners of randomPolicy), liquidity bounds for
 // some directions, an amount near the channels' size, and the knobs.
 func newFlowCase(r *rand.Rand) flowCase {
+	// Most random graphs join nothing: draw again, a few times, until the
+	// source reaches the destination over usable channels.
 	tc := newRandomCase(r)
+	for try := 0; try < 10 && !reaches(tc.g, tc.params.FromID, tc.params.ID); try++ {
+		tc = newRandomCase(r)
+	}
 	g, nodes := tc.g, tc.nodes
 	liq := LiquidityMap{}
 	g.Channels(func(c ChannelInfo) bool {
@@ -169,7 +174,7 @@ func newFlowCase(r *rand.Rand) flowCase {
 		}
 		return true
 	})
-	p := FlowParams{Source: nodes[0], Destination: nodes[1+r.IntN(len(nodes)-1)], Liquidity: liq}
+	p := FlowParams{Source: tc.params.FromID, Destination: tc.params.ID, Liquidity: liq}
 	switch r.IntN(4) {
 	case 0:
 		p.Amount = MilliSat(1 + r.Uint64N(5000)) // units of 1 msat
@@ -266,4 +271,22 @@ func TestSolveMatchesCycleCancelling(t *testing.T) {
 	if multi < *flowN/10 {
 		t.Fatalf("only %d of %d cases needed more than one path: the generator tests too little", multi, *flowN)
 	}
+}
+
+// reaches reports whether a walk over usable half-channels leads from src
+// to dst.
+func reaches(g *Graph, src, dst NodeID) bool {
+	seen := map[uint32]bool{g.index[src]: true}
+	stack := []uint32{g.index[src]}
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for a := g.outStart[u]; a < g.outStart[u+1]; a++ {
+			if v := g.out[a].to; !seen[v] {
+				seen[v] = true
+				stack = append(stack, v)
+			}
+		}
+	}
+	return seen[g.index[dst]]
 }

@@ -197,7 +197,7 @@ func newFlowCase(r *rand.Rand) flowCase {
 	}
 	p.SourceFree = r.IntN(2) == 0
 	np := netParams{src: g.index[p.Source], dst: g.index[p.Destination], amount: p.Amount,
-		feeWeight: []float64{0, flowFeeWeight0, 1000, flowFeeWeightMax}[r.IntN(4)],
+		feeWeight:   []float64{0, flowFeeWeight0, 1000, flowFeeWeightMax}[r.IntN(4)],
 		delayWeight: []float64{0, 1, 100}[r.IntN(3)], sourceFree: p.SourceFree, avoid: p.Avoid}
 	return flowCase{g: g, params: p, np: np}
 }

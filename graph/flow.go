@@ -139,14 +139,19 @@ func (g *Graph) PlanFlow(p FlowParams) (*Flow, error) {
 	}
 	w := g.getFlowWork()
 	defer g.putFlowWork(w)
-	g.bounds(&w.net, p.Liquidity)
+	w.net.reset(g, p.Liquidity)
 	np := netParams{src: src, dst: dst, amount: p.Amount, feeWeight: flowFeeWeight0, sourceFree: p.SourceFree, avoid: p.Avoid}
 	var cuts []arcCut
 	var cheapest MilliSat
 	for solves := 0; solves < maxFlowSolves; solves++ {
-		g.arcs(&w.net, &np, cuts)
-		res := g.solve(w, src, dst)
+		w.net.setup(&np, cuts)
 		unit := w.net.unit
+		if most := w.net.endCapacity(src, dst); most == 0 {
+			return nil, fmt.Errorf("%w: no channel that can carry a part leaves %s or reaches %s", ErrNoRoute, p.Source, p.Destination)
+		} else if most < w.net.demand {
+			return nil, fmt.Errorf("%w: %w: the channels out of %s and into %s carry at most about %s of %s", ErrNoRoute, ErrFlowCapacity, p.Source, p.Destination, MilliSat(most)*unit, p.Amount)
+		}
+		res := g.solve(w, src, dst)
 		if res.sent < w.net.demand {
 			if res.sent == 0 && len(cuts) == 0 {
 				return nil, fmt.Errorf("%w: nothing reaches %s from %s", ErrNoRoute, p.Destination, p.Source)

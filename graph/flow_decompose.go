@@ -211,10 +211,11 @@ func (g *Graph) routes(w *flowWork, paths []flowPath, amount, maxFee MilliSat, f
 				cutAt(a, x-e.htlcMax)
 			}
 			u := used[a]
-			if total := u + x; total > net.hi[a] {
-				cutAt(a, total-net.hi[a])
+			lo, hi := net.bounds(a)
+			if total := u + x; total > hi {
+				cutAt(a, total-hi)
 			}
-			prob *= condProbability(net.lo[a], net.hi[a], u, x)
+			prob *= condProbability(lo, hi, u, x)
 			used[a] = u + x
 		}
 		if r[0].Delay > maxDelay {

@@ -54,18 +54,30 @@ const maxArcCost = 1e13
 // maxFlowUnits is how many units the amount is cut into, at most.
 const maxFlowUnits = 1000
 
-// flowNet is one query's network over a snapshot's g.out arcs.
+// flowNet is one query's network over a snapshot's g.out arcs. Arcs are
+// built lazily, the first time a solve reads them (net.arc), so a plan costs
+// in proportion to the part of the graph its searches reach, not the
+// whole snapshot.
 type flowNet struct {
+	g      *Graph
+	p      netParams
+	cuts   []arcCut
 	unit   MilliSat // msat per unit of flow
 	demand int64    // units to send: ceil(amount/unit)
 	// capc[a][k] is the cumulative capacity, in units, of pieces 0..k of
 	// arc a; capc[a][flowPieces-1] == 0 means the arc is not offered.
 	capc [][flowPieces]int64
 	// cost[a][k] is the cost of one unit on piece k: non-decreasing in k.
-	cost [][flowPieces]int64
-	// lo and hi are each arc's liquidity bounds in msat after the prior,
-	// htlc_maximum and reservations: what probabilities are computed from.
+	cost  [][flowPieces]int64
+	built []uint32 // generation that built arc a; gen is the current one
+	gen   uint32
+	// lo and hi are an arc's liquidity bounds from the Liquidity, where
+	// known[a] == plan; the other arcs have the prior.
 	lo, hi []MilliSat
+	known  []uint32
+	plan   uint32
+	// feeScale and basePenalty are the fee term's factors (see above).
+	feeScale, basePenalty float64
 }
 
 // flowUnit returns the unit of flow for an amount: ceil(amount/1000), at
@@ -88,17 +100,43 @@ type netParams struct {
 	avoid       *AvoidSet
 }
 
-// bounds fills net.lo and net.hi from the prior and the liquidity
-// knowledge: [0, min(capacity, htlc_maximum)], narrowed by what liq knows,
-// less what liq has reserved.
-func (g *Graph) bounds(net *flowNet, liq Liquidity) {
+// arcCut caps one arc's capacity, in units.
+type arcCut struct {
+	arc   int32
+	units int64
+}
+
+// reset readies net for a plan on g: sizes the arrays and records what liq
+// knows (the prior [0, min(capacity, htlc_maximum)], narrowed by liq's
+// bounds, less what liq has reserved).
+func (net *flowNet) reset(g *Graph, liq Liquidity) {
 	n := len(g.out)
-	net.lo = grow(net.lo, n)
-	net.hi = grow(net.hi, n)
-	for a := range g.out {
-		e := &g.out[a]
-		net.lo[a] = 0
-		net.hi[a] = g.prior(e)
+	net.g = g
+	g.flowOnce.Do(func() {
+		g.outPrior = make([]MilliSat, len(g.out))
+		halfOut := make([]int32, len(g.policy))
+		for a := range g.out {
+			g.outPrior[a] = g.prior(&g.out[a])
+			halfOut[g.out[a].half] = int32(a)
+		}
+		g.inOut = make([]int32, len(g.in))
+		for i := range g.in {
+			g.inOut[i] = halfOut[g.in[i].half]
+		}
+	})
+	if len(net.capc) != n {
+		net.capc = make([][flowPieces]int64, n)
+		net.cost = make([][flowPieces]int64, n)
+		net.built = make([]uint32, n)
+		net.lo = make([]MilliSat, n)
+		net.hi = make([]MilliSat, n)
+		net.known = make([]uint32, n)
+		net.gen, net.plan = 0, 0
+	}
+	net.plan++
+	if net.plan == 0 {
+		clear(net.known)
+		net.plan = 1
 	}
 	if liq == nil {
 		return
@@ -110,8 +148,16 @@ func (g *Graph) bounds(net *flowNet, liq Liquidity) {
 		}
 		h := min(hi, g.prior(&g.out[a]))
 		l := min(lo, h)
-		net.lo[a], net.hi[a] = subFloor(l, reserved), subFloor(h, reserved)
+		net.lo[a], net.hi[a], net.known[a] = subFloor(l, reserved), subFloor(h, reserved), net.plan
 	})
+}
+
+// bounds returns arc a's liquidity bounds in msat.
+func (net *flowNet) bounds(a int32) (lo, hi MilliSat) {
+	if net.known[a] == net.plan {
+		return net.lo[a], net.hi[a]
+	}
+	return 0, net.g.outPrior[a]
 }
 
 // prior is a half-channel's bounds before anything is learned: its
@@ -147,69 +193,79 @@ func (g *Graph) outIndex(d SCIDDir) (int, bool) {
 	return 0, false
 }
 
-// arcs fills net's capacities and costs from its bounds (g.bounds first).
-// cuts cap single arcs further (units, from earlier repairs).
-func (g *Graph) arcs(net *flowNet, p *netParams, cuts []arcCut) {
-	n := len(g.out)
+// setup starts a new network on the plan's bounds: every arc is rebuilt
+// from p and cuts when first read.
+func (net *flowNet) setup(p *netParams, cuts []arcCut) {
+	net.p, net.cuts = *p, cuts
 	net.unit = flowUnit(p.amount)
 	net.demand = int64((p.amount + net.unit - 1) / net.unit)
-	net.capc = grow(net.capc, n)
-	net.cost = grow(net.cost, n)
-	unit := float64(net.unit)
-	feeScale := flowNanoNats * p.feeWeight / 1e6 / float64(net.demand)
-	basePenalty := 1e7 / float64(p.amount)
-	for a := range g.out {
-		e := &g.out[a]
-		capc, cost := &net.capc[a], &net.cost[a]
-		*capc = [flowPieces]int64{}
-		if e.htlcMin > p.amount || (p.avoid != nil && (p.avoid.hasHalf(e.half) || p.avoid.hasNode(e.from) || p.avoid.hasNode(e.to))) ||
-			e.to == p.src || e.from == p.dst {
-			continue // no part can use it, or it leads back to the source or on from the destination
-		}
-		lo, hi := net.lo[a], net.hi[a]
-		limit := int64(hi / net.unit)
-		if limit > net.demand {
-			limit = net.demand
-		}
-		if limit <= 0 {
-			continue
-		}
-		rate := 0.0
-		if !(p.sourceFree && e.from == p.src) {
-			rate = float64(e.ppm) + float64(e.base)*basePenalty + p.delayWeight*float64(e.delay)
-		}
-		fee := math.Min(rate*feeScale, maxArcCost)
-		width := float64(hi-lo) / unit // the range in units
-		for k := 0; k < flowPieces; k++ {
-			end := int64(math.Floor((float64(lo) + flowPivots[k]*float64(hi-lo)) / unit))
-			if k == 0 {
-				end = int64(lo / net.unit)
-			}
-			capc[k] = min(end, limit)
-			if k > 0 && capc[k] < capc[k-1] {
-				capc[k] = capc[k-1]
-			}
-			c := fee
-			if k > 0 && width > 0 {
-				c += math.Min(flowNanoNats*flowSlopes[k]/width, maxArcCost)
-			}
-			cost[k] = int64(math.Round(c))
-			if k > 0 && cost[k] < cost[k-1] {
-				cost[k] = cost[k-1] // convex, whatever rounding did
-			}
-		}
-	}
-	for _, c := range cuts {
-		for k := range net.capc[c.arc] {
-			net.capc[c.arc][k] = min(net.capc[c.arc][k], max(c.units, 0))
-		}
+	net.feeScale = flowNanoNats * p.feeWeight / 1e6 / float64(net.demand)
+	net.basePenalty = 1e7 / float64(p.amount)
+	net.gen++
+	if net.gen == 0 {
+		clear(net.built)
+		net.gen = 1
 	}
 }
 
-// arcCut caps one arc's capacity, in units.
-type arcCut struct {
-	arc   int32
-	units int64
+// arc builds arc a's pieces if this network has not yet.
+func (net *flowNet) arc(a int32) {
+	if net.built[a] != net.gen {
+		net.build(a)
+	}
+}
+
+// buildAll builds every arc, for callers that read them all (tests).
+func (net *flowNet) buildAll() {
+	for a := range net.g.out {
+		net.arc(int32(a))
+	}
+}
+
+func (net *flowNet) build(a int32) {
+	net.built[a] = net.gen
+	p, e := &net.p, &net.g.out[a]
+	capc, cost := &net.capc[a], &net.cost[a]
+	*capc = [flowPieces]int64{}
+	if e.htlcMin > p.amount || (p.avoid != nil && (p.avoid.hasHalf(e.half) || p.avoid.hasNode(e.from) || p.avoid.hasNode(e.to))) ||
+		e.to == p.src || e.from == p.dst {
+		return // no part can use it, or it leads back to the source or on from the destination
+	}
+	lo, hi := net.bounds(a)
+	limit := min(int64(hi/net.unit), net.demand)
+	for _, c := range net.cuts {
+		if c.arc == a {
+			limit = min(limit, c.units)
+		}
+	}
+	if limit <= 0 {
+		return
+	}
+	rate := 0.0
+	if !(p.sourceFree && e.from == p.src) {
+		rate = float64(e.ppm) + float64(e.base)*net.basePenalty + p.delayWeight*float64(e.delay)
+	}
+	fee := math.Min(rate*net.feeScale, maxArcCost)
+	unit := float64(net.unit)
+	width := float64(hi-lo) / unit // the range in units
+	for k := 0; k < flowPieces; k++ {
+		end := int64(lo / net.unit)
+		if k > 0 {
+			end = int64((float64(lo) + flowPivots[k]*float64(hi-lo)) / unit)
+		}
+		capc[k] = min(end, limit)
+		c := fee
+		if k > 0 {
+			capc[k] = max(capc[k], capc[k-1])
+			if width > 0 {
+				c += math.Min(flowNanoNats*flowSlopes[k]/width, maxArcCost)
+			}
+		}
+		cost[k] = int64(c + 0.5)
+		if k > 0 {
+			cost[k] = max(cost[k], cost[k-1]) // convex, whatever rounding did
+		}
+	}
 }
 
 // grow returns s resized to n, reusing its memory.
@@ -231,4 +287,23 @@ func (net *flowNet) arcCost(a int, f int64) int64 {
 		prev = max(prev, net.capc[a][k])
 	}
 	return c
+}
+
+// endCapacity bounds the flow from src to dst: the units the arcs out of
+// src can take, and those into dst, whichever is less. A plan whose demand
+// exceeds it is refused at once, where the solver would saturate piece
+// after piece before finding out.
+func (net *flowNet) endCapacity(src, dst uint32) int64 {
+	g := net.g
+	var in, out int64
+	for i := g.inStart[dst]; i < g.inStart[dst+1]; i++ {
+		a := g.inOut[i]
+		net.arc(a)
+		in += net.capc[a][flowPieces-1]
+	}
+	for a := g.outStart[src]; a < g.outStart[src+1]; a++ {
+		net.arc(int32(a))
+		out += net.capc[a][flowPieces-1]
+	}
+	return min(in, out)
 }

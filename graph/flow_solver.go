@@ -206,13 +206,14 @@ func (g *Graph) shortest(w *flowWork, src, dst uint32) (int64, bool) {
 		}
 		piU := w.pi[u]
 		for a := g.outStart[u]; a < g.outStart[u+1]; a++ {
+			v := g.out[a].to
+			if w.done[v] == gen {
+				continue // settled: no shorter way there (and no need to build a)
+			}
+			net.arc(int32(a))
 			capc := &net.capc[a]
 			f := w.flow[a]
 			if f >= capc[flowPieces-1] {
-				continue
-			}
-			v := g.out[a].to
-			if w.done[v] == gen {
 				continue
 			}
 			rc := net.cost[a][fwdPiece(capc, f)] + piU - w.pi[v]

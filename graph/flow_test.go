@@ -7,13 +7,14 @@ import (
 	"testing"
 )
 
-// flowGraph builds a graph from channels given as (scid block, from, to,
-// capacity sat, policy from→to); the reverse direction has no policy.
+// flowChan is a channel for buildFlowGraph: scid block, ends, capacity in
+// sat and the policies of both directions.
 type flowChan struct {
 	block    uint32
 	from, to byte
 	capacity uint64
 	pol      *Policy
+	rev      *Policy // to→from; nil: none
 }
 
 func buildFlowGraph(t *testing.T, chans ...flowChan) *Graph {
@@ -21,7 +22,7 @@ func buildFlowGraph(t *testing.T, chans ...flowChan) *Graph {
 	var b Builder
 	for _, c := range chans {
 		var pols [2]*Policy
-		pols[0] = c.pol // the builder takes Policy[0] as Node1's
+		pols[0], pols[1] = c.pol, c.rev // the builder takes Policy[0] as Node1's
 		b.AddChannel(Channel{SCID: NewSCID(c.block, 1, 0), Node1: id(c.from), Node2: id(c.to), Capacity: c.capacity, Policy: pols})
 	}
 	g, err := b.Build()
@@ -176,37 +177,37 @@ func TestPlanFlowTable(t *testing.T) {
 	}{
 		{
 			name:  "source = destination is refused",
-			chans: []flowChan{{1, S, D, 1000, free()}},
+			chans: []flowChan{{1, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(S), Amount: 1000, MaxFee: big},
 			wErr:  ErrInvalidParams,
 		},
 		{
 			name:  "a zero amount is refused",
-			chans: []flowChan{{1, S, D, 1000, free()}},
+			chans: []flowChan{{1, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), MaxFee: big},
 			wErr:  ErrInvalidParams,
 		},
 		{
 			name:  "an unknown destination is refused",
-			chans: []flowChan{{1, S, D, 1000, free()}},
+			chans: []flowChan{{1, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(99), Amount: 1000, MaxFee: big},
 			wErr:  ErrInvalidParams,
 		},
 		{
 			name:  "no capacity: more than the channels hold",
-			chans: []flowChan{{1, S, D, 1000, free()}, {2, S, D, 1000, free()}},
+			chans: []flowChan{{1, S, D, 1000, free(), nil}, {2, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 2_000_001, MaxFee: big},
 			wErr:  ErrFlowCapacity,
 		},
 		{
 			name:  "the prior offers 95% of a channel, no more",
-			chans: []flowChan{{1, S, D, 1000, free()}},
+			chans: []flowChan{{1, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 960_000, MaxFee: big},
 			wErr:  ErrFlowCapacity,
 		},
 		{
 			name:  "exact capacity: an own channel known to hold the amount carries it for sure",
-			chans: []flowChan{{1, S, D, 1000, fee(1000, 1000, 40)}},
+			chans: []flowChan{{1, S, D, 1000, fee(1000, 1000, 40), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 700_000, MaxFee: 0, FinalCLTV: 9},
 			liq:   LiquidityMap{dirOf(1, S, D): {Lo: 700_000, Hi: 700_000}},
 			check: func(t *testing.T, f *Flow) {
@@ -217,14 +218,14 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "exact capacity leaves no room for the next hop's fee",
-			chans: []flowChan{{1, S, A, 1000, free()}, {2, A, D, 10_000, fee(1000, 0, 40)}},
+			chans: []flowChan{{1, S, A, 1000, free(), nil}, {2, A, D, 10_000, fee(1000, 0, 40), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 700_000, MaxFee: big},
 			liq:   LiquidityMap{dirOf(1, S, A): {Lo: 700_000, Hi: 700_000}},
 			wErr:  ErrFlowCapacity,
 		},
 		{
 			name:  "parallel channels share the amount",
-			chans: []flowChan{{1, S, D, 600, free()}, {2, S, D, 600, free()}},
+			chans: []flowChan{{1, S, D, 600, free(), nil}, {2, S, D, 600, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 1_000_000, MaxFee: big},
 			check: func(t *testing.T, f *Flow) {
 				if len(f.Parts) != 2 || f.Parts[0].Route[0].Channel == f.Parts[1].Route[0].Channel {
@@ -234,13 +235,13 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "maxparts 1 cannot split over parallel channels",
-			chans: []flowChan{{1, S, D, 600, free()}, {2, S, D, 600, free()}},
+			chans: []flowChan{{1, S, D, 600, free(), nil}, {2, S, D, 600, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 1_000_000, MaxFee: big, MaxParts: 1},
 			wErr:  ErrFlowCapacity,
 		},
 		{
 			name:  "maxparts 1 moves a small part onto the big path",
-			chans: []flowChan{{1, S, D, 10_000, free()}, {2, S, D, 10_000, free()}},
+			chans: []flowChan{{1, S, D, 10_000, free(), nil}, {2, S, D, 10_000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 9_000_000, MaxFee: big, MaxParts: 1},
 			check: func(t *testing.T, f *Flow) {
 				if len(f.Parts) != 1 {
@@ -250,7 +251,7 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "a minimum part above the amount keeps it whole",
-			chans: []flowChan{{1, S, D, 10_000, free()}, {2, S, D, 10_000, free()}},
+			chans: []flowChan{{1, S, D, 10_000, free(), nil}, {2, S, D, 10_000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 9_000_000, MaxFee: big, MinPart: 20_000_000},
 			check: func(t *testing.T, f *Flow) {
 				if len(f.Parts) != 1 {
@@ -260,13 +261,13 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "disabled directions carry nothing",
-			chans: []flowChan{{1, D, S, 1000, free()}, {2, S, D, 1000, &Policy{Disabled: true, HTLCMax: 1 << 40}}},
+			chans: []flowChan{{1, D, S, 1000, free(), nil}, {2, S, D, 1000, &Policy{Disabled: true, HTLCMax: 1 << 40}, nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 1000, MaxFee: big},
 			wErr:  ErrNoRoute,
 		},
 		{
 			name:  "an avoided channel is not used",
-			chans: []flowChan{{1, S, A, 1000, free()}, {2, A, D, 1000, free()}, {3, S, B, 1000, free()}, {4, B, D, 1000, fee(1000, 100, 6)}},
+			chans: []flowChan{{1, S, A, 1000, free(), nil}, {2, A, D, 1000, free(), nil}, {3, S, B, 1000, free(), nil}, {4, B, D, 1000, fee(1000, 100, 6), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 1000, MaxFee: big},
 			avoid: []SCIDDir{dirOf(2, A, D)},
 			check: func(t *testing.T, f *Flow) {
@@ -277,7 +278,7 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "the fee budget picks the cheap path over the likely one",
-			chans: []flowChan{{1, S, A, 100_000, free()}, {2, A, D, 100_000, fee(0, 5000, 6)}, {3, S, B, 100_000, free()}, {4, B, D, 1000, fee(0, 1, 6)}},
+			chans: []flowChan{{1, S, A, 100_000, free(), nil}, {2, A, D, 100_000, fee(0, 5000, 6), nil}, {3, S, B, 100_000, free(), nil}, {4, B, D, 1000, fee(0, 1, 6), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 500_000, MaxFee: 100},
 			check: func(t *testing.T, f *Flow) {
 				if f.Fee > 100 {
@@ -287,7 +288,7 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "without a budget the likely path wins",
-			chans: []flowChan{{1, S, A, 100_000, free()}, {2, A, D, 100_000, fee(0, 5000, 6)}, {3, S, B, 100_000, free()}, {4, B, D, 1000, fee(0, 1, 6)}},
+			chans: []flowChan{{1, S, A, 100_000, free(), nil}, {2, A, D, 100_000, fee(0, 5000, 6), nil}, {3, S, B, 100_000, free(), nil}, {4, B, D, 1000, fee(0, 1, 6), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 500_000, MaxFee: big},
 			check: func(t *testing.T, f *Flow) {
 				if len(f.Parts) != 1 || f.Parts[0].Route[0].ID != id(A) {
@@ -297,13 +298,13 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "a fee budget no path meets",
-			chans: []flowChan{{1, S, A, 1000, free()}, {2, A, D, 1000, fee(1000, 0, 6)}},
+			chans: []flowChan{{1, S, A, 1000, free(), nil}, {2, A, D, 1000, fee(1000, 0, 6), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 1000, MaxFee: 999},
 			wErr:  ErrFeeBudget,
 		},
 		{
 			name:  "maxdelay steers away from a slow path",
-			chans: []flowChan{{1, S, A, 100_000, free()}, {2, A, D, 100_000, fee(0, 0, 500)}, {3, S, B, 100_000, free()}, {4, B, D, 2000, fee(0, 0, 6)}},
+			chans: []flowChan{{1, S, A, 100_000, free(), nil}, {2, A, D, 100_000, fee(0, 0, 500), nil}, {3, S, B, 100_000, free(), nil}, {4, B, D, 2000, fee(0, 0, 6), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 500_000, MaxFee: big, FinalCLTV: 18, MaxDelay: 100},
 			check: func(t *testing.T, f *Flow) {
 				if f.Parts[0].Route[0].ID != id(B) {
@@ -313,14 +314,14 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "a final cltv over maxdelay is refused",
-			chans: []flowChan{{1, S, D, 1000, free()}},
+			chans: []flowChan{{1, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 1000, MaxFee: big, FinalCLTV: 200, MaxDelay: 100},
 			wErr:  ErrInvalidParams,
 		},
 		{
 			name: "htlc_minimum above a part cuts that channel",
-			chans: []flowChan{{1, S, A, 100_000, free()}, {2, A, D, 100_000, &Policy{HTLCMin: 600_000, HTLCMax: 1 << 40}},
-				{3, S, B, 100_000, free()}, {4, B, D, 100_000, fee(0, 10, 6)}},
+			chans: []flowChan{{1, S, A, 100_000, free(), nil}, {2, A, D, 100_000, &Policy{HTLCMin: 600_000, HTLCMax: 1 << 40}, nil},
+				{3, S, B, 100_000, free(), nil}, {4, B, D, 100_000, fee(0, 10, 6), nil}},
 			p: FlowParams{Source: id(S), Destination: id(D), Amount: 500_000, MaxFee: big},
 			check: func(t *testing.T, f *Flow) {
 				if f.Parts[0].Route[0].ID != id(B) {
@@ -330,7 +331,7 @@ func TestPlanFlowTable(t *testing.T) {
 		},
 		{
 			name:  "reservations take liquidity away",
-			chans: []flowChan{{1, S, D, 1000, free()}},
+			chans: []flowChan{{1, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(D), Amount: 600_000, MaxFee: big},
 			liq:   LiquidityMap{dirOf(1, S, D): {Lo: 1_000_000, Hi: 1_000_000, Reserved: 500_000}},
 			wErr:  ErrFlowCapacity,

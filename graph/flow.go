@@ -159,7 +159,9 @@ func (g *Graph) PlanFlow(p FlowParams) (*Flow, error) {
 			return nil, fmt.Errorf("%w: %w: at most about %s of %s can be sent", ErrNoRoute, ErrFlowCapacity, MilliSat(res.sent)*unit, p.Amount)
 		}
 		paths := g.decompose(w, src, dst)
-		minUnits := int64((p.MinPart + unit - 1) / unit)
+		// The largest part gives back up to unit-1 msat of rounding
+		// (flow_decompose.go), so a part must keep MinPart after that.
+		minUnits := int64((p.MinPart + 2*unit - 2) / unit)
 		kept, err := g.fitParts(w, paths, maxParts, minUnits)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrNoRoute, err)

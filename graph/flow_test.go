@@ -402,3 +402,46 @@ func TestPlanFlowRandom(t *testing.T) {
 		t.Fatalf("only %d of %d cases planned: the generator tests too little", planned, *flowN)
 	}
 }
+
+// On the mainnet snapshot, plans of 1,000,000 sat between well-connected
+// pairs pass checkPlan, and so do plans after the last hop of the largest
+// part failed: checkPlan holds that channel below the amount that failed.
+func TestPlanFlowMainnet(t *testing.T) {
+	g := mainnet(t)
+	nodes := wellConnected(g, 10)
+	r := rand.New(rand.NewPCG(3, 4))
+	planned := 0
+	for i := 0; i < 20; i++ {
+		p := FlowParams{Source: nodes[r.IntN(len(nodes))], Destination: nodes[r.IntN(len(nodes))],
+			Amount: 1_000_000_000, MaxFee: 5_000_000, FinalCLTV: 18, MaxParts: 8, MinPart: 10_000_000}
+		if p.Source == p.Destination {
+			continue
+		}
+		f, err := g.PlanFlow(p)
+		if err != nil {
+			if !errors.Is(err, ErrNoRoute) {
+				t.Fatalf("pair %d: %v", i, err)
+			}
+			continue
+		}
+		planned++
+		checkPlan(t, g, p, f)
+		// The last hop of the largest part failed: its channel has less
+		// than that part.
+		route := f.Parts[0].Route
+		last := route[len(route)-1]
+		liq := LiquidityMap{SCIDDir{last.Channel, last.Direction}: {Hi: last.Amount - 1}}
+		p.Liquidity = liq
+		f2, err := g.PlanFlow(p)
+		if err != nil {
+			if !errors.Is(err, ErrNoRoute) {
+				t.Fatalf("pair %d after a failure: %v", i, err)
+			}
+			continue
+		}
+		checkPlan(t, g, p, f2)
+	}
+	if planned < 15 {
+		t.Fatalf("only %d of 20 pairs planned", planned)
+	}
+}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"flag"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -290,4 +291,49 @@ func reaches(g *Graph, src, dst NodeID) bool {
 		}
 	}
 	return seen[g.index[dst]]
+}
+
+// An arc's pieces follow askrene's linearisation: piece 0 is [0, lo] at the
+// fee alone; pieces 1..3 end at 50%, 80% and 95% of [lo, hi], each at the
+// slope of -ln P's chord over it (1.386, 3.054, 9.242 nats over the range),
+// plus the fee; and no more than the demand is offered.
+func TestFlowArcPieces(t *testing.T) {
+	const S, D = 1, 4
+	g := buildFlowGraph(t, flowChan{1, S, D, 10_000, &Policy{FeePPM: 1000, HTLCMax: 1 << 40}, nil})
+	d := dirOf(1, S, D)
+	for _, tc := range []struct {
+		name     string
+		amount   MilliSat
+		b        ChannelBounds
+		weight   float64
+		wCap     [flowPieces]int64
+		wCostPPB [flowPieces]float64 // nano-nats per unit, before rounding
+	}{
+		{"prior, no fee weight", 10_000_000, ChannelBounds{Lo: 0, Hi: 10_000_000}, 0,
+			[flowPieces]int64{0, 500, 800, 950}, [flowPieces]float64{0, 1e9 * 1.3862944 / 1000, 1e9 * 3.0543024 / 1000, 1e9 * 9.2419624 / 1000}},
+		{"lo known: free up to it", 10_000_000, ChannelBounds{Lo: 4_000_000, Hi: 10_000_000}, 0,
+			[flowPieces]int64{400, 700, 880, 970}, [flowPieces]float64{0, 1e9 * 1.3862944 / 600, 1e9 * 3.0543024 / 600, 1e9 * 9.2419624 / 600}},
+		{"exact: one free piece", 10_000_000, ChannelBounds{Lo: 7_000_000, Hi: 7_000_000}, 0,
+			[flowPieces]int64{700, 700, 700, 700}, [flowPieces]float64{}},
+		{"capped at the demand", 1_000_000, ChannelBounds{Lo: 0, Hi: 10_000_000}, 0,
+			[flowPieces]int64{0, 1000, 1000, 1000}, [flowPieces]float64{0, 1e9 * 1.3862944 / 10000, 1e9 * 3.0543024 / 10000, 1e9 * 9.2419624 / 10000}},
+		{"fee weight 10: 1000 ppm over 1000 units", 10_000_000, ChannelBounds{Lo: 0, Hi: 10_000_000}, 10,
+			[flowPieces]int64{0, 500, 800, 950}, [flowPieces]float64{10_000, 10_000 + 1e9*1.3862944/1000, 10_000 + 1e9*3.0543024/1000, 10_000 + 1e9*9.2419624/1000}},
+	} {
+		w := g.getFlowWork()
+		w.net.reset(g, LiquidityMap{d: tc.b})
+		np := netParams{src: g.index[id(S)], dst: g.index[id(D)], amount: tc.amount, feeWeight: tc.weight}
+		w.net.setup(&np, nil)
+		a, _ := g.outIndex(d)
+		w.net.arc(int32(a))
+		if got := w.net.capc[a]; got != tc.wCap {
+			t.Errorf("%s: capacities %v, want %v", tc.name, got, tc.wCap)
+		}
+		for k, want := range tc.wCostPPB {
+			if got := float64(w.net.cost[a][k]); math.Abs(got-want) > 0.5+want*1e-6 {
+				t.Errorf("%s: piece %d costs %v, want %v", tc.name, k, got, want)
+			}
+		}
+		g.putFlowWork(w)
+	}
 }

@@ -151,18 +151,10 @@ func (g *Graph) PlanFlow(p FlowParams) (*Flow, error) {
 		} else if most < w.net.demand {
 			return nil, fmt.Errorf("%w: %w: the channels out of %s and into %s carry at most about %s of %s", ErrNoRoute, ErrFlowCapacity, p.Source, p.Destination, MilliSat(most)*unit, p.Amount)
 		}
-		res := g.solve(w, src, dst)
-		if res.sent < w.net.demand {
-			if res.sent == 0 && len(cuts) == 0 {
-				return nil, fmt.Errorf("%w: nothing reaches %s from %s", ErrNoRoute, p.Destination, p.Source)
-			}
-			return nil, fmt.Errorf("%w: %w: at most about %s of %s can be sent", ErrNoRoute, ErrFlowCapacity, MilliSat(res.sent)*unit, p.Amount)
-		}
-		paths := g.decompose(w, src, dst)
 		// The largest part gives back up to unit-1 msat of rounding
 		// (flow_decompose.go), so a part must keep MinPart after that.
 		minUnits := int64((p.MinPart + 2*unit - 2) / unit)
-		kept, err := g.fitParts(w, paths, maxParts, minUnits)
+		kept, err := g.flowPaths(w, src, dst, maxParts, minUnits, len(cuts) > 0)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrNoRoute, err)
 		}
@@ -194,4 +186,35 @@ func (g *Graph) PlanFlow(p FlowParams) (*Flow, error) {
 		return nil, fmt.Errorf("%w: %w: the cheapest flow found costs %s, the budget is %s", ErrNoRoute, ErrFeeBudget, cheapest, p.MaxFee)
 	}
 	return nil, fmt.Errorf("%w: no flow fits the channels' htlc limits and delays in %d solves", ErrNoRoute, maxFlowSolves)
+}
+
+// errUnreachable is flowPaths' answer when no flow at all can pass.
+var errUnreachable = errors.New("nothing reaches the destination from the source")
+
+// flowPaths solves the network set up in w and returns its paths, at most
+// maxParts of them and none below minUnits but one: with one part allowed,
+// the best single path (exact, see single); else the min-cost flow's paths
+// fitted to the limits (fitParts), or, if they cannot be, the best single
+// path.
+func (g *Graph) flowPaths(w *flowWork, src, dst uint32, maxParts int, minUnits int64, repaired bool) ([]flowPath, error) {
+	demand, unit := w.net.demand, w.net.unit
+	if maxParts > 1 {
+		res := g.solve(w, src, dst)
+		if res.sent < demand {
+			if res.sent == 0 && !repaired {
+				return nil, errUnreachable
+			}
+			return nil, fmt.Errorf("%w: at most about %s can be sent", ErrFlowCapacity, MilliSat(res.sent)*unit)
+		}
+		kept, err := g.fitParts(w, g.decompose(w, src, dst), maxParts, minUnits)
+		if err == nil {
+			return kept, nil
+		}
+		if _, ok := g.single(w, src, dst); !ok {
+			return nil, err
+		}
+	} else if _, ok := g.single(w, src, dst); !ok {
+		return nil, fmt.Errorf("%w: no single path can carry it", ErrFlowCapacity)
+	}
+	return g.decompose(w, src, dst), nil
 }

@@ -18,7 +18,11 @@ import (
 //    still have room for (up to the 95% of the range the network offers).
 //    That stays within the capacities the solver had; it may cost more than
 //    a flow solved for so few parts, which is the price of the limit. If the
-//    kept paths cannot take them all, the plan fails.
+//    kept paths cannot take them all, the plan falls back to the best single
+//    path (single in flow_solver.go), which is also what maxParts = 1 gets:
+//    exact there, since one Dijkstra on the cost of the whole demand per arc
+//    finds the cheapest one-part flow. Only if no path carries it all does
+//    the plan fail.
 // 3. Exact amounts: units × unit overshoots the amount by less than a unit;
 //    the largest part gives that back. Each part becomes a Route with the
 //    fees added backward from its delivered amount (buildRoute, as

@@ -230,3 +230,56 @@ func (g *Graph) shortest(w *flowWork, src, dst uint32) (int64, bool) {
 	}
 	return math.MaxInt64, false
 }
+
+// single finds the path that carries the whole demand at least cost: each
+// arc weighs what the demand costs on it (its pieces filled in order, a
+// convex sum), and arcs that cannot carry the demand are left out. Costs
+// are >= 0, so one Dijkstra finds it exactly; it is the min-cost flow under
+// the constraint of one part. w.flow holds that path's flow after; ok is
+// false when no path can carry the demand.
+func (g *Graph) single(w *flowWork, src, dst uint32) (cost int64, ok bool) {
+	net := &w.net
+	w.flow = grow(w.flow, len(g.out))
+	clear(w.flow)
+	w.gen++
+	if w.gen == 0 {
+		clear(w.seen)
+		clear(w.done)
+		w.gen = 1
+	}
+	gen, demand := w.gen, net.demand
+	rh := &w.rheap
+	rh.reset()
+	w.dist[src], w.seen[src] = 0, gen
+	rh.push(0, src)
+	for rh.size > 0 {
+		top := rh.pop()
+		u := top.node
+		if w.done[u] == gen || int64(top.d) > w.dist[u] {
+			continue
+		}
+		w.done[u] = gen
+		if u == dst {
+			for v := dst; v != src; v = g.out[w.prev[v]>>1].from {
+				w.flow[w.prev[v]>>1] = demand
+			}
+			return w.dist[dst], true
+		}
+		for a := g.outStart[u]; a < g.outStart[u+1]; a++ {
+			v := g.out[a].to
+			if w.done[v] == gen {
+				continue
+			}
+			net.arc(int32(a))
+			if net.capc[a][flowPieces-1] < demand {
+				continue
+			}
+			d := w.dist[u] + net.arcCost(int(a), demand)
+			if w.seen[v] != gen || d < w.dist[v] {
+				w.dist[v], w.seen[v], w.prev[v] = d, gen, int32(a)<<1
+				rh.push(uint64(d), v)
+			}
+		}
+	}
+	return math.MaxInt64, false
+}

@@ -337,3 +337,62 @@ func TestFlowArcPieces(t *testing.T) {
 		g.putFlowWork(w)
 	}
 }
+
+// On seeded random networks, single's path costs exactly the least, over
+// every simple path whose arcs can each carry the demand, of what the
+// demand costs on its arcs; and single finds one exactly when one exists.
+func TestSingleMatchesEnumeration(t *testing.T) {
+	r := rand.New(rand.NewPCG(*bruteSeed, 13))
+	found := 0
+	for i := 0; i < *flowN; i++ {
+		tc := newFlowCase(r)
+		g := tc.g
+		w := g.getFlowWork()
+		w.net.reset(g, tc.params.Liquidity)
+		w.net.setup(&tc.np, nil)
+		cost, ok := g.single(w, tc.np.src, tc.np.dst)
+		w.net.buildAll()
+		demand := w.net.demand
+
+		best, exists := int64(0), false
+		onPath := make([]bool, len(g.ids))
+		var visit func(u uint32, c int64)
+		visit = func(u uint32, c int64) {
+			if u == tc.np.dst {
+				if !exists || c < best {
+					best, exists = c, true
+				}
+				return
+			}
+			onPath[u] = true
+			for a := g.outStart[u]; a < g.outStart[u+1]; a++ {
+				if v := g.out[a].to; !onPath[v] && w.net.capc[a][flowPieces-1] >= demand {
+					visit(v, c+w.net.arcCost(int(a), demand))
+				}
+			}
+			onPath[u] = false
+		}
+		visit(tc.np.src, 0)
+		if ok != exists || (ok && cost != best) {
+			t.Fatalf("case %d (seed %d): single %d %v, enumeration %d %v", i, *bruteSeed, cost, ok, best, exists)
+		}
+		if ok {
+			found++
+			var flowCost int64
+			for a, f := range w.flow {
+				if f != 0 && f != demand {
+					t.Fatalf("case %d: arc %d carries %d of a one-path flow of %d", i, a, f, demand)
+				}
+				flowCost += w.net.arcCost(a, f)
+			}
+			if flowCost != cost {
+				t.Fatalf("case %d: the path costs %d, single said %d", i, flowCost, cost)
+			}
+		}
+		g.putFlowWork(w)
+	}
+	t.Logf("%d cases, %d with a single path", *flowN, found)
+	if found < *flowN/10 {
+		t.Fatalf("only %d of %d cases had a path", found, *flowN)
+	}
+}

@@ -97,6 +97,7 @@ const (
 	flowDelayMul     = 10
 	flowDelayMax     = 1e6
 	maxFlowSolves    = 24
+	maxFlowAmount    = 21_000_000 * 100_000_000 * 1000 // msat: every bitcoin
 )
 
 // PlanFlow finds a set of routes from Source to Destination that delivers
@@ -113,6 +114,8 @@ func (g *Graph) PlanFlow(p FlowParams) (*Flow, error) {
 	switch {
 	case p.Amount == 0:
 		return nil, invalid("amount_msat must be positive")
+	case p.Amount > maxFlowAmount:
+		return nil, invalid("amount_msat %s exceeds all the bitcoin there is", p.Amount)
 	case p.MaxParts < 0:
 		return nil, invalid("maxparts must be positive, not %d", p.MaxParts)
 	case !ok1:

@@ -188,6 +188,12 @@ func TestPlanFlowTable(t *testing.T) {
 			wErr:  ErrInvalidParams,
 		},
 		{
+			name:  "an amount beyond all bitcoin is refused",
+			chans: []flowChan{{1, S, D, 1000, free(), nil}},
+			p:     FlowParams{Source: id(S), Destination: id(D), Amount: math.MaxUint64, MaxFee: big},
+			wErr:  ErrInvalidParams,
+		},
+		{
 			name:  "an unknown destination is refused",
 			chans: []flowChan{{1, S, D, 1000, free(), nil}},
 			p:     FlowParams{Source: id(S), Destination: id(99), Amount: 1000, MaxFee: big},

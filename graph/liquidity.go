@@ -197,12 +197,20 @@ func (k *Knowledge) Succeeded(g *Graph, r Route, now time.Time) error {
 			}
 			rev := SCIDDir{h.Channel, 1 - h.Direction}
 			if e, ok := k.current(tx, g, rev, t); ok && !e.exact {
-				e.lo, e.hi = min(e.lo+h.Amount, e.ceil), min(e.hi+h.Amount, e.ceil)
+				e.lo, e.hi = min(satAdd(e.lo, h.Amount), e.ceil), min(satAdd(e.hi, h.Amount), e.ceil)
 				tx.put(rev, e)
 			}
 		}
 		return nil
 	})
+}
+
+// satAdd is a+b, or the largest amount if that overflows.
+func satAdd(a, b MilliSat) MilliSat {
+	if s, err := a.Add(b); err == nil {
+		return s
+	}
+	return math.MaxUint64
 }
 
 // Reserve holds each hop's amount on its channel direction for an HTLC in
@@ -213,7 +221,7 @@ func (k *Knowledge) Reserve(r Route) {
 		for _, h := range r {
 			d := SCIDDir{h.Channel, h.Direction}
 			e, _ := tx.get(d)
-			e.reserved += h.Amount
+			e.reserved = satAdd(e.reserved, h.Amount)
 			tx.put(d, e)
 		}
 		return nil

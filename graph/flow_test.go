@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -410,7 +411,7 @@ func TestPlanFlowRandom(t *testing.T) {
 }
 
 // On the mainnet snapshot, plans of 1,000,000 sat between well-connected
-// pairs pass checkPlan, and so do plans after the last hop of the largest
+// pairs pass checkPlan and come out the same when asked again, and so do plans after the last hop of the largest
 // part failed: checkPlan holds that channel below the amount that failed.
 func TestPlanFlowMainnet(t *testing.T) {
 	g := mainnet(t)
@@ -432,6 +433,9 @@ func TestPlanFlowMainnet(t *testing.T) {
 		}
 		planned++
 		checkPlan(t, g, p, f)
+		if again, err := g.PlanFlow(p); err != nil || !reflect.DeepEqual(again, f) {
+			t.Fatalf("pair %d: planned again, got another answer (%v)", i, err)
+		}
 		// The last hop of the largest part failed: its channel has less
 		// than that part.
 		route := f.Parts[0].Route

@@ -121,32 +121,11 @@ func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
 	return q, maxHops, nil
 }
 
-// hops turns a path into getroute's hops, building amounts and delays
-// backward from the destination with the real, unfuzzed fees; the first
-// channel's own fee and delta are not added, since we do not pay ourselves.
+// hops turns a path of g.in indexes into getroute's hops (buildRoute).
 func (g *Graph) hops(edges []int32, amount MilliSat, cltv uint32) (Route, error) {
-	r := make(Route, len(edges))
-	amt, delay := amount, cltv
-	for i := len(edges) - 1; i >= 0; i-- {
-		e := &g.in[edges[i]]
-		r[i] = Hop{
-			ID: g.ids[e.to], Channel: g.chans[e.half/2].scid, Direction: uint8(e.half % 2),
-			Amount: amt, Delay: delay, Style: "tlv",
-		}
-		if i == 0 {
-			break
-		}
-		fee, err := Fee(amt, e.base, e.ppm)
-		if err != nil {
-			return nil, fmt.Errorf("graph: route amount: %w", err)
-		}
-		if amt, err = amt.Add(fee); err != nil {
-			return nil, fmt.Errorf("graph: route amount: %w", err)
-		}
-		if delay+e.delay < delay {
-			return nil, fmt.Errorf("graph: route delay overflows")
-		}
-		delay += e.delay
+	es := make([]*edge, len(edges))
+	for i, ei := range edges {
+		es[i] = &g.in[ei]
 	}
-	return r, nil
+	return g.buildRoute(es, amount, cltv)
 }

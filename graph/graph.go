@@ -94,8 +94,12 @@ type Graph struct {
 	// half-channels: a node asked to receive more can forward nothing.
 	maxIn []MilliSat
 
-	pool   sync.Pool // of *workspace
-	layout uint64    // which Build made the nodes and channels (AvoidSet)
+	pool     sync.Pool  // of *workspace
+	flowPool sync.Pool  // of *flowWork
+	flowOnce sync.Once  // makes outPrior, on the first PlanFlow
+	outPrior []MilliSat // per g.out arc, its prior upper bound (flowNet)
+	inOut    []int32    // per g.in edge, its index in g.out
+	layout   uint64     // which Build made the nodes and channels (AvoidSet)
 }
 
 // Builder collects nodes and channels and builds a Graph. The zero value is

@@ -24,8 +24,7 @@ const TokenFile = "http-token"
 //     MaxRequestBytes, else 413) and answers it with status 200, the
 //     JSON-RPC error, if any, inside. It needs "Authorization: Bearer
 //     <token>" (the scheme name in any case), the token compared in
-//     constant time; otherwise 401. An empty token
-//     refuses everyone.
+//     constant time; otherwise 401. An empty token refuses everyone.
 //   - GET /metrics is served by metrics (404 if nil), without the token, as
 //     Prometheus scrapes it.
 //   - GET /healthz answers 200 "ok".

@@ -1,9 +1,16 @@
 package rpc
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Bad input through the socket (spec section 1): each request gets the
@@ -39,7 +46,10 @@ func TestBadInput(t *testing.T) {
 		{`42`, CodeInvalidRequest, "Expected {} for json command", "null", false},
 		{`{"method":"getinfo","params":{}}`, CodeInvalidRequest, "No id", "null", false},
 		{`{"id":{},"method":"getinfo"}`, CodeInvalidRequest, "Expected string/primitive for id", "null", false},
-		{`{"id":null,"method":"getinfo"}`, CodeInvalidRequest, "Expected string/primitive for id", "null", false},
+		{`{"id":[1],"method":"getinfo"}`, CodeInvalidRequest, "Expected string/primitive for id", "null", false},
+		{`{"id":true,"method":"getinfo"}`, CodeInvalidRequest, "Expected a string, a number or null for id", "null", false},
+		{`{"id":null,"method":"nosuch"}`, CodeMethodNotFound, "Unknown command 'nosuch'", "null", false},
+		{`{"id":null,"method":"getinfo","params":[1]}`, CodeInvalidParams, "too many parameters: got 1, expected 0", "null", false},
 		{`{"id":1,"id":2,"method":"getinfo"}`, CodeInvalidRequest, "duplicate json names: id", "null", false},
 		{`{"id":"x1","params":[]}`, CodeInvalidRequest, "No method", `"x1"`, false},
 		{`{"id":3,"method":5}`, CodeInvalidRequest, "Expected string for method", "3", false},
@@ -132,5 +142,117 @@ func TestFraming(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Fatalf("answered %v", seen)
+	}
+}
+
+// An id of null is an id (JSON-RPC 2.0; Core Lightning takes any string or
+// primitive): the request is run and answered with id null, over the
+// socket as over HTTP.
+func TestNullID(t *testing.T) {
+	r := sub300Rig(t)
+	c := r.raw(t)
+	c.send(t, `{"jsonrpc":"2.0","id":null,"method":"getinfo","params":{}} {"id" : null , "method":"getinfo"}`)
+	for i := 0; i < 2; i++ {
+		resp := c.recv(t)
+		if resp.Error != nil || string(resp.ID) != "null" || !strings.Contains(string(resp.Result), r.n.Self().String()) {
+			t.Fatalf("answer %d: id %s, %+v, %s", i, resp.ID, resp.Error, resp.Result)
+		}
+	}
+	const token = "tok"
+	srv := httptest.NewServer(r.s.HTTPHandler(token, nil))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(`{"jsonrpc":"2.0","id":null,"method":"getinfo"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got rawResponse
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || got.Error != nil || string(got.ID) != "null" || len(got.Result) == 0 {
+		t.Fatalf("HTTP: %v, id %s, %+v", err, got.ID, got.Error)
+	}
+}
+
+// A request nested deeper than maxDepth is refused as too deep, however
+// deep (encoding/json gives up at 10000 levels, which read as "Invalid
+// token"), and the connection goes on; one at the limit is read as usual.
+func TestDeepRequest(t *testing.T) {
+	r := sub300Rig(t)
+	nested := func(levels int) string { // levels in all, the request object included
+		n := levels - 2
+		return `{"id":1,"method":"getinfo","params":{"x":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}}`
+	}
+	c := r.raw(t)
+	tooDeep := fmt.Sprintf("request nested too deeply (more than %d levels)", maxDepth)
+	for _, tt := range []struct {
+		levels int
+		code   int
+		msg    string
+	}{
+		{20_000, CodeInvalidRequest, tooDeep},
+		{maxDepth + 1, CodeInvalidRequest, tooDeep},
+		{maxDepth, CodeInvalidParams, "unknown parameter: x"},
+	} {
+		c.send(t, nested(tt.levels))
+		resp := c.recv(t)
+		if resp.Error == nil || resp.Error.Code != tt.code || resp.Error.Message != tt.msg {
+			t.Errorf("%d levels: %+v, want %d %q", tt.levels, resp.Error, tt.code, tt.msg)
+		}
+	}
+	c.send(t, `{"id":"next","method":"getinfo"}`)
+	if next := c.recv(t); next.Error != nil || string(next.ID) != `"next"` {
+		t.Errorf("the request after them: %s %+v", next.ID, next.Error)
+	}
+}
+
+// A request cut short by the end of the client's stream (it half-closes
+// inside a value) is answered -32600 before the server closes the
+// connection; the whole requests before it are answered too.
+func TestCutShortRequest(t *testing.T) {
+	r := sub300Rig(t)
+	for _, tt := range []struct {
+		send  string
+		whole int // requests before the cut one
+		cut   string
+	}{
+		{`{"id":1,"method":"getinfo","params":[`, 0, `{"id":1,"method":"getinfo","params":[`},
+		{`{"id":1,"method":"getinfo"}  {"id":2,"meth`, 1, `{"id":2,"meth`},
+		{`{"id":1,"method":"getinfo"}"half a str`, 1, `"half a str`},
+	} {
+		c := r.raw(t)
+		c.send(t, tt.send)
+		if err := c.c.(*net.UnixConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		c.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		var answers []rawResponse
+		var err error
+		for err == nil {
+			var resp rawResponse
+			if err = c.dec.Decode(&resp); err == nil {
+				answers = append(answers, resp)
+			}
+		}
+		if !errors.Is(err, io.EOF) {
+			t.Errorf("%s: the connection was not closed: %v", tt.send, err)
+		}
+		want := fmt.Sprintf("Request cut short: the stream ended inside a JSON value: '%s'", tt.cut)
+		// The answer to the stream may overtake the one to the request
+		// before it, still running: they are told apart by id.
+		whole, cut := 0, 0
+		for _, a := range answers {
+			switch {
+			case string(a.ID) == "1" && a.Error == nil:
+				whole++
+			case string(a.ID) == "null" && a.Error != nil && a.Error.Code == CodeInvalidRequest && a.Error.Message == want:
+				cut++
+			default:
+				t.Errorf("%s: answer id %s %+v %s", tt.send, a.ID, a.Error, a.Result)
+			}
+		}
+		if whole != tt.whole || cut != 1 {
+			t.Errorf("%s: %d answers to whole requests and %d to the cut one, want %d and 1 (%q)", tt.send, whole, cut, tt.whole, want)
+		}
 	}
 }

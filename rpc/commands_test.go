@@ -74,6 +74,14 @@ func TestSimnetCommandsDecodepay(t *testing.T) {
 	}
 	r.fails(t, "simnet-invoice", map[string]any{"node": "02eec7245d6b7d2ccb30380bfbe2a3648cd7a942653f5aa340edcea1f283686619", "amount_msat": 1}, CodeInvalidParams)
 	r.fails(t, "simnet-invoice", map[string]any{"node": dest, "amount_msat": "all"}, CodeInvalidParams)
+	// Only "any" makes an invoice without an amount, as with CLN's invoice.
+	for _, zero := range []any{0, "0msat", "0sat", "0.0btc"} {
+		e := r.fails(t, "simnet-invoice", map[string]any{"node": dest, "amount_msat": zero}, CodeInvalidParams)
+		if want := `'amount_msat' should be a positive millisatoshi amount or "any", not '`; !strings.HasPrefix(e.Message, want) ||
+			!strings.Contains(e.Message, `"any" makes an invoice without an amount`) {
+			t.Errorf("amount_msat %v: %q", zero, e.Message)
+		}
+	}
 
 	var d map[string]any
 	r.ok(t, "decodepay", []any{inv.Bolt11}, &d)

@@ -42,8 +42,9 @@ func newFrameReader(r io.Reader, max int64) *frameReader {
 
 // next returns the next value's bytes, valid until the following call. It
 // returns io.EOF at a clean end of stream, io.ErrUnexpectedEOF inside a
-// value, errTooLarge when a value exceeds max bytes, errFraming for a
-// closing bracket that matches nothing, and the reader's own errors.
+// value (with the bytes read of it), errTooLarge when a value exceeds max
+// bytes, errFraming for a closing bracket that matches nothing (with the
+// bytes up to it), and the reader's own errors.
 func (f *frameReader) next() ([]byte, error) {
 	if cap(f.buf) > keepBytes {
 		f.buf = nil
@@ -64,7 +65,7 @@ func (f *frameReader) next() ([]byte, error) {
 			return nil, err
 		}
 		if err := f.str(); err != nil {
-			return nil, err
+			return f.buf, err
 		}
 		return f.buf, nil
 	case '}', ']', ',', ':':
@@ -103,7 +104,7 @@ func (f *frameReader) container(open byte) ([]byte, error) {
 	for len(f.stack) > 0 {
 		c, err := f.r.ReadByte()
 		if err != nil {
-			return nil, unexpected(err)
+			return f.buf, unexpected(err)
 		}
 		if err := f.add(c); err != nil {
 			return nil, err
@@ -111,7 +112,7 @@ func (f *frameReader) container(open byte) ([]byte, error) {
 		switch c {
 		case '"':
 			if err := f.str(); err != nil {
-				return nil, err
+				return f.buf, err
 			}
 		case '{', '[':
 			f.stack = append(f.stack, c)

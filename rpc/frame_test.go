@@ -30,14 +30,19 @@ func TestFrameReader(t *testing.T) {
 	}{
 		{`{"a":1`, 100, io.ErrUnexpectedEOF},
 		{`{"a":"x`, 100, io.ErrUnexpectedEOF},
+		{`"x\"`, 100, io.ErrUnexpectedEOF},
 		{`{"a":[1}`, 100, errFraming},
 		{`}`, 100, errFraming},
 		{`{"a":"` + strings.Repeat("x", 200) + `"}`, 100, errTooLarge},
 		{strings.Repeat("1", 101), 100, errTooLarge},
 	} {
-		_, err := newFrameReader(strings.NewReader(tt.in), tt.max).next()
+		got, err := newFrameReader(strings.NewReader(tt.in), tt.max).next()
 		if !errors.Is(err, tt.want) {
 			t.Errorf("#%d %q: %v, want %v", i, tt.in, err, tt.want)
+		}
+		// A value cut short comes with what arrived of it, for the answer.
+		if tt.want == io.ErrUnexpectedEOF && string(got) != tt.in {
+			t.Errorf("#%d %q: cut short, the bytes read are %q", i, tt.in, got)
 		}
 	}
 }

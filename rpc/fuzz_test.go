@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/big"
@@ -173,11 +174,12 @@ func checkArg(v any) error {
 // server's own connection loop (framing, envelope, params, dispatch and
 // response encoding) with the real commands' params. It must never panic;
 // every value the frame reader cuts is answered, in order, plus one answer
-// for a stream that cannot be followed (which may overtake the answer to
-// the last request); each answer is one JSON-RPC 2.0
+// for a stream that cannot be followed or ends inside a value (which may
+// overtake the answer to the last request); each answer is one JSON-RPC 2.0
 // response followed by a blank line, with the request's id or null, a
-// result or an error with a documented code (-1 never: handlers here do
-// not fail unless a bound arg is wrong).
+// result (with id null only if the request's id is null) or an error with
+// a documented code (-1 never: handlers here do not fail unless a bound arg
+// is wrong).
 func FuzzRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		out := serveStream(t, stream)
@@ -191,9 +193,10 @@ func FuzzRequest(f *testing.F) {
 		if want := len(frames) + tail; n != want {
 			t.Fatalf("%d answers for %d values (+%d for the stream):\n%s", n, len(frames), tail, out)
 		}
-		if tail == 1 && n >= 2 && !strings.HasPrefix(answers[n-1], `{"jsonrpc":"2.0","id":null,`) {
-			// The stream's answer (id null) is written while the last
-			// request still runs, so either may come first.
+		if tail == 1 && n >= 2 &&
+			(checkResponse(answers[n-2], frames[n-2]) != nil || checkResponse(answers[n-1], nil) != nil) {
+			// The stream's answer is written while the last request
+			// still runs, so either may come first.
 			answers[n-2], answers[n-1] = answers[n-1], answers[n-2]
 		}
 		for i, a := range answers {
@@ -235,15 +238,15 @@ func serveStream(t *testing.T, stream []byte) []byte {
 }
 
 // frameStream cuts the stream as serveConn does: the values it answers
-// one by one, and 1 if it then answers the stream itself (too large or
-// unframeable), 0 if it just stops.
+// one by one, and 1 if it then answers the stream itself (too large,
+// unframeable, or ending inside a value), 0 if it just stops.
 func frameStream(stream []byte) ([][]byte, int) {
 	fr := newFrameReader(bytes.NewReader(stream), fuzzMaxBytes)
 	var frames [][]byte
 	for {
 		raw, err := fr.next()
 		switch {
-		case errors.Is(err, errTooLarge), errors.Is(err, errFraming):
+		case errors.Is(err, errTooLarge), errors.Is(err, errFraming), errors.Is(err, io.ErrUnexpectedEOF):
 			return frames, 1
 		case err != nil:
 			return frames, 0
@@ -274,8 +277,8 @@ func checkResponse(a string, frame []byte) error {
 		}
 	}
 	if hasResult {
-		if id == "null" {
-			return errors.New("a result without an id")
+		if want, ok := requestID(frame); id == "null" && (!ok || want != "null") {
+			return fmt.Errorf("a result with id null, request's %q", want)
 		}
 		return nil
 	}
@@ -456,6 +459,8 @@ func requestSeeds() map[string][]byte {
 		"envelope-trailing":    `{"id":1,"method":"getinfo",}`,
 		"envelope-no-id":       `{"method":"getinfo","params":{}}`,
 		"envelope-object-id":   `{"id":{},"method":"getinfo"}`,
+		"envelope-null-id":     `{"jsonrpc":"2.0","id":null,"method":"getinfo"}{"id":null,"method":"nosuch"}`,
+		"envelope-bool-id":     `{"id":true,"method":"getinfo"}`,
 		"envelope-dup-id":      `{"id":1,"id":2,"method":"getinfo"}`,
 		"envelope-no-method":   `{"id":"x1","params":[]}`,
 		"envelope-method-num":  `{"id":3,"method":5}`,
@@ -470,6 +475,8 @@ func requestSeeds() map[string][]byte {
 		"stream-close":         `}`,
 		"stream-cut":           `{"id":1,"method":"get`,
 		"stream-deep":          strings.Repeat("[", 600) + strings.Repeat("]", 600),
+		"stream-too-deep":      `{"id":null,"method":"getinfo","params":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `}`,
+		"stream-cut-after-one": `{"id":null,"method":"getinfo"}{"id":2,"method":"getinfo","params":[`,
 	}
 	out := make(map[string][]byte, len(seeds))
 	for name, s := range seeds {

@@ -23,8 +23,8 @@ const TokenFile = "http-token"
 //   - POST / takes one JSON-RPC request as the body (at most the server's
 //     MaxRequestBytes, else 413) and answers it with status 200, the
 //     JSON-RPC error, if any, inside. It needs "Authorization: Bearer
-//     <token>", compared in constant time; otherwise 401. An empty token
-//     refuses everyone.
+//     <token>" (the scheme name in any case), the token compared in
+//     constant time; otherwise 401. An empty token refuses everyone.
 //   - GET /metrics is served by metrics (404 if nil), without the token, as
 //     Prometheus scrapes it.
 //   - GET /healthz answers 200 "ok".
@@ -44,10 +44,10 @@ func (s *Server) HTTPHandler(token string, metrics http.Handler) http.Handler {
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	mux.HandleFunc("POST /{$}", func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+		got, ok := bearer(r.Header.Get("Authorization"))
+		if token == "" || !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="payengine"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
@@ -76,6 +76,17 @@ func (s *Server) HTTPHandler(token string, metrics http.Handler) http.Handler {
 		s.writeDeadline(w)
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// bearer is the token of an Authorization header of the Bearer scheme,
+// whose name is case-insensitive (RFC 7235 section 2.1) and followed by
+// one or more spaces.
+func bearer(header string) (string, bool) {
+	scheme, tok, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(tok, " "), true
 }
 
 // writeDeadline gives the answer WriteTimeout from now to be written.

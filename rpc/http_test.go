@@ -48,9 +48,17 @@ func TestHTTP(t *testing.T) {
 		{"Bearer wrong", http.StatusUnauthorized},
 		{"Bearer s3cre", http.StatusUnauthorized},
 		{"Bearer s3cret2", http.StatusUnauthorized},
-		{"bearer s3cret", http.StatusUnauthorized},
+		{"bearer S3CRET", http.StatusUnauthorized},
+		{"Bearers3cret", http.StatusUnauthorized},
+		{"Basic s3cret", http.StatusUnauthorized},
+		{"Bearer", http.StatusUnauthorized},
 		{"s3cret", http.StatusUnauthorized},
 		{"Bearer s3cret", http.StatusOK},
+		// The scheme name is case-insensitive (RFC 7235 section 2.1), and
+		// one or more spaces may follow it.
+		{"bearer s3cret", http.StatusOK},
+		{"BEARER s3cret", http.StatusOK},
+		{"bEaReR  s3cret", http.StatusOK},
 	} {
 		code, body := post(tt.auth, getinfo)
 		if code != tt.want {

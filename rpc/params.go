@@ -260,16 +260,23 @@ func parseMsat(name string, raw json.RawMessage) (any, error) {
 	return v, nil
 }
 
-// parseMsatOrAny is CLN invoice's amount: a msat amount or "any" (nil).
+// parseMsatOrAny is CLN invoice's amount (param_positive_msat_or_any): a
+// positive msat amount, or "any" (nil) for an invoice without one. Zero is
+// refused: it is not how an amountless invoice is asked for.
 func parseMsatOrAny(name string, raw json.RawMessage) (any, error) {
 	if s, str := text(raw); str && s == "any" {
 		return (*graph.MilliSat)(nil), nil
 	}
 	v, err := parseMsat(name, raw)
 	if err != nil {
-		return nil, bad(name, `a millisatoshi amount or "any"`, raw)
+		return nil, bad(name, `a positive millisatoshi amount or "any"`, raw)
 	}
 	m := v.(graph.MilliSat)
+	if m == 0 {
+		e := bad(name, `a positive millisatoshi amount or "any"`, raw)
+		e.Message += `: "any" makes an invoice without an amount`
+		return nil, e
+	}
 	return &m, nil
 }
 

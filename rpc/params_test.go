@@ -93,6 +93,9 @@ func TestParsers(t *testing.T) {
 		{parsePositiveDouble, `"NaN"`, false},
 		{parseMsatOrAny, `"any"`, true},
 		{parseMsatOrAny, `"all"`, false},
+		{parseMsatOrAny, `1`, true},
+		{parseMsatOrAny, `0`, false},
+		{parseMsatOrAny, `"0sat"`, false},
 	} {
 		_, err := tt.parse("p", json.RawMessage(tt.in))
 		if (err == nil) != tt.ok {

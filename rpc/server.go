@@ -136,6 +136,12 @@ type response struct {
 
 var nullID = json.RawMessage("null")
 
+// maxDepth is how deeply a request's arrays and objects may nest, the
+// request object itself counted: far more than any command's params need,
+// and below encoding/json's own limit (10000), so that a deeper request is
+// told it is too deep rather than not JSON.
+const maxDepth = 1000
+
 // handle answers one request, given as the bytes of one JSON value, with
 // the bytes of one response (followed by the blank line Core Lightning
 // writes after each).
@@ -152,6 +158,9 @@ func (s *Server) handle(ctx context.Context, raw []byte) []byte {
 // (spec section 1) and returns its id (null until one is read), method and
 // params.
 func parseRequest(raw []byte) (json.RawMessage, string, json.RawMessage, *Error) {
+	if depth(raw) > maxDepth {
+		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("request nested too deeply (more than %d levels)", maxDepth)}
+	}
 	if !json.Valid(raw) {
 		return nullID, "", nil, malformed(raw)
 	}
@@ -179,8 +188,14 @@ func parseRequest(raw []byte) (json.RawMessage, string, json.RawMessage, *Error)
 	if idRaw == nil {
 		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: "No id"}
 	}
-	if c := firstByte(idRaw); c != '"' && c != '-' && (c < '0' || c > '9') {
+	// JSON-RPC 2.0 ids are strings, numbers or null (a request with id
+	// null is not a notification: it is answered, with id null). Core
+	// Lightning also takes true and false; JSON-RPC does not.
+	switch c := firstByte(idRaw); {
+	case c == '{' || c == '[':
 		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: "Expected string/primitive for id"}
+	case c == 't' || c == 'f':
+		return nullID, "", nil, &Error{Code: CodeInvalidRequest, Message: "Expected a string, a number or null for id"}
 	}
 	var id bytes.Buffer
 	if err := json.Compact(&id, idRaw); err != nil {
@@ -198,11 +213,46 @@ func parseRequest(raw []byte) (json.RawMessage, string, json.RawMessage, *Error)
 
 // malformed is CLN's answer to bytes that are not JSON.
 func malformed(raw []byte) *Error {
+	return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Invalid token in json input: '%s'", excerpt(raw))}
+}
+
+// cutShort answers the start of a request the client's stream ended in.
+func cutShort(raw []byte) *Error {
+	return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Request cut short: the stream ended inside a JSON value: '%s'", excerpt(raw))}
+}
+
+// excerpt is the start of a request for an error message.
+func excerpt(raw []byte) string {
 	s := string(raw)
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}
-	return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Invalid token in json input: '%s'", s)}
+	return s
+}
+
+// depth is how deeply the arrays and objects of a JSON value nest (0 for
+// a scalar), brackets inside strings not counted. It reads malformed input
+// too, as far as brackets go.
+func depth(raw []byte) int {
+	d, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range raw {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			d++
+			deepest = max(deepest, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return deepest
 }
 
 // dispatch finds the command, binds its params and runs it.
@@ -341,7 +391,8 @@ func (s *Server) isClosed() bool {
 // serveConn reads requests and runs each in its own goroutine (at most
 // maxInFlight at once: beyond that it stops reading, which pushes back on
 // the client). When reading ends (end of stream, Shutdown, a request too
-// large or unframeable, or idle past the idle timeout) it waits for the
+// large, unframeable or cut short by the end of the stream, each of the
+// last three answered, or idle past the idle timeout) it waits for the
 // requests in flight to answer, so a client that half-closes still gets its
 // answers, then closes. Nothing here holds a lock shared with other
 // connections while it reads or writes.
@@ -365,6 +416,12 @@ func (s *Server) serveConn(cc *conn) {
 			return
 		case errors.Is(err, errFraming):
 			cc.write(s, s.encode(nullID, nil, malformed(raw)))
+			return
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			// The client half-closed (or closed) inside a value: what it
+			// sent cannot become a request, and it may be waiting for an
+			// answer to it.
+			cc.write(s, s.encode(nullID, nil, cutShort(raw)))
 			return
 		case err != nil:
 			if !errors.Is(err, io.EOF) && !s.isClosed() && !errors.Is(err, net.ErrClosed) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,9 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := a.check()
 	if err != nil {
+		return err
+	}
+	if err := checkOutputs(cfg); err != nil {
 		return err
 	}
 	sides := cfg.sides
@@ -207,6 +211,60 @@ func writeReports(cfg *config, reps []*report.Report, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// checkOutputs makes sure, before any payment, that the reports can be
+// written where asked and the ECharts file read, naming every problem: a
+// run of many minutes must not end on a folder that does not exist.
+func checkOutputs(cfg *config) error {
+	var errs []error
+	for _, o := range []struct{ flag, path string }{{"--json", cfg.jsonFile}, {"--html", cfg.htmlFile}} {
+		if o.path == "" {
+			continue
+		}
+		if err := canCreate(o.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", o.flag, o.path, err))
+		}
+	}
+	if cfg.jsonFile != "" && filepath.Clean(cfg.jsonFile) == filepath.Clean(cfg.htmlFile) {
+		errs = append(errs, fmt.Errorf("--json and --html both name %s", cfg.jsonFile))
+	}
+	if src := cfg.echartsJS; cfg.htmlFile != "" && src != "" && !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
+		f, err := os.Open(src)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--echarts-js: %w", err))
+		} else {
+			f.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// canCreate checks that path can be written as writeFile writes it: an
+// existing file is opened for writing, untouched; a new one is created and
+// removed again, which proves its folder exists and takes new files.
+func canCreate(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return errors.New("is a directory")
+	case err == nil:
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("folder %s does not exist", filepath.Dir(path))
+	}
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Close(), os.Remove(path))
 }
 
 // writeFile creates path and writes it with fill.

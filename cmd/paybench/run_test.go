@@ -280,6 +280,46 @@ func TestCommandWritesReports(t *testing.T) {
 	}
 }
 
+// Where a report cannot be written (a folder that does not exist, a
+// directory, an ECharts file that is not there) the command fails before
+// any payment, with every such problem named, and leaves no file behind.
+func TestOutputsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	jsonPath := filepath.Join(dir, "run.json")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"--payments", "1", "--datadir", data, "--json", jsonPath,
+		"--html", filepath.Join(dir, "nosuch", "run.html")}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--html") || !strings.Contains(err.Error(), filepath.Join(dir, "nosuch")+" does not exist") {
+		t.Errorf("--html into a missing folder: %v", err)
+	}
+	err = run(context.Background(), []string{"--payments", "1", "--datadir", data, "--json", dir,
+		"--html", filepath.Join(dir, "run.html"), "--echarts-js", filepath.Join(dir, "echarts.js")}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--json "+dir+": is a directory") || !strings.Contains(err.Error(), "--echarts-js") {
+		t.Errorf("--json a directory, --echarts-js a missing file: %v", err)
+	}
+	for _, p := range []string{data, jsonPath, filepath.Join(dir, "run.html")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s was made: %v", p, err)
+		}
+	}
+	if stdout.Len() > 0 {
+		t.Errorf("a summary was printed:\n%s", stdout.String())
+	}
+	// An existing report is overwritten, as before.
+	if err := os.WriteFile(jsonPath, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"--payments", "1", "--datadir", data, "--json", jsonPath, "--progress", "off"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var got jsonReport
+	readJSON(t, jsonPath, &got)
+	if got.Success.Payments != 1 {
+		t.Errorf("the report: %+v", got.Success)
+	}
+}
+
 // checkHTML checks the page holds every chart (element id and title) and,
 // when inline, ECharts itself and no reference to the CDN.
 func checkHTML(t *testing.T, page string, inline bool) {

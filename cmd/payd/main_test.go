@@ -211,6 +211,17 @@ func TestFlags(t *testing.T) {
 			t.Errorf("http %q: %v", addr, err)
 		}
 	}
+	// -h names each flag's PAYD_* variable.
+	var help bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, func(string) string { return "" }, io.Discard, &help, nil); code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	for _, env := range []string{"PAYD_DATADIR", "PAYD_NETWORK", "PAYD_GRAPH", "PAYD_SEED", "PAYD_LATENCY", "PAYD_SIMNET_ADDR",
+		"PAYD_HTTP", "PAYD_HTTP_ALLOW_REMOTE", "PAYD_LOG_LEVEL"} {
+		if !strings.Contains(help.String(), "(env "+env+")") {
+			t.Errorf("-h does not name %s:\n%s", env, help.String())
+		}
+	}
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"--datadir", t.TempDir(), "--http", "0.0.0.0:0"}, func(string) string { return "" }, io.Discard, &stderr, nil); code != 1 ||
 		!strings.Contains(stderr.String(), "--http-allow-remote") {

@@ -14,11 +14,14 @@ import (
 
 // Parse reads args into fs after taking each flag's default from the
 // environment variable PREFIX_NAME (dashes become underscores), so a flag
-// on the command line wins. It refuses positional arguments.
+// on the command line wins. It refuses positional arguments. It adds the
+// variable's name to each flag's help, and sets fs.Usage to say that the
+// flag wins, so -h lists every variable.
 func Parse(fs *flag.FlagSet, prefix string, args []string, getenv func(string) string) error {
 	var bad []string
 	fs.VisitAll(func(f *flag.Flag) {
-		env := prefix + "_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(prefix, f.Name)
+		f.Usage += " (env " + env + ")"
 		if v := getenv(env); v != "" {
 			if err := f.Value.Set(v); err != nil {
 				bad = append(bad, fmt.Sprintf("%s=%q: %v", env, v, err))
@@ -28,6 +31,12 @@ func Parse(fs *flag.FlagSet, prefix string, args []string, getenv func(string) s
 	if len(bad) > 0 {
 		return fmt.Errorf("environment: %s", strings.Join(bad, "; "))
 	}
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+		fmt.Fprintf(w, "\nEach flag may also be set by the environment variable named in its help; a flag on the command line wins.\n")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,6 +44,12 @@ func Parse(fs *flag.FlagSet, prefix string, args []string, getenv func(string) s
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// envName is the environment variable of a flag: PREFIX_NAME, the name in
+// capitals with dashes as underscores (PAYD_LOG_LEVEL for --log-level).
+func envName(prefix, flagName string) string {
+	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // Logger is a text logger to w at the named level (debug, info, warn,

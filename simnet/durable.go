@@ -2,6 +2,7 @@ package simnet
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -20,9 +21,13 @@ import (
 //     SetBalance its own) to a per-channel counter; a channel's balance is
 //     the seeded split plus that. SetPolicy's policies are kept too.
 //   - Invoices, with their preimage and secret, and whether they were
-//     cancelled. A durable network draws an invoice's preimage and secret
-//     from sha256 of the seed and a draw number that grows across runs
-//     (one more than the largest stored), so no preimage repeats.
+//     cancelled. A durable network derives an invoice's preimage and
+//     secret from sha256 of a salt, the seed and a draw number that grows
+//     across runs (one more than the largest stored), so no preimage
+//     repeats in a directory. The salt is drawn from crypto/rand when the
+//     directory is created and kept in it, so that two directories (two
+//     users, or a network state deleted while a ledger that saw its
+//     invoices stays) never share a payment hash.
 //   - The ground truth of every payment hash (Delivered).
 //   - Height, and the simulated clock when it is not the wall clock.
 //   - HTLCs: see below.
@@ -105,7 +110,10 @@ func (n *Net) openState(dir string) error {
 	}
 	got, err := s.get(metaIdentity)
 	if err == nil && got == nil {
-		err = s.write(storeOp{kind: opSet, key: metaIdentity, value: id})
+		var salt [32]byte
+		if _, err = rand.Read(salt[:]); err == nil {
+			err = s.write(storeOp{kind: opSet, key: metaIdentity, value: id}, storeOp{kind: opSet, key: metaSalt, value: salt[:]})
+		}
 	} else if err == nil && !bytes.Equal(got, id) {
 		err = fmt.Errorf("%w: %s holds the state of another network (another graph, seed or channel options)", ErrInvalidOptions, dir)
 	}
@@ -121,6 +129,13 @@ func (n *Net) openState(dir string) error {
 
 // load reads the store into the freshly built network.
 func (n *Net) load(s *store) error {
+	if v, err := s.get(metaSalt); err != nil {
+		return err
+	} else if len(v) != len(n.salt) {
+		return fmt.Errorf("%w: salt", errCorrupt)
+	} else {
+		n.salt = [32]byte(v)
+	}
 	if v, err := s.get(metaHeight); err != nil {
 		return err
 	} else if v != nil {
@@ -309,10 +324,11 @@ func (n *Net) storedResult(id uint64) (link.Result, bool, error) {
 
 // invoiceDraw derives a durable network's preimage and secret for its
 // draw-th invoice.
-func invoiceDraw(seed, draw uint64) (preimage, secret [32]byte) {
-	var b [16 + 8 + 8]byte
+func invoiceDraw(salt [32]byte, seed, draw uint64) (preimage, secret [32]byte) {
+	var b [16 + 8 + 8 + 32]byte
 	binary.BigEndian.PutUint64(b[16:], seed)
 	binary.BigEndian.PutUint64(b[24:], draw)
+	copy(b[32:], salt[:])
 	copy(b[:16], "simnet preimage ")
 	preimage = sha256.Sum256(b[:])
 	copy(b[:16], "simnet secret   ")

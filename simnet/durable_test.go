@@ -334,10 +334,11 @@ func TestDurableRecords(t *testing.T) {
 	if got, err := decodePolicy(encodePolicy(p)); err != nil || got != p {
 		t.Fatalf("policy read back as %+v, %v", got, err)
 	}
-	a, b := invoiceDraw(1, 0)
-	c, d := invoiceDraw(1, 1)
-	e, _ := invoiceDraw(2, 0)
-	if a == c || a == b || a == e || b == d {
+	a, b := invoiceDraw([32]byte{}, 1, 0)
+	c, d := invoiceDraw([32]byte{}, 1, 1)
+	e, _ := invoiceDraw([32]byte{}, 2, 0)
+	f, _ := invoiceDraw([32]byte{1}, 1, 0)
+	if a == c || a == b || a == e || b == d || a == f {
 		t.Fatal("invoice draws repeat")
 	}
 }
@@ -355,5 +356,29 @@ func TestInMemoryHasNoStore(t *testing.T) {
 	}
 	if err := n.Link().Reattach(context.Background(), 1, func(link.Result) {}); !errors.Is(err, link.ErrUnknownHTLC) {
 		t.Fatal(err)
+	}
+}
+
+// Two directories of the same seed issue different invoices: a network
+// state deleted while a ledger that saw its payment hashes stays cannot
+// hand them out again.
+func TestDurableDirectoriesDiffer(t *testing.T) {
+	var hashes [][32]byte
+	for i := range 2 {
+		n, err := Load(sub300, Options{Seed: 21, Dir: filepath.Join(t.TempDir(), "net")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bolt11, err := n.Invoice(n.Graph().Nodes()[0], 1000, "", 0, DefaultStartTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, decode(t, bolt11).PaymentHash)
+		if err := n.Close(); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if hashes[0] == hashes[1] {
+		t.Fatal("two directories of one seed issued the same first invoice")
 	}
 }

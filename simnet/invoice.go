@@ -25,8 +25,8 @@ type invoice struct {
 // signed with its simnet key: amount 0 asks for any amount, expiry 0 means
 // htlc.DefaultInvoiceExpiry, now is its timestamp. The preimage and payment
 // secret are drawn from the seeded source (a durable network derives them
-// from the seed and a draw number that never repeats in its directory, and
-// returns the invoice once it is on disk), and min_final_cltv_expiry is
+// from its directory's salt, the seed and a draw number that never repeats
+// there, and returns the invoice once it is on disk), and min_final_cltv_expiry is
 // Options.MinFinalCLTV. The node settles HTLCs for it until it expires
 // (against Now).
 func (n *Net) Invoice(node graph.NodeID, amount graph.MilliSat, description string, expiry time.Duration, now time.Time) (string, error) {
@@ -43,7 +43,7 @@ func (n *Net) Invoice(node graph.NodeID, amount graph.MilliSat, description stri
 	if n.store != nil {
 		inv.draw = n.draws
 		n.draws++
-		inv.preimage, inv.secret = invoiceDraw(n.opts.Seed, inv.draw)
+		inv.preimage, inv.secret = invoiceDraw(n.salt, n.opts.Seed, inv.draw)
 	} else {
 		fill(n, inv.preimage[:])
 		fill(n, inv.secret[:])

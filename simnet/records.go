@@ -12,7 +12,7 @@ import (
 
 // Keys of the state store: a prefix byte, then the record's id.
 //
-//	m name            meta: identity, height, now
+//	m name            meta: identity, salt, height, now
 //	c scid            a channel's balance moves since New (merge: int64 per side)
 //	p scid side       a policy SetPolicy set
 //	i hash            an invoice
@@ -34,6 +34,7 @@ const recordVersion = 1
 
 var (
 	metaIdentity = []byte("midentity")
+	metaSalt     = []byte("msalt")
 	metaHeight   = []byte("mheight")
 	metaNow      = []byte("mnow")
 )

@@ -225,10 +225,12 @@ type Net struct {
 	flow     *flowCache
 
 	// A durable network's store (nil in memory), the first write error,
-	// the next invoice draw (under rngMu), the HTLCs a previous run left
-	// in flight until resume starts them, and the order of height writes.
+	// its invoices' salt and next draw (under rngMu), the HTLCs a previous
+	// run left in flight until resume starts them, and the order of height
+	// writes.
 	store      *store
 	storeErr   error // under mu
+	salt       [32]byte
 	draws      uint64
 	recovered  []*recovered
 	resumeOnce sync.Once

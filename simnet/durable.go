@@ -155,9 +155,12 @@ func (n *Net) load(s *store) error {
 		n.now.Store(t[0])
 	}
 	err := s.scan(prefixChannel, func(k, v []byte) error {
+		if len(k) != 9 {
+			return fmt.Errorf("%w: channel key %x", errCorrupt, k)
+		}
 		d, ok := readInt64s(v, 2)
 		ci, known := n.scids[graph.SCID(binary.BigEndian.Uint64(k[1:]))]
-		if !ok || len(k) != 9 || !known || d[0]+d[1] != 0 {
+		if !ok || !known || d[0]+d[1] != 0 {
 			return fmt.Errorf("%w: channel %x", errCorrupt, k[1:])
 		}
 		c := &n.chans[ci]
@@ -174,9 +177,12 @@ func (n *Net) load(s *store) error {
 		return err
 	}
 	err = s.scan(prefixPolicy, func(k, v []byte) error {
+		if len(k) != 10 {
+			return fmt.Errorf("%w: policy key %x", errCorrupt, k)
+		}
 		p, err := decodePolicy(v)
-		ci, known := n.scids[graph.SCID(binary.BigEndian.Uint64(k[1:min(len(k), 9)]))]
-		if err != nil || len(k) != 10 || !known || k[9] > 1 {
+		ci, known := n.scids[graph.SCID(binary.BigEndian.Uint64(k[1:9]))]
+		if err != nil || !known || k[9] > 1 {
 			return fmt.Errorf("%w: policy %x", errCorrupt, k[1:])
 		}
 		n.chans[ci].policy[k[9]], n.chans[ci].known[k[9]] = p, true

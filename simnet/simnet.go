@@ -484,7 +484,9 @@ func (n *Net) SetNow(t time.Time) {
 
 // Close stops the network: HTLCs still in flight resolve without further
 // latency, their callbacks run, and Close returns when all have. Later
-// AddHTLC calls return link.ErrClosed. Close may be called more than once.
+// AddHTLC calls return link.ErrClosed. A durable network has then written
+// every outcome and closes its store; Close returns the first error the
+// store had. Close may be called more than once.
 func (n *Net) Close() error {
 	n.mu.Lock()
 	if !n.closed {

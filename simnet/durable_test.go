@@ -460,3 +460,39 @@ func TestDurableKillMany(t *testing.T) {
 		t.Fatal("no HTLC was in flight at the kill: the test proves nothing")
 	}
 }
+
+// A state directory with a record that cannot be right is refused with
+// an error, never a panic: a short key, balance moves that do not add up
+// to zero, an HTLC record cut short.
+func TestDurableCorruptState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		op   storeOp
+	}{
+		{"short channel key", storeOp{kind: opSet, key: []byte{prefixChannel, 1}, value: int64s(0, 0)}},
+		{"money made", storeOp{kind: opMerge, key: key8(prefixChannel, 0), value: int64s(5, 0)}},
+		{"short htlc", storeOp{kind: opSet, key: key8(prefixPending, 1), value: []byte{recordVersion, 1}}},
+		{"short policy key", storeOp{kind: opSet, key: []byte{prefixPolicy}, value: nil}},
+	} {
+		op := tc.op
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "net")
+			n, err := Load(sub300, Options{Seed: 21, Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if op.key[0] == prefixChannel && len(op.key) == 9 {
+				op.key = key8(prefixChannel, uint64(n.LocalChannels()[0]))
+			}
+			if err := n.store.write(op); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(sub300, Options{Seed: 21, Dir: dir}); !errors.Is(err, errCorrupt) {
+				t.Fatalf("reopened: %v", err)
+			}
+		})
+	}
+}

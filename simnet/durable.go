@@ -115,7 +115,7 @@ func (n *Net) openState(dir string) error {
 			err = s.write(storeOp{kind: opSet, key: metaIdentity, value: id}, storeOp{kind: opSet, key: metaSalt, value: salt[:]})
 		}
 	} else if err == nil && !bytes.Equal(got, id) {
-		err = fmt.Errorf("%w: %s holds the state of another network (another graph, seed or channel options)", ErrInvalidOptions, dir)
+		err = fmt.Errorf("%w: %s holds the state of another network (another graph, seed or channel options): start with those it was made with, or use another directory", ErrInvalidOptions, dir)
 	}
 	if err == nil {
 		err = n.load(s)

@@ -24,10 +24,19 @@ const mainnet = "../graphdata/ln-mainnet-2026-02-03.describegraph.json.gz"
 // full work; sends that fail for want of balance are reported as fail-%.
 //
 //	go test -run '^$' -bench SimnetSettle -benchtime 20000x ./simnet
-func BenchmarkSimnetSettle(b *testing.B) {
+func BenchmarkSimnetSettle(b *testing.B) { benchSettle(b, "") }
+
+// BenchmarkDurableSettle is BenchmarkSimnetSettle on a durable network
+// (Options.Dir): each HTLC writes its take and its outcome with a sync,
+// grouped with the other HTLCs' writes.
+//
+//	go test -run '^$' -bench DurableSettle -benchtime 20000x ./simnet
+func BenchmarkDurableSettle(b *testing.B) { benchSettle(b, b.TempDir()) }
+
+func benchSettle(b *testing.B, dir string) {
 	const seed = 1
 	t0 := time.Now()
-	n, err := Load(mainnet, Options{Seed: seed})
+	n, err := Load(mainnet, Options{Seed: seed, Dir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}

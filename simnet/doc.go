@@ -14,4 +14,10 @@
 // through a link.Link, so a real node backend can take its place; tests and
 // benchmarks also read simnet's ground truth (delivered amounts, settlements,
 // channel balances, HTLCs in flight), which a real payer cannot see.
+//
+// A network lives in memory, or, with Options.Dir, is durable: what
+// changes at run time is kept in a Pebble store in that directory with
+// group-committed synced writes, and a restart continues the same network
+// (invoices never repeat a preimage; an HTLC in flight at a kill resumes
+// and gets exactly one outcome). durable.go says what is kept and when.
 package simnet

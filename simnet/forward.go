@@ -17,7 +17,14 @@ import (
 // channels. Each HTLC runs on a goroutine of its own, owned by the Net,
 // which walks it hop by hop to its outcome and then calls done; Close waits
 // for all of them.
-func (n *Net) Link() link.Link { return &localLink{n: n} }
+// A durable network's HTLCs that a previous run left in flight start
+// again at the first call (durable.go).
+func (n *Net) Link() link.Link {
+	if n.store != nil {
+		n.resumeOnce.Do(n.resume)
+	}
+	return &localLink{n: n}
+}
 
 // localLink is our node's link.Link.
 type localLink struct{ n *Net }
@@ -43,45 +50,85 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 	n.linkID[req.ID] = nil
 	n.wg.Add(1)
 	n.mu.Unlock()
-	n.countHTLC(req.PaymentHash)
+	if n.store == nil {
+		n.countHTLC(req.PaymentHash)
+	}
 	go func() {
 		defer n.wg.Done()
-		res := n.send(&req)
-		res.ID = req.ID
-		n.mu.Lock()
-		watchers := n.linkID[req.ID]
-		delete(n.linkID, req.ID)
-		n.results[req.ID] = res
-		n.mu.Unlock()
-		done(res)
-		for _, w := range watchers {
-			w(res)
+		var tr *trace
+		if n.store != nil {
+			if !n.taken(&req) {
+				return
+			}
+			tr = &trace{}
 		}
+		n.finish(&req, n.send(&req, tr), tr, done)
 	}()
 	return nil
 }
 
-// Reattach implements link.Link: simnet remembers every outcome.
+// finish gives an HTLC's outcome to done and to the callbacks Reattach
+// added, and keeps it for later Reattach calls. A durable network writes
+// it first; if it cannot, nobody hears of it (see durable.go).
+func (n *Net) finish(req *link.AddHTLC, res link.Result, tr *trace, done func(link.Result)) {
+	res.ID = req.ID
+	if n.store != nil && !n.resolved(req, res, tr) {
+		return
+	}
+	n.mu.Lock()
+	watchers := n.linkID[req.ID]
+	delete(n.linkID, req.ID)
+	n.results[req.ID] = res
+	n.mu.Unlock()
+	if done != nil {
+		done(res)
+	}
+	for _, w := range watchers {
+		w(res)
+	}
+}
+
+// Reattach implements link.Link: simnet remembers every outcome (a
+// durable network, those of earlier runs too).
 func (l *localLink) Reattach(ctx context.Context, id uint64, done func(link.Result)) error {
 	n := l.n
 	if done == nil {
 		return ErrNilCallback
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closed {
+		n.mu.Unlock()
 		return link.ErrClosed
 	}
 	if res, ok := n.results[id]; ok {
 		n.wg.Add(1)
+		n.mu.Unlock()
 		go func() { defer n.wg.Done(); done(res) }()
 		return nil
 	}
 	if _, ok := n.linkID[id]; ok {
 		n.linkID[id] = append(n.linkID[id], done)
+		n.mu.Unlock()
 		return nil
 	}
-	return fmt.Errorf("%w: %d", link.ErrUnknownHTLC, id)
+	if n.store == nil {
+		n.mu.Unlock()
+		return fmt.Errorf("%w: %d", link.ErrUnknownHTLC, id)
+	}
+	// An HTLC of a previous run: its outcome is on disk. The store stays
+	// open until Close has waited for this.
+	n.wg.Add(1)
+	n.mu.Unlock()
+	res, ok, err := n.storedResult(id)
+	if err != nil || !ok {
+		n.wg.Done()
+		if err != nil {
+			return fmt.Errorf("simnet: reattach %d: %w", id, err)
+		}
+		return fmt.Errorf("%w: %d", link.ErrUnknownHTLC, id)
+	}
+	go func() { defer n.wg.Done(); done(res) }()
+	return nil
 }
 
 // Hold makes node keep every HTLC it receives, neither forwarding nor
@@ -134,6 +181,7 @@ type incoming struct {
 	expiry uint32
 	hash   [32]byte
 	onion  []byte // the onion_routing_packet, shared with its sender: read only
+	tr     *trace // a durable network's notes on the HTLC, else nil
 }
 
 // outcome is what a node sends back for an HTLC: exactly one field is set,
@@ -144,20 +192,40 @@ type outcome struct {
 	malformed *link.Malformed
 }
 
-// send offers req on our channel and follows it to its outcome.
-func (n *Net) send(req *link.AddHTLC) link.Result {
-	c, side, err := n.channel(req.Channel, n.Self())
+// send offers req on our channel and follows it to its outcome; tr, if
+// not nil, notes its way.
+func (n *Net) send(req *link.AddHTLC, tr *trace) link.Result {
+	c, side, err := n.takeFirst(req)
 	if err != nil {
-		return link.Result{Local: fmt.Errorf("%w: %s", link.ErrUnknownChannel, req.Channel)}
-	}
-	if n.fault(c.nodes[1-side]).Offline {
-		return link.Result{Local: fmt.Errorf("%w: %s: the peer is offline", link.ErrUnknownChannel, req.Channel)}
-	}
-	if err := n.reserve(c, side, req.Amount); err != nil {
 		return link.Result{Local: err}
 	}
+	return n.route(req, c, side, tr)
+}
+
+// takeFirst takes req's amount and a slot on our channel, or returns the
+// local error our channel refuses it with.
+func (n *Net) takeFirst(req *link.AddHTLC) (*chanState, int, error) {
+	c, side, err := n.channel(req.Channel, n.Self())
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s", link.ErrUnknownChannel, req.Channel)
+	}
+	if n.fault(c.nodes[1-side]).Offline {
+		return nil, 0, fmt.Errorf("%w: %s: the peer is offline", link.ErrUnknownChannel, req.Channel)
+	}
+	if err := n.reserve(c, side, req.Amount); err != nil {
+		return nil, 0, err
+	}
+	return c, side, nil
+}
+
+// route follows an HTLC that holds side's balance on our channel c to its
+// outcome.
+func (n *Net) route(req *link.AddHTLC, c *chanState, side int, tr *trace) link.Result {
 	in := &incoming{ch: n.scids[req.Channel], from: side, amount: req.Amount, expiry: req.Expiry,
-		hash: req.PaymentHash, onion: req.Onion[:]}
+		hash: req.PaymentHash, onion: req.Onion[:], tr: tr}
+	if tr != nil {
+		tr.hops = append(tr.hops, traceHop{ch: in.ch, from: side, amount: req.Amount})
+	}
 	out := n.receive(c.nodes[1-side], in)
 	n.resolve(c, side, req.Amount, out.preimage != nil)
 	if out.preimage == nil && out.reason == nil && out.malformed == nil {
@@ -311,7 +379,10 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 		return n.fail(secret, failure(n.update(node, c.scid, side, pol, known)))
 	}
 
-	next := &incoming{ch: ci, from: side, amount: amt, expiry: p.OutgoingCLTV, hash: in.hash, onion: peeled.Next[:]}
+	next := &incoming{ch: ci, from: side, amount: amt, expiry: p.OutgoingCLTV, hash: in.hash, onion: peeled.Next[:], tr: in.tr}
+	if in.tr != nil {
+		in.tr.hops = append(in.tr.hops, traceHop{ch: ci, from: side, amount: amt})
+	}
 	if n.tamper != nil && *n.tamper == n.ids[node] {
 		next.onion[100] ^= 1 // inside the routing info: the next HMAC fails
 	}

@@ -17,13 +17,16 @@ type invoice struct {
 	preimage [32]byte
 	secret   [32]byte
 	minFinal uint32
-	expires  int64 // unix seconds; paying is refused when now > expires
+	expires  int64  // unix seconds; paying is refused when now > expires
+	draw     uint64 // a durable network's draw number (invoiceDraw)
 }
 
 // Invoice makes node issue a BOLT 11 invoice for the regtest network,
 // signed with its simnet key: amount 0 asks for any amount, expiry 0 means
 // htlc.DefaultInvoiceExpiry, now is its timestamp. The preimage and payment
-// secret are drawn from the seeded source, and min_final_cltv_expiry is
+// secret are drawn from the seeded source (a durable network derives them
+// from its directory's salt, the seed and a draw number that never repeats
+// there, and returns the invoice once it is on disk), and min_final_cltv_expiry is
 // Options.MinFinalCLTV. The node settles HTLCs for it until it expires
 // (against Now).
 func (n *Net) Invoice(node graph.NodeID, amount graph.MilliSat, description string, expiry time.Duration, now time.Time) (string, error) {
@@ -37,8 +40,14 @@ func (n *Net) Invoice(node graph.NodeID, amount graph.MilliSat, description stri
 	inv := &invoice{node: i, amount: amount, minFinal: n.opts.MinFinalCLTV,
 		expires: now.Unix() + int64(expiry/time.Second)}
 	n.rngMu.Lock()
-	fill(n, inv.preimage[:])
-	fill(n, inv.secret[:])
+	if n.store != nil {
+		inv.draw = n.draws
+		n.draws++
+		inv.preimage, inv.secret = invoiceDraw(n.salt, n.opts.Seed, inv.draw)
+	} else {
+		fill(n, inv.preimage[:])
+		fill(n, inv.secret[:])
+	}
 	n.rngMu.Unlock()
 	hash := sha256.Sum256(inv.preimage[:])
 	s, err := htlc.EncodeInvoice(htlc.InvoiceParams{
@@ -53,6 +62,9 @@ func (n *Net) Invoice(node graph.NodeID, amount graph.MilliSat, description stri
 	}, n.keys[i])
 	if err != nil {
 		return "", fmt.Errorf("simnet: invoice: %w", err)
+	}
+	if err := n.persist(storeOp{kind: opSet, key: keyHash(prefixInvoice, hash), value: encodeInvoice(storedInvoice{inv: *inv})}); err != nil {
+		return "", err
 	}
 	n.invMu.Lock()
 	n.invoices[hash] = inv
@@ -117,6 +129,9 @@ func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome
 	d.Amount += in.amount
 	d.Settlements++
 	n.truthMu.Unlock()
+	if in.tr != nil {
+		in.tr.delivered = in.amount
+	}
 	pre := inv.preimage
 	return outcome{preimage: &pre}
 }
@@ -124,11 +139,21 @@ func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome
 // CancelInvoice makes the invoice's node forget it, as CLN's delinvoice
 // does: HTLCs for the hash then fail with
 // incorrect_or_unknown_payment_details. It reports whether the invoice
-// was known.
+// was known. A durable network keeps the invoice as cancelled.
 func (n *Net) CancelInvoice(hash [32]byte) bool {
 	n.invMu.Lock()
-	defer n.invMu.Unlock()
-	_, ok := n.invoices[hash]
+	inv, ok := n.invoices[hash]
 	delete(n.invoices, hash)
+	var w *storeWrite
+	if ok && n.store != nil {
+		w = n.store.submit(storeOp{kind: opSet, key: keyHash(prefixInvoice, hash),
+			value: encodeInvoice(storedInvoice{inv: *inv, cancelled: true})})
+	}
+	n.invMu.Unlock()
+	if w != nil {
+		if err := w.wait(); err != nil {
+			n.broke(err)
+		}
+	}
 	return ok
 }

@@ -93,6 +93,13 @@ type Options struct {
 	// WallClock makes the network's time the machine's clock (StartTime
 	// and SetNow are then ignored), as a daemon serving real users needs.
 	WallClock bool
+	// Dir, when set, makes the network durable: what changes at run time
+	// (balances, invoices, HTLCs and their outcomes, ground truth, height)
+	// is kept in this directory, created if need be, and New continues
+	// the network found there (durable.go says what is kept and when).
+	// The directory must have been written with the same graph, Seed and
+	// channel options. Empty keeps everything in memory.
+	Dir string
 }
 
 // withDefaults returns a copy with zero fields set to their defaults.
@@ -217,6 +224,18 @@ type Net struct {
 	flowOnce sync.Once
 	flow     *flowCache
 
+	// A durable network's store (nil in memory), the first write error,
+	// its invoices' salt and next draw (under rngMu), the HTLCs a previous
+	// run left in flight until resume starts them, and the order of height
+	// writes.
+	store      *store
+	storeErr   error // under mu
+	salt       [32]byte
+	draws      uint64
+	recovered  []*recovered
+	resumeOnce sync.Once
+	heightMu   sync.Mutex
+
 	// Test hooks, set before any HTLC is sent. tamper makes that node
 	// flip a bit of every onion it forwards; forge makes every node sign
 	// its channel_updates with the wrong key.
@@ -237,7 +256,8 @@ func Load(path string, opts Options) (*Net, error) {
 // New builds a network from the graph: every node gets a key derived from
 // the seed and its index, every channel keeps its id, capacity and
 // policies and gets a seeded balance split, and our node is attached.
-// The same graph and options give the same network.
+// The same graph and options give the same network. With Options.Dir it
+// then loads the state a previous run left there.
 func New(real *graph.Graph, opts Options) (*Net, error) {
 	if real == nil {
 		return nil, fmt.Errorf("%w: nil graph", ErrInvalidOptions)
@@ -325,6 +345,11 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 	n.height.Store(opts.StartHeight)
 	n.now.Store(opts.StartTime.UnixNano())
 	n.wall = opts.WallClock
+	if opts.Dir != "" {
+		if err := n.openState(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -420,7 +445,19 @@ func (n *Net) SimID(real graph.NodeID) (graph.NodeID, bool) {
 func (n *Net) Height() uint32 { return n.height.Load() }
 
 // AdvanceHeight mines blocks and returns the new height.
-func (n *Net) AdvanceHeight(blocks uint32) uint32 { return n.height.Add(blocks) }
+func (n *Net) AdvanceHeight(blocks uint32) uint32 {
+	if n.store == nil {
+		return n.height.Add(blocks)
+	}
+	n.heightMu.Lock()
+	h := n.height.Add(blocks)
+	w := n.store.submit(storeOp{kind: opSet, key: metaHeight, value: int64s(int64(h))})
+	n.heightMu.Unlock()
+	if err := w.wait(); err != nil {
+		n.broke(err)
+	}
+	return h
+}
 
 // Now returns the simulated time, which invoice expiry is checked against.
 func (n *Net) Now() time.Time {
@@ -431,11 +468,25 @@ func (n *Net) Now() time.Time {
 }
 
 // SetNow sets the simulated time.
-func (n *Net) SetNow(t time.Time) { n.now.Store(t.UnixNano()) }
+func (n *Net) SetNow(t time.Time) {
+	if n.store == nil {
+		n.now.Store(t.UnixNano())
+		return
+	}
+	n.heightMu.Lock()
+	n.now.Store(t.UnixNano())
+	w := n.store.submit(storeOp{kind: opSet, key: metaNow, value: int64s(t.UnixNano())})
+	n.heightMu.Unlock()
+	if err := w.wait(); err != nil {
+		n.broke(err)
+	}
+}
 
 // Close stops the network: HTLCs still in flight resolve without further
 // latency, their callbacks run, and Close returns when all have. Later
-// AddHTLC calls return link.ErrClosed. Close may be called more than once.
+// AddHTLC calls return link.ErrClosed. A durable network has then written
+// every outcome and closes its store; Close returns the first error the
+// store had. Close may be called more than once.
 func (n *Net) Close() error {
 	n.mu.Lock()
 	if !n.closed {
@@ -444,7 +495,13 @@ func (n *Net) Close() error {
 	}
 	n.mu.Unlock()
 	n.wg.Wait()
-	return nil
+	if n.store == nil {
+		return nil
+	}
+	err := n.store.close()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return errors.Join(n.storeErr, err)
 }
 
 // node returns a node's index.

@@ -92,7 +92,23 @@ func (n *Net) SetPolicy(scid graph.SCID, node graph.NodeID, p graph.Policy) erro
 	}
 	c.mu.Lock()
 	c.policy[side], c.known[side] = p, true
+	var w *storeWrite
+	if n.store != nil {
+		w = n.store.submit(storeOp{kind: opSet, key: policyKey(scid, side), value: encodePolicy(p)})
+	}
 	c.mu.Unlock()
+	return n.waitWrite(w)
+}
+
+// waitWrite waits for a write queued under a lock, if any.
+func (n *Net) waitWrite(w *storeWrite) error {
+	if w == nil {
+		return nil
+	}
+	if err := w.wait(); err != nil {
+		n.broke(err)
+		return err
+	}
 	return nil
 }
 
@@ -105,13 +121,21 @@ func (n *Net) SetBalance(scid graph.SCID, node graph.NodeID, amt graph.MilliSat)
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	free := c.balance[0] + c.balance[1]
 	if amt > free {
+		c.mu.Unlock()
 		return fmt.Errorf("simnet: set balance of %s: %s is more than the %s not in flight", scid, amt, free)
 	}
+	var w *storeWrite
+	if n.store != nil {
+		var d [2]int64
+		d[side] = int64(amt) - int64(c.balance[side])
+		d[1-side] = -d[side]
+		w = n.store.submit(storeOp{kind: opMerge, key: key8(prefixChannel, uint64(scid)), value: int64s(d[0], d[1])})
+	}
 	c.balance[side], c.balance[1-side] = amt, free-amt
-	return nil
+	c.mu.Unlock()
+	return n.waitWrite(w)
 }
 
 // Spendable returns what our side of one of our channels can send now

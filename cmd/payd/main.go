@@ -59,7 +59,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.SetOutput(stderr)
 	home, _ := os.UserHomeDir()
 	c := &config{}
-	fs.StringVar(&c.datadir, "datadir", filepath.Join(home, ".payengine"), "data directory: ledger, RPC socket, HTTP token")
+	fs.StringVar(&c.datadir, "datadir", filepath.Join(home, ".payengine"), "data directory: ledger, the embedded network's state, RPC socket, HTTP token")
 	fs.StringVar(&c.network, "network", "simnet", "network to pay on; only the embedded simnet for now")
 	fs.StringVar(&c.graph, "graph", graphdata.Sub300, "channel graph of the simnet: sub300, mainnet, or a describegraph file")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the simnet: keys, balances, latency draws")
@@ -106,8 +106,14 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		return err
 	}
 	start := time.Now()
+	// The embedded network keeps its state next to the ledger, so that a
+	// restart continues it; with --simnet-addr, simnetd keeps it.
+	netDir := filepath.Join(c.datadir, node.SimnetStateName)
+	if c.simnetAddr != "" {
+		netDir = ""
+	}
 	nd, err := node.Start(node.Config{DataDir: c.datadir, Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter,
-		LinkAddr: c.simnetAddr, Logger: log, Metrics: m})
+		LinkAddr: c.simnetAddr, NetDir: netDir, Logger: log, Metrics: m})
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,12 @@
 // over the network's link for our node (one payd at a time), and
 // simnet-rpc, JSON-RPC as on payd's socket with the simnet-* commands:
 // simnet-invoice, simnet-listnodes, simnet-fault and simnet-truth. payd
-// must be given the same --graph and --seed. Every flag can also be set as
-// an environment variable: --dir as SIMNETD_DIR, and so on.
+// must be given the same --graph and --seed. The network's state lives in
+// --dir too (its simnet directory), so simnetd can itself be stopped or
+// killed and restarted on it and go on with the same network; faults are
+// not kept: those of the flags are set again at each start, those set with
+// simnet-fault are gone. Every flag can also be set as an environment
+// variable: --dir as SIMNETD_DIR, and so on.
 package main
 
 import (
@@ -59,7 +63,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs := flag.NewFlagSet("simnetd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := &config{}
-	fs.StringVar(&c.dir, "dir", "", "directory of the sockets "+node.SimnetLinkName+" and "+node.SimnetRPCName+" (required)")
+	fs.StringVar(&c.dir, "dir", "", "directory of the sockets "+node.SimnetLinkName+" and "+node.SimnetRPCName+" and of the network's state (required)")
 	fs.StringVar(&c.graph, "graph", graphdata.Sub300, "channel graph: sub300, mainnet, or a describegraph file (payd must use the same)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the network: keys, balances, latency draws (payd must use the same)")
 	fs.StringVar(&c.latency, "latency", "0", "per-hop delay: D, or D+J for D plus a uniform draw below J (e.g. 20ms+10ms)")
@@ -101,11 +105,16 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		return fmt.Errorf("--dir: %w", err)
 	}
 	start := time.Now()
-	n, err := node.Network(node.Config{Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter, MaxHTLCs: c.maxHTLCs})
+	n, err := node.Network(node.Config{Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter, MaxHTLCs: c.maxHTLCs,
+		NetDir: filepath.Join(c.dir, node.SimnetStateName)})
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer func() {
+		if err := n.Close(); err != nil {
+			log.Error("closing the network", "err", err)
+		}
+	}()
 	if err := startFaults(n, c); err != nil {
 		return err
 	}

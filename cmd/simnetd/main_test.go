@@ -124,3 +124,60 @@ func TestStartFaults(t *testing.T) {
 		}
 	}
 }
+
+// simnetd keeps its network in --dir: stopped and started again, it goes
+// on with the same one, and an invoice issued after the restart is new
+// (today's seeded draws would repeat the first run's).
+func TestRestartContinuesNetwork(t *testing.T) {
+	dir, err := os.MkdirTemp("", "simnetd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	type invoice struct {
+		PaymentHash   string `json:"payment_hash"`
+		PaymentSecret string `json:"payment_secret"`
+	}
+	var invs []invoice
+	for round := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready, done := make(chan struct{}), make(chan int, 1)
+		var stderr strings.Builder
+		go func() {
+			done <- run(ctx, []string{"--dir", dir, "--log-level", "warn"}, func(string) string { return "" }, io.Discard, &stderr, ready)
+		}()
+		select {
+		case <-ready:
+		case code := <-done:
+			t.Fatalf("run %d: simnetd exited %d: %s", round, code, stderr.String())
+		}
+		c, err := rpc.Dial(filepath.Join(dir, node.SimnetRPCName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var nodes struct {
+			Nodes []struct{ ID string } `json:"nodes"`
+		}
+		var inv invoice
+		if err := c.Call(cctx, "simnet-listnodes", nil, &nodes); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Call(cctx, "simnet-invoice", map[string]any{"node": nodes.Nodes[0].ID, "amount_msat": 1000}, &inv); err != nil {
+			t.Fatal(err)
+		}
+		ccancel()
+		c.Close()
+		invs = append(invs, inv)
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("run %d: simnetd exited %d: %s", round, code, stderr.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, node.SimnetStateName)); err != nil {
+		t.Fatalf("no state directory: %v", err)
+	}
+	if invs[0].PaymentHash == invs[1].PaymentHash || invs[0].PaymentSecret == invs[1].PaymentSecret {
+		t.Fatalf("the invoice after the restart repeats the first: %+v", invs)
+	}
+}

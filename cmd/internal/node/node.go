@@ -27,10 +27,13 @@ import (
 )
 
 // Socket names of cmd/simnetd in its directory: the wirelink server of
-// its network's link, and its JSON-RPC control socket (simnet-* commands).
+// its network's link, and its JSON-RPC control socket (simnet-* commands);
+// and the directory, in payd's data directory or simnetd's, where a
+// durable network keeps its state (Config.NetDir).
 const (
-	SimnetLinkName = "simnet-link"
-	SimnetRPCName  = "simnet-rpc"
+	SimnetLinkName  = "simnet-link"
+	SimnetRPCName   = "simnet-rpc"
+	SimnetStateName = "simnet"
 )
 
 // Config says which network to build and where the ledger lives.
@@ -46,6 +49,11 @@ type Config struct {
 	HopLatency, HopJitter time.Duration
 	// MaxHTLCs is the HTLC slots per channel direction (0: BOLT 2's 483).
 	MaxHTLCs int
+	// NetDir, when set, makes the simulated network durable: its state
+	// (balances, invoices, HTLCs and their outcomes, height) lives there
+	// and a restart continues it (simnet.Options.Dir). payd gives
+	// DataDir/SimnetStateName; empty keeps the network in memory.
+	NetDir string
 	// LinkAddr, when set, is the unix socket of a simnetd's link (its
 	// D/simnet-link): the engine's HTLCs go there over wirelink. The local
 	// network, built from the same Graph and Seed as simnetd's, then
@@ -72,9 +80,10 @@ type Node struct {
 }
 
 // Network builds the simulated network of cfg (Graph, Seed, HopLatency,
-// HopJitter, MaxHTLCs) on the machine's clock. The same fields give the
-// same network, node ids, channels and balances included: what lets payd
-// with LinkAddr and cmd/simnetd agree on it.
+// HopJitter, MaxHTLCs) on the machine's clock, and loads the state in
+// NetDir if set. The same fields give the same network, node ids, channels
+// and initial balances included: what lets payd with LinkAddr and
+// cmd/simnetd agree on it.
 func Network(cfg Config) (*simnet.Net, error) {
 	if cfg.Graph == "" {
 		cfg.Graph = graphdata.Sub300
@@ -84,7 +93,7 @@ func Network(cfg Config) (*simnet.Net, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n, err := simnet.New(g, simnet.Options{Seed: cfg.Seed, MaxHTLCs: cfg.MaxHTLCs, HopLatency: cfg.HopLatency,
-		HopJitter: cfg.HopJitter, WallClock: true})
+		HopJitter: cfg.HopJitter, WallClock: true, Dir: cfg.NetDir})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -122,14 +131,16 @@ func Start(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data directory: %w", err)
 	}
-	n, err := Network(cfg)
-	if err != nil {
-		return nil, err
-	}
+	// The ledger first: its lock is what tells a second daemon on the
+	// data directory apart, before it touches the network's state.
 	l, err := persistence.Open(filepath.Join(cfg.DataDir, "ledger"), &persistence.Options{NoSync: cfg.NoSync, Logger: cfg.Logger})
 	if err != nil {
-		n.Close()
 		return nil, fmt.Errorf("node: ledger in %s (is another daemon using this data directory?): %w", cfg.DataDir, err)
+	}
+	n, err := Network(cfg)
+	if err != nil {
+		l.Close()
+		return nil, err
 	}
 	var chans []actors.Channel
 	for _, scid := range n.LocalChannels() {

@@ -32,6 +32,7 @@ type request struct {
 	payKeys  [][]byte
 	attempts []encodedAttempt
 	del      *paymentRef
+	put      *keyValue // a single key written as is (WriteKnowledge)
 	records  int
 
 	ids  []uint64 // row ids of payments, set by the committer
@@ -214,9 +215,12 @@ func (l *Ledger) commit(group []*request) {
 	var err error
 	records := 0
 	for _, r := range group {
-		if r.del != nil {
+		switch {
+		case r.put != nil:
+			err = b.Set(r.put.key, r.put.value, nil)
+		case r.del != nil:
 			r.err, err = l.applyDelete(b, r.del)
-		} else {
+		default:
 			next, err = l.applyWrite(b, r, next)
 		}
 		if err != nil {

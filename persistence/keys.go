@@ -14,12 +14,14 @@ import (
 //	0x02 hash[32] groupid[8] partid[8]        -> Attempt record
 //	0x03 created_at[8] hash[32] groupid[8]    -> empty (created-time index)
 //	0x04 hash[32] groupid[8] partid[8]        -> empty (attempts in flight)
+//	0x05 'liquidity'                          -> graph.Knowledge, its own encoding
 const (
 	prefixMeta        byte = 0x00
 	prefixPayment     byte = 0x01
 	prefixAttempt     byte = 0x02
 	prefixCreated     byte = 0x03
 	prefixPending     byte = 0x04
+	prefixKnowledge   byte = 0x05
 	paymentKeyLen          = 1 + 32 + 8
 	attemptKeyLen          = 1 + 32 + 8 + 8
 	createdKeyLen          = 1 + 8 + 32 + 8

@@ -44,6 +44,9 @@ type Options struct {
 	Avoid    time.Duration
 	Logger   *slog.Logger
 	Metrics  *metrics.Engine // nil: none
+	// HalfLife is how fast learned liquidity bounds relax back to the
+	// prior; default graph.DefaultHalfLife.
+	HalfLife time.Duration
 }
 
 // Validate reports every missing field in one error.
@@ -89,6 +92,7 @@ type Engine struct {
 	runs uint64 // actors spawned, for their names
 
 	paymentProps *actor.Props // one for all payment actors
+	knowledge    *graph.Knowledge
 }
 
 type liveActor struct {
@@ -102,11 +106,20 @@ func Start(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{}), live: map[[32]byte]*liveActor{}}
-	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers, Metrics: opts.Metrics}))
+	k, err := loadKnowledge(opts)
+	if err != nil {
+		e.sys.Shutdown()
+		return nil, err
+	}
+	e.knowledge = k
 	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger, opts.Metrics))
+	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers, Metrics: opts.Metrics, Knowledge: k, Ledger: e.ledger}))
 	peers := make(map[graph.SCID]*actor.PID, len(opts.Channels))
 	for _, c := range opts.Channels {
-		peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: opts.MaxHTLCs, Link: opts.Link}))
+		d := ownDir(opts.Graph, opts.Self, c.SCID)
+		k.SetExact(d, c.Spendable, opts.Clock())
+		peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: opts.MaxHTLCs, Link: opts.Link,
+			Graph: e.graph, Dir: d, Clock: opts.Clock}))
 	}
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,
@@ -183,6 +196,7 @@ func (e *Engine) Stop() {
 	e.stop.Do(func() {
 		close(e.stopped)
 		e.sys.Shutdown()
+		e.saveKnowledge()
 	})
 }
 

@@ -21,7 +21,18 @@ type GraphOptions struct {
 	UpdateDelay time.Duration
 	// Metrics receives each search's duration (nil: none).
 	Metrics *metrics.Engine
+	// Knowledge is the liquidity knowledge shared by every payment: the
+	// graph actor writes what outcomes teach into it and plans read it
+	// (nil: a new one with graph.DefaultHalfLife).
+	Knowledge *graph.Knowledge
+	// Ledger, when set, is the ledger actor the knowledge is written
+	// through every SaveEvery (default DefaultSaveEvery).
+	Ledger    *actor.PID
+	SaveEvery time.Duration
 }
+
+// DefaultSaveEvery is GraphOptions.SaveEvery's default.
+const DefaultSaveEvery = time.Minute
 
 // DefaultUpdateDelay is GraphOptions.UpdateDelay's default.
 const DefaultUpdateDelay = 200 * time.Millisecond
@@ -37,6 +48,12 @@ func GraphProps(g *graph.Graph, opts GraphOptions) *actor.Props {
 	}
 	if opts.UpdateDelay <= 0 {
 		opts.UpdateDelay = DefaultUpdateDelay
+	}
+	if opts.Knowledge == nil {
+		opts.Knowledge = graph.NewKnowledge(0)
+	}
+	if opts.SaveEvery <= 0 {
+		opts.SaveEvery = DefaultSaveEvery
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &graphActor{g: g, opts: opts, avoidCh: map[graph.SCIDDir]time.Time{}, avoidNode: map[graph.NodeID]time.Time{}}
@@ -55,6 +72,8 @@ type graphActor struct {
 	set       *graph.AvoidSet      // both, for the searches; nil: to rebuild
 	expiry    time.Time            // when the first of them runs out
 	updates   []graph.PolicyUpdate // checked, waiting for the next rebuild
+	saver     *time.Ticker         // writes the knowledge to the ledger
+	saverDone chan struct{}
 }
 
 // rebuild tells the graph actor to apply the updates it gathered.
@@ -73,6 +92,9 @@ func (a *graphActor) Receive(ctx actor.Context) {
 		for i := 0; i < a.opts.Workers; i++ {
 			a.workers = append(a.workers, ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return routeWorker{m: a.opts.Metrics} })))
 		}
+		a.startSaver(ctx)
+	case *actor.Stopping:
+		a.stopSaver()
 	case *messages.FindRoute:
 		p := m.Params
 		p.Avoid = a.avoidSet(m.Now)
@@ -96,6 +118,8 @@ func (a *graphActor) Receive(ctx actor.Context) {
 		a.set = nil // rebuilt on the next search
 	case *messages.NewSnapshot:
 		a.g, a.set = m.Graph, nil
+	default:
+		a.receiveLiquidity(ctx)
 	}
 }
 
@@ -178,6 +202,13 @@ func (a *graphActor) channelUpdate(ctx actor.Context, m *messages.ChannelUpdate)
 type routeWorker struct{ m *metrics.Engine }
 
 func (w routeWorker) Receive(ctx actor.Context) {
+	if job, ok := ctx.Message().(*flowJob); ok {
+		start := time.Now()
+		f, err := job.g.PlanFlow(job.params)
+		w.m.RouteSearch(time.Since(start))
+		ctx.Respond(&messages.FlowPlanned{Flow: f, Err: err})
+		return
+	}
 	job, ok := ctx.Message().(*routeJob)
 	if !ok {
 		return

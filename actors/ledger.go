@@ -42,6 +42,14 @@ func (a *ledgerActor) Receive(ctx actor.Context) {
 				root.Send(sender, &messages.Written{Err: err})
 			}
 		}()
+	case *messages.WriteKnowledge:
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.l.WriteKnowledge(context.Background(), m.Data); err != nil {
+				ctx.Logger().Error("ledger: liquidity knowledge", "err", err)
+			}
+		}()
 	case *actor.Stopping:
 		a.wg.Wait()
 	}

@@ -156,6 +156,7 @@ type sentHTLC struct {
 	circuit    htlc.Circuit
 	onion      *htlc.Onion // nil after a restart, or if it could not be built
 	unreadable bool        // the stored circuit could not be read back
+	reserved   bool        // its amounts are reserved in the graph's knowledge
 }
 
 type waitTimeout struct{ reply payment.ReplyTo }
@@ -382,6 +383,9 @@ func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 		return
 	}
 	o := a.sent.onion
+	// Held from now until the outcome, so no plan counts on it twice.
+	ctx.Send(a.deps.Graph, &messages.Reserve{Route: e.Route})
+	a.sent.reserved = true
 	ctx.Request(peer, &messages.OfferHTLC{ID: a.sent.id, Amount: o.Amount, Expiry: o.Expiry, PaymentHash: e.Hash, Onion: o.Packet[:]})
 	// The peer copies the packet; only the circuit is needed from here on,
 	// and thousands of payments wait in flight.
@@ -392,6 +396,8 @@ func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 // run sent (restart recovery).
 func (a *paymentActor) reattach(ctx actor.Context) {
 	if peer := a.deps.Peer(a.sent.route[0].Channel); peer != nil {
+		ctx.Send(a.deps.Graph, &messages.Reserve{Route: a.sent.route})
+		a.sent.reserved = true
 		ctx.Request(peer, &messages.ReattachHTLC{ID: a.sent.id, Amount: a.sent.route[0].Amount})
 		return
 	}
@@ -404,9 +410,14 @@ func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
 		return
 	}
 	route := a.sent.route
+	if a.sent.reserved {
+		ctx.Send(a.deps.Graph, &messages.Unreserve{Route: route})
+		a.sent.reserved = false
+	}
 	switch {
 	case m.Preimage != nil:
 		ctx.Send(a.deps.Graph, &messages.Succeeded{Route: route})
+		ctx.Send(a.deps.Graph, &messages.RouteSettled{Route: route, Now: a.deps.Clock()})
 		a.step(ctx, payment.Settled{Preimage: *m.Preimage})
 	case m.Reason != nil:
 		if a.sent.unreadable {
@@ -428,6 +439,11 @@ func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
 }
 
 func (a *paymentActor) fail(ctx actor.Context, f *htlc.Failure) {
+	if r := f.Routing; r != nil && a.sent != nil {
+		if m := learnFailure(a.sent.route, r.ErringIndex, uint16(r.FailCode), a.deps.Clock()); m != nil {
+			ctx.Send(a.deps.Graph, m)
+		}
+	}
 	if f.Update != nil && f.Routing != nil {
 		ctx.Send(a.deps.Graph, &messages.ChannelUpdate{Update: htlc.PolicyUpdate(f.Update), Signer: f.Routing.ErringNode})
 	}

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/payengine/payengine/graph"
@@ -16,6 +17,11 @@ type PeerOptions struct {
 	Spendable graph.MilliSat // what our side can send now
 	MaxHTLCs  int            // HTLC slots of our side; default 483
 	Link      link.Link
+	// Graph, when set, is told our side's balance (as OwnBalance on
+	// direction Dir, at Clock's time) whenever a settled HTLC changes it.
+	Graph *actor.PID
+	Dir   graph.SCIDDir
+	Clock func() time.Time
 }
 
 // PeerProps returns the props of the peer actor of one channel. It owns the
@@ -72,6 +78,8 @@ func (a *peerActor) Receive(ctx actor.Context) {
 		delete(a.inflight, m.res.ID)
 		if m.res.Preimage == nil {
 			a.spendable += o.amount
+		} else {
+			a.reportBalance(ctx)
 		}
 		out := &messages.HTLCResolved{ID: m.res.ID, Preimage: m.res.Preimage, Reason: m.res.Reason, Local: m.res.Local}
 		if mal := m.res.Malformed; mal != nil {
@@ -103,4 +111,17 @@ func (a *peerActor) offer(ctx actor.Context, m *messages.OfferHTLC) error {
 	a.spendable -= m.Amount
 	a.inflight[m.ID] = offered{amount: m.Amount, reply: ctx.Sender()}
 	return nil
+}
+
+// reportBalance tells the graph what our side holds: what it can spend
+// plus the HTLCs still out, which their payments keep reserved.
+func (a *peerActor) reportBalance(ctx actor.Context) {
+	if a.opts.Graph == nil || a.opts.Clock == nil {
+		return
+	}
+	bal := a.spendable
+	for _, o := range a.inflight {
+		bal += o.amount
+	}
+	ctx.Send(a.opts.Graph, &messages.OwnBalance{Dir: a.opts.Dir, Balance: bal, Now: a.opts.Clock()})
 }

@@ -3,6 +3,7 @@
 //
 //	regtest up --dir D [--nodes N] [--cache C]   build if needed, start, write D/network.json
 //	regtest down --dir D                         stop every process of D
+//	regtest build [--cache C]                    only build the binaries (CI warms its cache so)
 //
 // The processes keep running after up returns; down stops them.
 package main
@@ -27,10 +28,11 @@ func main() {
 const usage = `usage:
   regtest up --dir D [--nodes N] [--cache C]
   regtest down --dir D
+  regtest build [--cache C]
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
+	if len(args) == 0 || (args[0] != "up" && args[0] != "down" && args[0] != "build") {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
@@ -45,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if *dir == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 || (*dir == "") != (args[0] == "build") {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
@@ -58,6 +60,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if args[0] == "build" {
+		bins, err := regtest.Build(ctx, *cache, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "regtest build: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s\n%s\n%s\n%s\n", bins.Btcd, bins.BtcCtl, bins.Lnd, bins.LnCLI)
+		return 0
+	}
 	if _, err := regtest.Up(ctx, regtest.Options{Dir: *dir, Nodes: *nodes, CacheDir: *cache, Log: stderr}); err != nil {
 		fmt.Fprintf(stderr, "regtest up: %v\n", err)
 		return 1

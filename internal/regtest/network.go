@@ -273,7 +273,6 @@ func (n *Network) lndArgs(i int) []string {
 		"--noseedbackup",
 		"--nobootstrap",
 		"--debuglevel=info",
-		"--maxlogfiles=1",
 		// Payd must see every attempt of a payment that later succeeds.
 		"--keep-failed-payment-attempts",
 		// Fast gossip: announcements and updates reach every node in

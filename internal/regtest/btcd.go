@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -303,8 +304,14 @@ func (b *Btcd) mempool(ctx context.Context) ([]string, error) {
 	return ids, err
 }
 
-// poll runs f until it succeeds, ctx ends or d passes; the error names
-// what was awaited and f's last error.
+// permanent is an error poll does not retry.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// poll runs f until it succeeds, returns a permanent error, ctx ends or d
+// passes; the error names what was awaited and f's last error.
 func poll(ctx context.Context, d time.Duration, what string, f func() error) error {
 	deadline := time.Now().Add(d)
 	wait := 20 * time.Millisecond
@@ -312,6 +319,10 @@ func poll(ctx context.Context, d time.Duration, what string, f func() error) err
 		err := f()
 		if err == nil {
 			return nil
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			return p.err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("waiting for %s (%s): %w", what, d, err)

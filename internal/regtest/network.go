@@ -516,9 +516,14 @@ func (n *Network) openChannels(ctx context.Context, specs []chanSpec) error {
 		if err != nil {
 			return err
 		}
-		// The peers' connection may still be settling: retry briefly.
+		// A peer's connection may still be settling: retry while lnd says
+		// so, and only then, since any other failure may come after the
+		// funding transaction left.
 		return poll(ctx, 30*time.Second, n.Nodes[from].Name+" batchopenchannel", func() error {
 			_, err := n.Lncli(ctx, from, "batchopenchannel", "--sat_per_vbyte=2", string(js))
+			if err != nil && !strings.Contains(err.Error(), "not online") && !strings.Contains(err.Error(), "not connected") {
+				return permanent{err}
+			}
 			return err
 		})
 	})

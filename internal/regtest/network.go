@@ -312,7 +312,7 @@ func (n *Network) StartNode(ctx context.Context, i int) error {
 	}
 	err := poll(ctx, 90*time.Second, nd.Name+" synced", func() error {
 		if pid, ok := readPid(n.pidFile(i)); !ok || !alive(pid, n.lndArgs(i)) {
-			return errStopped
+			return permanent{errStopped}
 		}
 		var info struct {
 			Synced bool  `json:"synced_to_chain"`

@@ -559,7 +559,9 @@ func (n *Network) openChannels(ctx context.Context, specs []chanSpec) error {
 				Channels []struct {
 					Active       bool   `json:"active"`
 					RemotePubkey string `json:"remote_pubkey"`
-					ChanID       uint64 `json:"chan_id,string"`
+					// lncli listchannels prints the short channel id as
+					// scid (and chan_id as BOLT 2's 32-byte id).
+					ChanID       uint64 `json:"scid,string"`
 					ChannelPoint string `json:"channel_point"`
 					Capacity     int64  `json:"capacity,string"`
 				} `json:"channels"`

@@ -592,12 +592,26 @@ func (n *Network) setPolicies(ctx context.Context, specs []chanSpec) error {
 			return nil
 		}
 		n.Channels[k].Forwarder, n.Channels[k].BaseFeeMsat, n.Channels[k].FeeRatePPM = n.Nodes[s.Fwd].Name, s.Base, s.PPM
-		_, err := n.Lncli(ctx, s.Fwd, "updatechanpolicy",
-			"--base_fee_msat="+strconv.FormatInt(s.Base, 10),
-			"--fee_rate_ppm="+strconv.FormatInt(s.PPM, 10),
-			"--time_lock_delta="+strconv.Itoa(TimeLockDelta),
-			"--chan_point="+n.Channels[k].ChannelPoint)
-		return err
+		// The node that did not open the channel has no graph edge for it
+		// until the channel is announced: lnd then reports the update as
+		// failed, and it is tried again.
+		return poll(ctx, 60*time.Second, n.Nodes[s.Fwd].Name+" updatechanpolicy "+n.Channels[k].SCID, func() error {
+			var r struct {
+				Failed []json.RawMessage `json:"failed_updates"`
+			}
+			err := n.lncliJSON(ctx, s.Fwd, &r, "updatechanpolicy",
+				"--base_fee_msat="+strconv.FormatInt(s.Base, 10),
+				"--fee_rate_ppm="+strconv.FormatInt(s.PPM, 10),
+				"--time_lock_delta="+strconv.Itoa(TimeLockDelta),
+				"--chan_point="+n.Channels[k].ChannelPoint)
+			if err != nil {
+				return err
+			}
+			if len(r.Failed) > 0 {
+				return fmt.Errorf("failed: %s", r.Failed[0])
+			}
+			return nil
+		})
 	})
 }
 

@@ -113,15 +113,18 @@ func TestRegtestUp(t *testing.T) {
 	if err := n.lncliJSON(ctx, Payer, &attempt, "sendtoroute", "--payment_hash="+inv.RHash, "--routes="+string(br)); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("over the drained channel: %+v", attempt)
 	if attempt.Status != "FAILED" || attempt.Failure.Code != "TEMPORARY_CHANNEL_FAILURE" || attempt.Failure.SourceIndex != 1 ||
 		attempt.Failure.Update.ChanID != chanOf["cheap-drained"].ChanID {
 		t.Errorf("over the drained channel: %+v, want FAILED TEMPORARY_CHANNEL_FAILURE at index 1 with an update of %d",
 			attempt, chanOf["cheap-drained"].ChanID)
 	}
 
-	// lnd pays the payee (over the expensive path, the only one that can
-	// carry the amount).
-	pay(ctx, t, n, Payee, addInvoice(ctx, t, n, Payee, amtSat))
+	// lnd pays the payee over the expensive path, the only one that can
+	// carry the amount, at the fee the package doc gives.
+	if fee := pay(ctx, t, n, Payee, addInvoice(ctx, t, n, Payee, amtSat)); fee != ExpensiveBaseMsat+int64(TestAmount)*ExpensiveFeePPM/1_000_000 {
+		t.Errorf("paid %d msat in fees, want the expensive path's", fee)
+	}
 
 	// The payer's lnd stops and starts again with its channels.
 	if err := n.StopNode(ctx, Payer); err != nil {
@@ -177,13 +180,17 @@ func addInvoice(ctx context.Context, t *testing.T, n *Network, node int, sat str
 	return inv
 }
 
-// pay pays inv of node payee from the payer and checks the payee
-// settled it.
-func pay(ctx context.Context, t *testing.T, n *Network, payee int, inv invoice) {
+// pay pays inv of node payee from the payer, checks the payee settled
+// it, and returns the fee paid in msat.
+func pay(ctx context.Context, t *testing.T, n *Network, payee int, inv invoice) int64 {
 	t.Helper()
 	var p struct {
 		Status   string `json:"status"`
 		Preimage string `json:"payment_preimage"`
+		FeeMsat  int64  `json:"fee_msat,string"`
+		HTLCs    []struct {
+			Status string `json:"status"`
+		} `json:"htlcs"`
 	}
 	if err := n.lncliJSON(ctx, Payer, &p, "payinvoice", "--force", "--json", inv.PayReq); err != nil {
 		t.Fatal(err)
@@ -200,6 +207,8 @@ func pay(ctx context.Context, t *testing.T, n *Network, payee int, inv invoice) 
 	if st.State != "SETTLED" {
 		t.Errorf("payee's invoice is %s after payment", st.State)
 	}
+	t.Logf("paid %s: fee %d msat, attempts %+v", n.Nodes[payee].Name, p.FeeMsat, p.HTLCs)
+	return p.FeeMsat
 }
 
 func checkNetworkJSON(t *testing.T, dir string, n *Network) {

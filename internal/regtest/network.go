@@ -434,17 +434,23 @@ func (n *Network) fundWallets(ctx context.Context, specs []chanSpec) error {
 	for _, s := range specs {
 		perChan[s.From] += s.Sat + 1_000_000
 	}
-	var outs []fundOut
-	for i := range n.Nodes {
+	addrs := make([]string, len(n.Nodes))
+	err := n.each(len(n.Nodes), func(i int) error {
 		var a struct {
 			Address string `json:"address"`
 		}
-		if err := n.lncliJSON(ctx, i, &a, "newaddress", "p2wkh"); err != nil {
-			return err
-		}
-		outs = append(outs, fundOut{Addr: a.Address, Sat: spare})
+		err := n.lncliJSON(ctx, i, &a, "newaddress", "p2wkh")
+		addrs[i] = a.Address
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var outs []fundOut
+	for i, addr := range addrs {
+		outs = append(outs, fundOut{Addr: addr, Sat: spare})
 		if s := perChan[i]; s > 0 {
-			outs = append(outs, fundOut{Addr: a.Address, Sat: btcutil.Amount(s)})
+			outs = append(outs, fundOut{Addr: addr, Sat: btcutil.Amount(s)})
 			want[i] += btcutil.Amount(s)
 		}
 	}

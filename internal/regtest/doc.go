@@ -49,7 +49,8 @@
 //     policies; fees are charged only on the last hops above.
 //
 // Every policy set uses TimeLockDelta (40 blocks), so fees alone tell the
-// paths apart. network.json lists each channel with from (the funder),
+// paths apart. network.json lists each channel with name (ChanCheapDrained
+// and the others; Network.Channel finds one), from (the funder),
 // to, scid (Core Lightning's "BxTxO"), chan_id (lnd's number),
 // channel_point, capacity_sat, forwarder with base_fee_msat and
 // fee_rate_ppm, and a purpose line saying which path it is.

@@ -50,6 +50,9 @@ type Node struct {
 // its balance is on From's side; the fees are the policy set on the
 // Forwarder's side (empty Forwarder: lnd's defaults on both sides).
 type Channel struct {
+	// Name says which channel of the topology it is (ChanCheapDrained...;
+	// "payer-node-K" for the channel to extra node K).
+	Name         string `json:"name"`
 	From         string `json:"from"`
 	To           string `json:"to"`
 	SCID         string `json:"scid"`
@@ -554,7 +557,7 @@ func (n *Network) openChannels(ctx context.Context, specs []chanSpec) error {
 	}
 	for _, s := range specs {
 		n.Channels = append(n.Channels, Channel{
-			From: n.Nodes[s.From].Name, To: n.Nodes[s.To].Name, CapacitySat: s.Sat, Purpose: s.Purpose,
+			Name: s.Name, From: n.Nodes[s.From].Name, To: n.Nodes[s.To].Name, CapacitySat: s.Sat, Purpose: s.Purpose,
 		})
 	}
 	// Each channel as its funder lists it, once active.
@@ -696,6 +699,16 @@ func (n *Network) save() error {
 		return fmt.Errorf("regtest: network.json: %w", err)
 	}
 	return nil
+}
+
+// Channel returns the channel of the given name (ChanCheapDrained...).
+func (n *Network) Channel(name string) (Channel, error) {
+	for _, c := range n.Channels {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return Channel{}, fmt.Errorf("regtest: no channel %q", name)
 }
 
 // Load reads the network Up wrote in dir.

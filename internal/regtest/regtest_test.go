@@ -71,8 +71,12 @@ func TestRegtestUp(t *testing.T) {
 	}
 
 	chanOf := map[string]Channel{}
-	for _, c := range n.Channels {
-		chanOf[strings.SplitN(c.Purpose, ":", 2)[0]] = c
+	for _, name := range []string{ChanPayerCheap, ChanPayerExpensive, ChanPayerSmall, ChanCheapDrained, ChanExpensive, ChanTooSmall} {
+		c, err := n.Channel(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chanOf[name] = c
 	}
 
 	// lnd's own route-finding over the network: a route to the payee for
@@ -287,7 +291,7 @@ func TestTopology(t *testing.T) {
 			t.Errorf("%+v below lnd's minimum channel size", s)
 		}
 		fits := s.Sat*1000 > int64(TestAmount)
-		if strings.HasPrefix(s.Purpose, "too-small") == fits {
+		if (s.Name == ChanTooSmall) == fits {
 			t.Errorf("%+v: fits the test amount %v", s, fits)
 		}
 	}

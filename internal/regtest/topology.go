@@ -38,6 +38,16 @@ const (
 	TestAmount graph.MilliSat = 100_000_000
 )
 
+// Names of the channels in Network.Channels (Network.Channel finds one).
+const (
+	ChanPayerCheap     = "payer-cheap"
+	ChanPayerExpensive = "payer-expensive"
+	ChanPayerSmall     = "payer-small"
+	ChanCheapDrained   = "cheap-drained"
+	ChanExpensive      = "expensive"
+	ChanTooSmall       = "too-small"
+)
+
 // Fees set with lncli updatechanpolicy on the forwarding side of each
 // path's last channel; every policy set uses TimeLockDelta, so fees alone
 // tell the paths apart. For TestAmount the cheap path costs 1,000 msat and
@@ -56,6 +66,7 @@ const (
 // all its balance), Fwd is the node whose forwarding policy is set (-1
 // leaves lnd's defaults).
 type chanSpec struct {
+	Name      string
 	From, To  int
 	Sat       int64
 	Fwd       int
@@ -69,22 +80,22 @@ type chanSpec struct {
 func topology(n int) []chanSpec {
 	specs := []chanSpec{
 		{From: Payer, To: CheapHop, Sat: ChannelSat, Fwd: -1,
-			Purpose: "payer-cheap: payer to the cheap path's hop; all balance on the payer's side"},
+			Name: ChanPayerCheap, Purpose: "payer to the cheap path's hop; all balance on the payer's side"},
 		{From: Payer, To: ExpensiveHop, Sat: ChannelSat, Fwd: -1,
-			Purpose: "payer-expensive: payer to the expensive path's hop; all balance on the payer's side"},
+			Name: ChanPayerExpensive, Purpose: "payer to the expensive path's hop; all balance on the payer's side"},
 		{From: Payer, To: SmallHop, Sat: ChannelSat, Fwd: -1,
-			Purpose: "payer-small: payer to the small path's hop; all balance on the payer's side"},
+			Name: ChanPayerSmall, Purpose: "payer to the small path's hop; all balance on the payer's side"},
 		{From: Payee, To: CheapHop, Sat: ChannelSat, Fwd: CheapHop, Base: CheapBaseMsat, PPM: CheapFeePPM,
-			Purpose: "cheap-drained: the cheap path's last hop, opened by the payee so the forwarding node (node-1) has no balance: " +
+			Name: ChanCheapDrained, Purpose: "the cheap path's last hop, opened by the payee so the forwarding node (node-1) has no balance: " +
 				"it looks fine in the graph but a payment over it fails at node-1 with TEMPORARY_CHANNEL_FAILURE"},
 		{From: ExpensiveHop, To: Payee, Sat: ChannelSat, Fwd: ExpensiveHop, Base: ExpensiveBaseMsat, PPM: ExpensiveFeePPM,
-			Purpose: "expensive: the expensive path's last hop, liquid on node-2's side: payments to the payee succeed here"},
+			Name: ChanExpensive, Purpose: "the expensive path's last hop, liquid on node-2's side: payments to the payee succeed here"},
 		{From: SmallHop, To: Payee, Sat: SmallChannelSat, Fwd: SmallHop, Base: SmallBaseMsat, PPM: SmallFeePPM,
-			Purpose: "too-small: the cheapest path's last hop, capacity below the test amount: route-finding must avoid it by capacity"},
+			Name: ChanTooSmall, Purpose: "the cheapest path's last hop, capacity below the test amount: route-finding must avoid it by capacity"},
 	}
 	for i := 5; i < n; i++ {
-		specs = append(specs, chanSpec{From: Payer, To: i, Sat: ChannelSat, Fwd: -1,
-			Purpose: "payer-extra: payer to an extra receiver; all balance on the payer's side"})
+		specs = append(specs, chanSpec{Name: "payer-" + nodeName(i), From: Payer, To: i, Sat: ChannelSat, Fwd: -1,
+			Purpose: "payer to an extra receiver; all balance on the payer's side"})
 	}
 	return specs
 }

@@ -114,10 +114,6 @@ func (b *Btcd) start(ctx context.Context, bin string) error {
 	})
 }
 
-func (b *Btcd) stop() error {
-	return stopProcess(b.pidFile(), b.args()[0], 10*time.Second)
-}
-
 // call makes one JSON-RPC call; result may be nil.
 func (b *Btcd) call(ctx context.Context, method string, params []any, result any) error {
 	client, err := b.httpClient()

@@ -748,7 +748,7 @@ func Down(dir string) error {
 	}
 	wg.Wait()
 	b := &Btcd{Dir: filepath.Join(dir, "btcd")}
-	errs = append(errs, stopProcess(b.pidFile(), "--datadir="+filepath.Join(b.Dir, "data"), 10*time.Second))
+	errs = append(errs, stopProcess(b.pidFile(), b.args()[0], 10*time.Second))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("regtest: down %s: %w", dir, err)
 	}

@@ -296,3 +296,44 @@ func TestTopology(t *testing.T) {
 		}
 	}
 }
+
+// TestDown stops a process found by its pid file (with its child, by
+// process group), leaves alone a process whose command line lacks the
+// network's mark (a reused pid), and is idempotent.
+func TestDown(t *testing.T) {
+	dir := t.TempDir()
+	node := filepath.Join(dir, "node-0")
+	if err := os.MkdirAll(node, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// sh runs sleep as a child; the mark is sh's $0, as lnd's first flag is.
+	p, err := startProcess("/bin/sh", []string{"-c", "sleep 60; true", "--lnddir=" + node},
+		filepath.Join(node, "lnd.out"), filepath.Join(node, "lnd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Kill() })
+	// A pid file naming this test process: Down must not signal it.
+	btcdDir := filepath.Join(dir, "btcd")
+	if err := os.MkdirAll(btcdDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(btcdDir, "btcd.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !alive(p.Pid, []string{"--lnddir=" + node}) {
+		t.Fatal("started process not seen alive")
+	}
+	if err := Down(dir); err != nil {
+		t.Fatal(err)
+	}
+	if alive(p.Pid, nil) {
+		t.Errorf("pid %d survives Down", p.Pid)
+	}
+	if left := networkPids(t, dir); len(left) != 0 {
+		t.Errorf("pid files left: %v", left)
+	}
+	if err := Down(dir); err != nil {
+		t.Errorf("second Down: %v", err)
+	}
+}

@@ -313,26 +313,44 @@ func (n *Network) StartNode(ctx context.Context, i int) error {
 	if _, err := startProcess(n.Lnd, n.lndArgs(i), filepath.Join(nd.LndDir, "lnd.out"), n.pidFile(i)); err != nil {
 		return fmt.Errorf("regtest: %s: %w", nd.Name, err)
 	}
-	err := poll(ctx, 90*time.Second, nd.Name+" synced", func() error {
+	running := func() error {
 		if pid, ok := readPid(n.pidFile(i)); !ok || !alive(pid, n.lndArgs(i)) {
 			return permanent{errStopped}
 		}
-		var info struct {
-			Synced bool  `json:"synced_to_chain"`
-			Height int64 `json:"block_height"`
-		}
-		if err := n.lncliJSON(ctx, i, &info, "getinfo"); err != nil {
-			return err
-		}
-		h, err := n.Btcd.height(ctx)
-		if err != nil {
-			return err
-		}
-		if !info.Synced || info.Height != h {
-			return fmt.Errorf("at height %d of %d, synced_to_chain %v", info.Height, h, info.Synced)
-		}
 		return nil
+	}
+	// A new node writes its admin macaroon once its wallet exists: wait
+	// for the file first, since each lncli call costs CPU the wallet's
+	// key derivation (scrypt) needs.
+	err := poll(ctx, 90*time.Second, nd.Name+" macaroon", func() error {
+		if err := running(); err != nil {
+			return err
+		}
+		_, err := os.Stat(nd.MacaroonPath)
+		return err
 	})
+	if err == nil {
+		err = poll(ctx, 90*time.Second, nd.Name+" synced", func() error {
+			if err := running(); err != nil {
+				return err
+			}
+			var info struct {
+				Synced bool  `json:"synced_to_chain"`
+				Height int64 `json:"block_height"`
+			}
+			if err := n.lncliJSON(ctx, i, &info, "getinfo"); err != nil {
+				return err
+			}
+			h, err := n.Btcd.height(ctx)
+			if err != nil {
+				return err
+			}
+			if !info.Synced || info.Height != h {
+				return fmt.Errorf("at height %d of %d, synced_to_chain %v", info.Height, h, info.Synced)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("regtest: %s (log %s): %w", nd.Name, filepath.Join(nd.LndDir, "lnd.out"), err)
 	}

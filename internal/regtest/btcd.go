@@ -32,6 +32,9 @@ type Btcd struct {
 	RPCPass   string `json:"rpcpass"`
 	RPCCert   string `json:"rpccert"`
 	Dir       string `json:"dir"`
+	// BtcCtlConf is a btcctl config file with all of the above:
+	// btcctl -C BtcCtlConf getblockcount.
+	BtcCtlConf string `json:"btcctlconf"`
 	// MiningAddr receives every coinbase; its key is derived from a fixed
 	// seed (minerKey), so the network can spend them without a wallet.
 	MiningAddr string `json:"miningaddr"`
@@ -104,6 +107,11 @@ func (b *Btcd) start(ctx context.Context, bin string) error {
 	// An empty config file stops btcd writing a sample one into $HOME.
 	if err := os.WriteFile(filepath.Join(b.Dir, "btcd.conf"), nil, 0o644); err != nil {
 		return fmt.Errorf("btcd config: %w", err)
+	}
+	conf := fmt.Sprintf("regtest=1\nrpcserver=%s\nrpcuser=%s\nrpcpass=%s\nrpccert=%s\n", b.RPCServer, b.RPCUser, b.RPCPass, b.RPCCert)
+	b.BtcCtlConf = filepath.Join(b.Dir, "btcctl.conf")
+	if err := os.WriteFile(b.BtcCtlConf, []byte(conf), 0o644); err != nil {
+		return fmt.Errorf("btcctl config: %w", err)
 	}
 	if _, err := startProcess(bin, b.args(), filepath.Join(b.Dir, "btcd.out"), b.pidFile()); err != nil {
 		return fmt.Errorf("btcd: %w", err)

@@ -246,7 +246,7 @@ func checkNetworkJSON(t *testing.T, dir string, n *Network) {
 		if !hexKey.MatchString(nd.PubKey) {
 			t.Errorf("%s: pubkey %q", nd.Name, nd.PubKey)
 		}
-		for _, p := range []string{nd.TLSCertPath, nd.MacaroonPath, n.LnCLI, n.BtcCtl} {
+		for _, p := range []string{nd.TLSCertPath, nd.MacaroonPath, n.LnCLI, n.BtcCtl, n.Btcd.BtcCtlConf, n.Btcd.RPCCert} {
 			if _, err := os.Stat(p); err != nil {
 				t.Error(err)
 			}

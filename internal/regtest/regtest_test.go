@@ -70,6 +70,30 @@ func TestRegtestUp(t *testing.T) {
 		}
 	}
 
+	// lnd has the sub-servers payd needs (lndclient checks the tags), hold
+	// invoices among them.
+	var ver struct {
+		Lnd struct {
+			Version   string   `json:"version"`
+			BuildTags []string `json:"build_tags"`
+		} `json:"lnd"`
+	}
+	if err := n.lncliJSON(ctx, Payer, &ver, "version"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ver.Lnd.BuildTags, " "); got != LndTags || !strings.HasPrefix(ver.Lnd.Version, "0.21.3-beta") {
+		t.Errorf("lnd %s with tags %q, want 0.21.3-beta with %q", ver.Lnd.Version, got, LndTags)
+	}
+	var hold struct {
+		PayReq string `json:"payment_request"`
+	}
+	if err := n.lncliJSON(ctx, Payee, &hold, "addholdinvoice", strings.Repeat("ab", 32), "--amt=1000"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(hold.PayReq, "lnbcrt") {
+		t.Errorf("hold invoice %q", hold.PayReq)
+	}
+
 	chanOf := map[string]Channel{}
 	for _, name := range []string{ChanPayerCheap, ChanPayerExpensive, ChanPayerSmall, ChanCheapDrained, ChanExpensive, ChanTooSmall} {
 		c, err := n.Channel(name)

@@ -204,13 +204,22 @@ func Up(ctx context.Context, o Options) (_ *Network, err error) {
 }
 
 // clean removes what a previous network left in dir (only the names Up
-// writes), so a new chain starts from block 0.
+// writes), so a new chain starts from block 0. It refuses to remove those
+// names when nothing shows they are a network's (btcd's config file,
+// written first), so a mistyped --dir loses nothing.
 func clean(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("regtest: network directory: %w", err)
 	}
 	old, _ := filepath.Glob(filepath.Join(dir, "node-*"))
 	old = append(old, filepath.Join(dir, "btcd"), filepath.Join(dir, NetworkFile))
+	if _, err := os.Stat(filepath.Join(dir, "btcd", "btcd.conf")); err != nil {
+		for _, p := range old {
+			if _, err := os.Stat(p); err == nil {
+				return fmt.Errorf("regtest: %s exists and is not a regtest network's: choose another --dir", p)
+			}
+		}
+	}
 	for _, p := range old {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("regtest: remove old %s: %w", p, err)

@@ -361,3 +361,31 @@ func TestDown(t *testing.T) {
 		t.Errorf("second Down: %v", err)
 	}
 }
+
+// TestCleanRefusesForeignFiles: Up does not delete a node-* or btcd it
+// did not make.
+func TestCleanRefusesForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "node-photos"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := clean(dir); err == nil {
+		t.Fatal("clean removed a file Up did not write")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node-photos")); err != nil {
+		t.Fatal(err)
+	}
+	// Once btcd's config shows a network, its leftovers go.
+	if err := os.MkdirAll(filepath.Join(dir, "btcd"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "btcd", "btcd.conf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := clean(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "btcd")); err == nil {
+		t.Error("btcd dir left")
+	}
+}

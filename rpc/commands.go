@@ -26,6 +26,8 @@ type handlers struct {
 
 	labelsMu sync.Mutex
 	labels   map[string]bool // simnet-invoice labels issued
+
+	reserved reservations // askrene-reserve's holds
 }
 
 // Param lists shared by several commands.

@@ -112,7 +112,7 @@ func New(opts Options) (*Server, error) {
 	s := newServer(config{maxBytes: opts.MaxRequestBytes, maxInFlight: opts.MaxInFlight,
 		writeTimeout: opts.WriteTimeout, idleTimeout: opts.IdleTimeout, denyDeprecated: opts.DenyDeprecated, log: opts.Logger})
 	h := &handlers{s: s, e: opts.Engine, net: opts.Net, ledger: opts.Ledger, version: opts.Version, log: opts.Logger}
-	for _, c := range append(h.commands(), h.simnetCommands()...) {
+	for _, c := range append(append(h.commands(), h.askreneCommands()...), h.simnetCommands()...) {
 		if err := s.Register(c); err != nil {
 			return nil, err
 		}

@@ -15,6 +15,9 @@ import (
 var schemaFiles = map[string]string{
 	"pay": "pay", "sendpay": "sendpay", "waitsendpay": "waitsendpay", "getroute": "getroute",
 	"listsendpays": "listsendpays", "listpayments": "listsendpays", "listpays": "listpays", "decodepay": "decodepay",
+	"getroutes": "getroutes", "askrene-listlayers": "askrene-listlayers", "askrene-inform-channel": "askrene-inform-channel",
+	"askrene-age": "askrene-age", "askrene-reserve": "askrene-reserve", "askrene-unreserve": "askrene-unreserve",
+	"askrene-listreservations": "askrene-listreservations", "askrene-remove-layer": "askrene-remove-layer",
 }
 
 // responseSchemas compiles the response schema of every command that has

@@ -96,16 +96,25 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 	case Pay:
 		return c.stepPay(now, ev), nil
 	case Persisted:
+		if ev.Part != 0 {
+			return c.stepPartPersisted(ev)
+		}
 		if c.phase != phasePersisting {
 			return nil, fmt.Errorf("%w: persisted in phase %d", ErrUnexpected, c.phase)
 		}
 		return c.stepPersisted(), nil
 	case Settled:
+		if ev.Part != 0 {
+			return c.stepPartSettled(now, ev)
+		}
 		if c.phase != phaseInFlight {
 			return nil, fmt.Errorf("%w: settled in phase %d", ErrUnexpected, c.phase)
 		}
 		return c.stepSettled(now, ev), nil
 	case Failed:
+		if ev.Part != 0 {
+			return c.stepPartFailed(now, ev)
+		}
 		if c.phase != phaseInFlight {
 			return nil, fmt.Errorf("%w: failed in phase %d", ErrUnexpected, c.phase)
 		}
@@ -115,6 +124,11 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 			return nil, fmt.Errorf("%w: route in phase %d", ErrUnexpected, c.phase)
 		}
 		return c.stepRoute(now, ev), nil
+	case FlowFound:
+		if c.pay == nil || c.pay.flow == nil || !c.pay.flow.planning {
+			return nil, fmt.Errorf("%w: flow while not planning", ErrUnexpected)
+		}
+		return c.stepFlow(now, ev), nil
 	case RouteNotFound:
 		if c.phase != phaseRouting {
 			return nil, fmt.Errorf("%w: no route in phase %d", ErrUnexpected, c.phase)

@@ -45,12 +45,18 @@ type PayParams struct {
 	ExemptFee     graph.MilliSat // exemptfee; 5000 msat
 	RetryFor      time.Duration  // retry_for; 60 s
 	MaxDelay      uint32         // maxdelay; 2016 blocks (max-locktime-blocks)
+	// MaxParts is maxparts: how many parts may be in flight at once; 1
+	// (or 0) keeps the single-path pay. Default DefaultMaxParts.
+	MaxParts int
 }
+
+// DefaultMaxParts is pay's maxparts default (xpay's and getroutes' 100).
+const DefaultMaxParts = 100
 
 // DefaultPayParams returns pay's defaults (spec section 9.1, with the
 // original pages' riskfactor of 1.0).
 func DefaultPayParams() PayParams {
-	return PayParams{RiskFactor: 1.0, MaxFeePercent: 0.5, ExemptFee: 5000, RetryFor: 60 * time.Second, MaxDelay: 2016}
+	return PayParams{RiskFactor: 1.0, MaxFeePercent: 0.5, ExemptFee: 5000, RetryFor: 60 * time.Second, MaxDelay: 2016, MaxParts: DefaultMaxParts}
 }
 
 // Pay is a pay call (spec section 9) with its invoice already decoded.
@@ -69,15 +75,29 @@ type RouteFound struct{ Route graph.Route }
 // error (graph.ErrNoRoute for 205).
 type RouteNotFound struct{ Err error }
 
-// Persisted says the attempt of the last PersistAttempt is durable.
-type Persisted struct{}
+// Persisted says the attempt of the PersistAttempt with the same Part is
+// durable (Part 0: the single attempt).
+type Persisted struct{ Part uint64 }
 
-// Settled says the HTLC in flight was fulfilled.
-type Settled struct{ Preimage [32]byte }
+// Settled says the HTLC of Part (0: the single attempt) was fulfilled.
+type Settled struct {
+	Preimage [32]byte
+	Part     uint64
+}
 
-// Failed says the HTLC in flight failed, classified (htlc.ReadFailure or a
-// local failure).
-type Failed struct{ Failure Failure }
+// Failed says the HTLC of Part (0: the single attempt) failed, classified
+// (htlc.ReadFailure or a local failure).
+type Failed struct {
+	Failure Failure
+	Part    uint64
+}
+
+// FlowFound answers a PlanFlow effect: the planner's flow, or its error
+// (graph.ErrNoRoute class when no flow fits).
+type FlowFound struct {
+	Flow *graph.Flow
+	Err  error
+}
 
 // WaitTimeout says a waitsendpay's timer fired.
 type WaitTimeout struct{ Reply ReplyTo }
@@ -90,6 +110,7 @@ func (RouteNotFound) isEvent() {}
 func (Persisted) isEvent()     {}
 func (Settled) isEvent()       {}
 func (Failed) isEvent()        {}
+func (FlowFound) isEvent()     {}
 func (WaitTimeout) isEvent()   {}
 
 // Effect is an output of Core.Step. Effects are carried out in the order
@@ -109,6 +130,7 @@ type PersistAttempt struct {
 	Route  graph.Route
 	Secret *[32]byte
 	Total  graph.MilliSat
+	Part   uint64 // 0: the single attempt; else a part of a multi-part pay
 }
 
 // SendHTLC hands the attempt's HTLC to the peer of the route's first hop.
@@ -117,10 +139,22 @@ type SendHTLC struct {
 	Route  graph.Route
 	Secret *[32]byte
 	Total  graph.MilliSat // total_msat for the final payload
+	Part   uint64
 }
 
 // PersistOutcome writes the record's final status (complete or failed).
-type PersistOutcome struct{ Record Record }
+// For a part of a multi-part pay (Part > 0), PartRecord is that part's
+// own outcome (its status, amounts, preimage or failure) for its attempt
+// row, and Record the payment's row, which may still be pending.
+type PersistOutcome struct {
+	Record     Record
+	Part       uint64
+	PartRecord *Record
+}
+
+// PlanFlow asks the graph's planner for parts that deliver Params.Amount
+// (the caller fills in the source); answer with FlowFound.
+type PlanFlow struct{ Params graph.FlowParams }
 
 // ReportFailure tells the graph a node on the route failed, so later routes
 // avoid it (the original pages' "route table will be updated").
@@ -153,3 +187,4 @@ func (PersistOutcome) isEffect() {}
 func (ReportFailure) isEffect()  {}
 func (Reply) isEffect()          {}
 func (StartTimer) isEffect()     {}
+func (PlanFlow) isEffect()       {}

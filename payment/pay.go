@@ -21,6 +21,7 @@ type payRun struct {
 	exclude   []string
 	expensive string // the first "Route wanted ..." message, for 206
 	attempts  []PayAttempt
+	flow      *flowState // set when the pay is sent in parts
 }
 
 // PayAttempt is one attempt of a pay, as paystatus and error 210's
@@ -57,6 +58,9 @@ func (c *Core) stepPay(now time.Time, ev Pay) []Effect {
 		amount = ev.Amount
 	}
 	c.pay = &payRun{reply: ev.Reply, inv: inv, amount: *amount, label: ev.Label, params: ev.Params, start: now}
+	if multiPart(ev.Params, *amount) {
+		return c.startFlow(now)
+	}
 	return c.findRoute()
 }
 

@@ -41,6 +41,9 @@ type Record struct {
 	Bolt11      string
 	Failure     *Failure // only when failed
 	Pay         *PayRun  // while a pay drives the attempts
+	// Parts is how many parts delivered a payment made in parts (pay's
+	// result "parts"); 0 for a single attempt.
+	Parts int
 }
 
 // PayRun is what a restart needs to resume a pay whose attempt was in

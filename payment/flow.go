@@ -1,0 +1,307 @@
+package payment
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/payengine/payengine/graph"
+)
+
+// SinglePathMax is the amount below which pay keeps the single-path
+// getroute search even when maxparts allows parts: a payment that small
+// (under 100,000 sat) crosses a typical channel whole with high
+// probability (uniform liquidity: (capacity - amount) / capacity, 0.9 on
+// a 1M sat channel), and the single path pays exactly as v0.7's pay did.
+const SinglePathMax graph.MilliSat = 100_000_000
+
+// multiPart reports whether pay sends amount in parts planned as a flow.
+func multiPart(p PayParams, amount graph.MilliSat) bool {
+	return p.MaxParts > 1 && amount >= SinglePathMax
+}
+
+// partState is where one part of a multi-part pay stands.
+type partState uint8
+
+const (
+	partPersisting partState = iota // its attempt is being written
+	partInFlight                    // its HTLC is out
+	partSettled
+	partFailed
+)
+
+// flowPart is one part of a multi-part pay: its route and where it stands.
+type flowPart struct {
+	id    uint64
+	route graph.Route
+	state partState
+}
+
+func (p *flowPart) delivers() graph.MilliSat { return p.route[len(p.route)-1].Amount }
+func (p *flowPart) sent() graph.MilliSat     { return p.route[0].Amount }
+func (p *flowPart) active() bool             { return p.state == partPersisting || p.state == partInFlight }
+
+// flowState is a pay sent in parts: rounds of plans, each for the amount
+// still missing (the amount less what the parts in flight and settled
+// deliver), within what is left of the fee budget and of maxparts.
+type flowState struct {
+	budget   graph.MilliSat // fees of all parts together, at most
+	parts    []*flowPart
+	planning bool   // a PlanFlow is out
+	planErr  error  // the last plan's error, while parts are still out
+	endErr   *Error // the pay ends with this once no part is out
+	preimage *[32]byte
+}
+
+// feeBudget is pay's fee limit for the whole payment: maxfeepercent of
+// the amount, or exemptfee if that is more (HEAD's exemptfee modifier).
+func feeBudget(p PayParams, amount graph.MilliSat) graph.MilliSat {
+	pct := graph.MilliSat(float64(amount) * p.MaxFeePercent / 100)
+	return max(pct, p.ExemptFee)
+}
+
+// sums returns what the active parts and the settled ones deliver and
+// send, and how many are active.
+func (f *flowState) sums() (delivering, sending graph.MilliSat, active int) {
+	for _, p := range f.parts {
+		if p.active() || p.state == partSettled {
+			delivering += p.delivers()
+			sending += p.sent()
+		}
+		if p.active() {
+			active++
+		}
+	}
+	return delivering, sending, active
+}
+
+func (c *Core) startFlow(now time.Time) []Effect {
+	p := c.pay
+	p.flow = &flowState{budget: feeBudget(p.params, p.amount)}
+	return c.planFlow(now)
+}
+
+// planFlow asks for the amount still missing, with the fee budget and the
+// parts left; nothing when nothing is missing or a plan is already out.
+func (c *Core) planFlow(now time.Time) []Effect {
+	p, f := c.pay, c.pay.flow
+	delivering, sending, active := f.sums()
+	if f.planning || delivering >= p.amount || f.endErr != nil || f.preimage != nil {
+		return nil
+	}
+	if len(f.parts) > 0 && now.After(p.start.Add(p.params.RetryFor)) {
+		return c.flowEndIfIdle(now, c.gaveUp())
+	}
+	fees := sending - delivering
+	var left graph.MilliSat
+	if fees < f.budget {
+		left = f.budget - fees
+	}
+	maxParts := p.params.MaxParts - active
+	if maxParts < 1 {
+		return nil // wait for a part to end
+	}
+	f.planning = true
+	return []Effect{PlanFlow{Params: graph.FlowParams{
+		Destination: p.inv.Payee, Amount: p.amount - delivering, MaxFee: left,
+		FinalCLTV: p.inv.MinFinalCLTV, MaxDelay: p.params.MaxDelay, MaxParts: maxParts,
+	}}}
+}
+
+// stepFlow sends the parts of a plan at once: each is written, then its
+// HTLC leaves (Persisted), as a single attempt does.
+func (c *Core) stepFlow(now time.Time, ev FlowFound) []Effect {
+	p, f := c.pay, c.pay.flow
+	f.planning = false
+	if ev.Err != nil || ev.Flow == nil || len(ev.Flow.Parts) == 0 {
+		f.planErr = ev.Err
+		if ev.Err == nil {
+			f.planErr = graph.ErrNoRoute
+		}
+		if _, _, active := f.sums(); active > 0 {
+			// Parts are out: what they teach when they end may open a
+			// way; the next failure plans again.
+			return nil
+		}
+		return c.flowEndIfIdle(now, c.flowNoRoute())
+	}
+	if len(f.parts) > 0 && now.After(p.start.Add(p.params.RetryFor)) {
+		return c.flowEndIfIdle(now, c.gaveUp())
+	}
+	f.planErr = nil
+	var effects []Effect
+	for _, fp := range ev.Flow.Parts {
+		part := &flowPart{id: uint64(len(f.parts)) + 1, route: fp.Route}
+		f.parts = append(f.parts, part)
+		p.attempts = append(p.attempts, PayAttempt{Route: fp.Route})
+		c.flowRecord(now)
+		effects = append(effects, PersistAttempt{Record: *c.rec, Route: part.route, Secret: p.inv.Secret, Total: p.amount, Part: part.id})
+	}
+	return effects
+}
+
+// flowRecord brings the hash's record up to date with the parts: a new
+// pending record at the first part, AmountSent the sum of what the parts
+// not failed send.
+func (c *Core) flowRecord(now time.Time) {
+	p := c.pay
+	if c.rec == nil || c.rec.Status != StatusPending {
+		c.rec = &Record{Hash: c.hash, Destination: p.inv.Payee, Amount: p.amount, CreatedAt: now,
+			Status: StatusPending, Label: p.label, Bolt11: p.inv.Bolt11, Pay: &PayRun{Params: p.params, Start: p.start}}
+	}
+	_, c.rec.AmountSent, _ = p.flow.sums()
+	c.rec.Parts = 0
+	for _, part := range p.flow.parts {
+		if part.state == partSettled {
+			c.rec.Parts++
+		}
+	}
+}
+
+func (c *Core) part(id uint64) *flowPart {
+	if c.pay == nil || c.pay.flow == nil || id == 0 || id > uint64(len(c.pay.flow.parts)) {
+		return nil
+	}
+	return c.pay.flow.parts[id-1]
+}
+
+func (c *Core) stepPartPersisted(ev Persisted) ([]Effect, error) {
+	part := c.part(ev.Part)
+	if part == nil || part.state != partPersisting {
+		return nil, fmt.Errorf("%w: part %d persisted", ErrUnexpected, ev.Part)
+	}
+	part.state = partInFlight
+	return []Effect{SendHTLC{Hash: c.hash, Route: part.route, Secret: c.pay.inv.Secret, Total: c.pay.amount, Part: part.id}}, nil
+}
+
+// partRecord is one part's own outcome, for its attempt row.
+func (c *Core) partRecord(now time.Time, part *flowPart, f *Failure, pre *[32]byte) *Record {
+	r := *c.rec
+	r.Amount, r.AmountSent, r.CompletedAt, r.Failure, r.Preimage = part.delivers(), part.sent(), now, f, pre
+	r.Status = StatusComplete
+	if f != nil {
+		r.Status = StatusFailed
+	}
+	return &r
+}
+
+func (c *Core) stepPartSettled(now time.Time, ev Settled) ([]Effect, error) {
+	part := c.part(ev.Part)
+	if part == nil || part.state != partInFlight {
+		return nil, fmt.Errorf("%w: part %d settled", ErrUnexpected, ev.Part)
+	}
+	f := c.pay.flow
+	part.state = partSettled
+	pre := ev.Preimage
+	f.preimage = &pre
+	c.flowRecord(now)
+	effects := []Effect{PersistOutcome{Record: *c.rec, Part: part.id, PartRecord: c.partRecord(now, part, nil, &pre)}}
+	return append(effects, c.flowEndIfIdle(now, nil)...), nil
+}
+
+func (c *Core) stepPartFailed(now time.Time, ev Failed) ([]Effect, error) {
+	part := c.part(ev.Part)
+	if part == nil || part.state != partInFlight {
+		return nil, fmt.Errorf("%w: part %d failed", ErrUnexpected, ev.Part)
+	}
+	p, f := c.pay, c.pay.flow
+	part.state = partFailed
+	fl := ev.Failure
+	p.attempts[ev.Part-1].Failure = &fl
+	c.flowRecord(now)
+	effects := []Effect{PersistOutcome{Record: *c.rec, Part: part.id, PartRecord: c.partRecord(now, part, &fl, nil)}}
+	switch r := fl.Routing; {
+	case r != nil && fl.Code == CodeTryOtherRoute && r.ErringIndex > 0:
+		effects = append(effects, ReportFailure{Failure: fl})
+	case fl.Code == CodeUnparseableOnion:
+		effects = append(effects, ReportFailure{Failure: fl, Route: part.route})
+	}
+	switch {
+	case f.preimage != nil:
+		// Paid already: the other parts only need to end.
+	case fl.Code != CodeTryOtherRoute || fl.Routing == nil:
+		if f.endErr == nil {
+			c.rec.Failure = &fl
+			f.endErr = c.failureError()
+		}
+	case now.After(p.start.Add(p.params.RetryFor)):
+		if f.endErr == nil {
+			f.endErr = c.gaveUp()
+		}
+	default:
+		// Plan again only the amount this part was to deliver (and any
+		// other missing), around what failed.
+		return append(effects, c.planFlow(now)...), nil
+	}
+	return append(effects, c.flowEndIfIdle(now, f.endErr)...), nil
+}
+
+// flowNoRoute is the error of a plan that failed: 206 when only the fee
+// budget stood in the way, 210 after parts were tried, else 205.
+func (c *Core) flowNoRoute() *Error {
+	f, n := c.pay.flow, len(c.pay.attempts)
+	switch {
+	case errors.Is(f.planErr, graph.ErrFeeBudget):
+		why := f.planErr.Error()
+		if i := strings.LastIndex(why, ": "); i >= 0 {
+			why = why[i+2:]
+		}
+		return &Error{Code: CodeRouteTooExpensive, Message: fmt.Sprintf("Route wanted more fee than the budget of %s: %s", f.budget, why)}
+	case n > 0:
+		return &Error{Code: CodeStoppedRetrying, Message: fmt.Sprintf("Ran out of routes to try after %d attempt%s: see paystatus", n, plural(n)),
+			Data: PayFailureData{Attempts: c.pay.attempts}}
+	}
+	var ge *graph.Error
+	if !errors.Is(f.planErr, graph.ErrNoRoute) && errors.As(f.planErr, &ge) {
+		return &Error{Code: ge.Code, Message: ge.Message}
+	}
+	return &Error{Code: CodeRouteNotFound, Message: "Could not find a route"}
+}
+
+// flowEndIfIdle ends the pay once no part is out and no plan is: complete
+// if a part settled, else failed with err (or, with no err, whatever the
+// last plan said).
+func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
+	f := c.pay.flow
+	if err != nil && f.endErr == nil && f.preimage == nil {
+		f.endErr = err
+	}
+	if _, _, active := f.sums(); active > 0 || f.planning {
+		return nil
+	}
+	if f.preimage != nil {
+		c.rec.Status, c.rec.Preimage, c.rec.CompletedAt, c.rec.Failure = StatusComplete, f.preimage, now, nil
+		effects := []Effect{PersistOutcome{Record: *c.rec}}
+		for _, w := range c.waiters {
+			effects = append(effects, Reply{To: w, Record: c.Record()})
+		}
+		c.waiters = nil
+		effects = append(effects, Reply{To: c.pay.reply, Record: c.Record()})
+		c.pay = nil
+		return effects
+	}
+	if f.endErr == nil {
+		return nil // a round is still to be planned
+	}
+	end := f.endErr
+	var effects []Effect
+	if c.rec != nil {
+		c.rec.Status = StatusFailed
+		if c.rec.Failure == nil {
+			for i := len(c.pay.attempts) - 1; i >= 0; i-- {
+				if a := c.pay.attempts[i]; a.Failure != nil {
+					c.rec.Failure = a.Failure
+					break
+				}
+			}
+		}
+		effects = append(effects, PersistOutcome{Record: *c.rec})
+		err := c.failureError()
+		for _, w := range c.waiters {
+			effects = append(effects, Reply{To: w, Err: err})
+		}
+		c.waiters = nil
+	}
+	return append(effects, c.endPay(end)...)
+}

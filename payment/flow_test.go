@@ -1,0 +1,208 @@
+package payment
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/payengine/payengine/graph"
+)
+
+// A second line from A to C, over D: A -[AD]- D -[DC]- C.
+var (
+	nodeD = nid(4)
+	chAD  = graph.NewSCID(100, 3, 0)
+	chDC  = graph.NewSCID(100, 4, 0)
+)
+
+// viaB and viaD deliver final to C over B or D; each intermediate node
+// charges 1 msat per 1,000,000 forwarded plus 1 msat.
+func viaB(final graph.MilliSat) graph.Route {
+	return graph.Route{{ID: nodeB, Channel: chAB, Amount: final + 1 + final/1_000_000, Delay: 15}, {ID: nodeC, Channel: chBC, Amount: final, Delay: 9}}
+}
+
+func viaD(final graph.MilliSat) graph.Route {
+	return graph.Route{{ID: nodeD, Channel: chAD, Amount: final + 1 + final/1_000_000, Delay: 15}, {ID: nodeC, Channel: chDC, Amount: final, Delay: 9}}
+}
+
+func flowOf(routes ...graph.Route) FlowFound {
+	f := &graph.Flow{}
+	for _, r := range routes {
+		f.Parts = append(f.Parts, graph.FlowPart{Route: r, ProbabilityPPM: 900_000})
+	}
+	return FlowFound{Flow: f}
+}
+
+// describeFlow renders a multi-part pay's effects, one line each.
+func describeFlow(effects []Effect) []string {
+	var out []string
+	for _, e := range effects {
+		switch e := e.(type) {
+		case PlanFlow:
+			out = append(out, fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=%d", e.Params.Amount, e.Params.MaxFee, e.Params.MaxParts))
+		case PersistAttempt:
+			out = append(out, fmt.Sprintf("persist-attempt part=%d delivers=%d total=%d sent=%d", e.Part, e.Route[len(e.Route)-1].Amount, e.Total, e.Record.AmountSent))
+		case SendHTLC:
+			out = append(out, fmt.Sprintf("send-htlc part=%d total=%d", e.Part, e.Total))
+		case PersistOutcome:
+			if e.PartRecord != nil {
+				out = append(out, fmt.Sprintf("persist-outcome part=%d %s payment %s", e.Part, e.PartRecord.Status, e.Record.Status))
+				break
+			}
+			out = append(out, fmt.Sprintf("persist-outcome %s parts=%d sent=%d", e.Record.Status, e.Record.Parts, e.Record.AmountSent))
+		default:
+			out = append(out, describe([]Effect{e})...)
+		}
+	}
+	return out
+}
+
+func stepF(t *testing.T, c *Core, now time.Time, ev Event, want ...string) []Effect {
+	t.Helper()
+	effects, err := c.Step(now, ev)
+	if err != nil {
+		t.Fatalf("%T: %v", ev, err)
+	}
+	if got := describeFlow(effects); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%T %+v:\ngot  %q\nwant %q", ev, ev, got, want)
+	}
+	return effects
+}
+
+const big = SinglePathMax * 3 // 300,000 sat: sent in parts
+
+// A pay of a large amount is planned as a flow and its parts leave at
+// once, each carrying the payment's total; a failed part is planned again
+// for only its own amount, within what is left of the whole payment's fee
+// budget; the pay ends complete once every part has settled, with parts.
+func TestPayInPartsReplansOnlyTheMissingAmount(t *testing.T) {
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	budget := graph.MilliSat(float64(big) * params.MaxFeePercent / 100)
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params},
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=100", big, budget))
+	half := big / 2
+	stepF(t, c, t0, flowOf(viaB(half), viaD(half)),
+		fmt.Sprintf("persist-attempt part=1 delivers=%d total=%d sent=%d", half, big, half+1+half/1_000_000),
+		fmt.Sprintf("persist-attempt part=2 delivers=%d total=%d sent=%d", half, big, 2*(half+1+half/1_000_000)))
+	stepF(t, c, t0, Persisted{Part: 1}, fmt.Sprintf("send-htlc part=1 total=%d", big))
+	stepF(t, c, t0, Persisted{Part: 2}, fmt.Sprintf("send-htlc part=2 total=%d", big))
+	// Never more in flight than the amount: a part failing leaves
+	// exactly its amount to plan again, with the fee budget less the
+	// fees of the part still out.
+	fee := 1 + half/1_000_000
+	stepF(t, c, t0, Failed{Part: 2, Failure: remoteFailure(204, 1, nodeD, chDC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome part=2 failed payment pending", "report-failure",
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=99", half, budget-fee))
+	quarter := half / 2
+	stepF(t, c, t0, flowOf(viaB(quarter), viaB(quarter)),
+		fmt.Sprintf("persist-attempt part=3 delivers=%d total=%d sent=%d", quarter, big, half+fee+quarter+1+quarter/1_000_000),
+		fmt.Sprintf("persist-attempt part=4 delivers=%d total=%d sent=%d", quarter, big, half+fee+2*(quarter+1+quarter/1_000_000)))
+	stepF(t, c, t0, Persisted{Part: 3}, fmt.Sprintf("send-htlc part=3 total=%d", big))
+	stepF(t, c, t0, Persisted{Part: 4}, fmt.Sprintf("send-htlc part=4 total=%d", big))
+	stepF(t, c, t0, WaitSendPay{Reply: 2})
+	stepF(t, c, t0, Settled{Part: 1, Preimage: pre}, "persist-outcome part=1 complete payment pending")
+	stepF(t, c, t0, Settled{Part: 3, Preimage: pre}, "persist-outcome part=3 complete payment pending")
+	sent := half + fee + 2*(quarter+1+quarter/1_000_000)
+	stepF(t, c, t0, Settled{Part: 4, Preimage: pre}, "persist-outcome part=4 complete payment pending",
+		fmt.Sprintf("persist-outcome complete parts=3 sent=%d", sent), "reply to=2 complete", "reply to=1 complete")
+	if r := c.Record(); r.Parts != 3 || r.AmountSent != sent || *r.Preimage != pre || !c.Done() {
+		t.Fatalf("record %+v, done %v", r, c.Done())
+	}
+}
+
+// Below SinglePathMax, and with maxparts 1 at any amount, pay keeps the
+// single-path search of v0.7.
+func TestPaySinglePathRule(t *testing.T) {
+	c := New(hash, nil, nil)
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(SinglePathMax - 1)), Params: DefaultPayParams()}, "find-route exclude=[]")
+	one := DefaultPayParams()
+	one.MaxParts = 1
+	c = New(hash, nil, nil)
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: one}, "find-route exclude=[]")
+}
+
+// How a pay in parts ends: the planner finding nothing (205, or 206 when
+// only the fee budget stood in the way), a destination's refusal (203,
+// after every other part is back), retry_for running out (210).
+func TestPayInPartsEndings(t *testing.T) {
+	params := DefaultPayParams()
+	plan := func(c *Core) {
+		t.Helper()
+		effects, err := c.Step(t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params})
+		if err != nil || len(effects) != 1 {
+			t.Fatalf("pay: %v %v", effects, err)
+		}
+	}
+	c := New(hash, nil, nil)
+	plan(c)
+	stepF(t, c, t0, FlowFound{Err: graph.ErrNoRoute}, "reply to=1 error 205 Could not find a route")
+
+	c = New(hash, nil, nil)
+	plan(c)
+	stepF(t, c, t0, FlowFound{Err: fmt.Errorf("%w: %w: the cheapest flow found costs 9msat", graph.ErrNoRoute, graph.ErrFeeBudget)},
+		"reply to=1 error 206 Route wanted more fee than the budget of 1500000msat: the cheapest flow found costs 9msat")
+
+	// 203 from the destination on one part: the other part is waited
+	// for, then the pay fails with the 203, and nothing is planned again.
+	c = New(hash, nil, nil)
+	plan(c)
+	half := big / 2
+	stepF(t, c, t0, flowOf(viaB(half), viaD(half)), "persist-attempt part=1 delivers=150000000 total=300000000 sent=150000151",
+		"persist-attempt part=2 delivers=150000000 total=300000000 sent=300000302")
+	stepF(t, c, t0, Persisted{Part: 1}, "send-htlc part=1 total=300000000")
+	stepF(t, c, t0, Persisted{Part: 2}, "send-htlc part=2 total=300000000")
+	stepF(t, c, t0, Failed{Part: 1, Failure: remoteFailure(203, 2, nodeC, chBC, lnwire.CodeIncorrectOrUnknownPaymentDetails)},
+		"persist-outcome part=1 failed payment pending")
+	stepF(t, c, t0, Failed{Part: 2, Failure: remoteFailure(203, 2, nodeC, chDC, lnwire.CodeIncorrectOrUnknownPaymentDetails)},
+		"persist-outcome part=2 failed payment pending", "persist-outcome failed parts=0 sent=0",
+		"reply to=1 error 203 failed: IncorrectOrUnknownPaymentDetails")
+	if !c.Done() {
+		t.Fatal("pay still running")
+	}
+
+	// Past retry_for a failed part is not planned again: 210.
+	c = New(hash, nil, nil)
+	plan(c)
+	stepF(t, c, t0, flowOf(viaB(big)), "persist-attempt part=1 delivers=300000000 total=300000000 sent=300000301")
+	stepF(t, c, t0, Persisted{Part: 1}, "send-htlc part=1 total=300000000")
+	stepF(t, c, t0.Add(params.RetryFor+time.Second), Failed{Part: 1, Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome part=1 failed payment pending", "report-failure", "persist-outcome failed parts=0 sent=0",
+		"reply to=1 error 210 Gave up after 1 attempt: see paystatus")
+
+	// A plan that fails while parts are out waits for them; the next
+	// failure plans again, and when nothing can be planned and nothing is
+	// out, 210 names the attempts.
+	c = New(hash, nil, nil)
+	plan(c)
+	stepF(t, c, t0, flowOf(viaB(half)), "persist-attempt part=1 delivers=150000000 total=300000000 sent=150000151")
+	stepF(t, c, t0, Persisted{Part: 1}, "send-htlc part=1 total=300000000")
+	stepF(t, c, t0, Failed{Part: 1, Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome part=1 failed payment pending", "report-failure", "plan-flow amount=300000000 maxfee=1500000 maxparts=100")
+	stepF(t, c, t0, FlowFound{Err: graph.ErrNoRoute}, "persist-outcome failed parts=0 sent=0",
+		"reply to=1 error 210 Ran out of routes to try after 1 attempt: see paystatus")
+}
+
+// Parts answer only for themselves: an unknown part, or one that is not in
+// flight, is refused and changes nothing.
+func TestPayInPartsUnexpected(t *testing.T) {
+	c := New(hash, nil, nil)
+	if _, err := c.Step(t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: DefaultPayParams()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []Event{Persisted{Part: 1}, Settled{Part: 7, Preimage: pre}, Failed{Part: 1}} {
+		if _, err := c.Step(t0, ev); !errors.Is(err, ErrUnexpected) {
+			t.Fatalf("%+v: %v", ev, err)
+		}
+	}
+	stepF(t, c, t0, flowOf(viaB(big)), "persist-attempt part=1 delivers=300000000 total=300000000 sent=300000301")
+	if _, err := c.Step(t0, Settled{Part: 1, Preimage: pre}); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("settled before persisted: %v", err)
+	}
+	if _, err := c.Step(t0, FlowFound{}); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("flow while not planning: %v", err)
+	}
+}

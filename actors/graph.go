@@ -74,6 +74,8 @@ type graphActor struct {
 	updates   []graph.PolicyUpdate // checked, waiting for the next rebuild
 	saver     *time.Ticker         // writes the knowledge to the ledger
 	saverDone chan struct{}
+	planBusy  bool         // a reserving plan is with a worker
+	planQueue []queuedPlan // reserving plans waiting for it
 }
 
 // rebuild tells the graph actor to apply the updates it gathered.
@@ -206,7 +208,15 @@ func (w routeWorker) Receive(ctx actor.Context) {
 		start := time.Now()
 		f, err := job.g.PlanFlow(job.params)
 		w.m.RouteSearch(time.Since(start))
+		if job.reserve != nil && err == nil {
+			for _, part := range f.Parts {
+				job.reserve.Reserve(part.Route)
+			}
+		}
 		ctx.Respond(&messages.FlowPlanned{Flow: f, Err: err})
+		if job.done != nil {
+			ctx.Send(job.done, planDone{})
+		}
 		return
 	}
 	job, ok := ctx.Message().(*routeJob)

@@ -14,6 +14,19 @@ import (
 type flowJob struct {
 	g      *graph.Graph
 	params graph.FlowParams
+	// reserve, when set, holds the plan's parts in it before answering,
+	// and the worker then tells done that the next reserving plan may run.
+	reserve *graph.Knowledge
+	done    *actor.PID
+}
+
+// planDone tells the graph actor a reserving plan has been answered.
+type planDone struct{}
+
+// queuedPlan is a reserving plan waiting for the one before it.
+type queuedPlan struct {
+	m      *messages.PlanFlow
+	sender *actor.PID
 }
 
 // saveKnowledge tells the graph actor to write its knowledge to the ledger.
@@ -27,16 +40,18 @@ func (a *graphActor) receiveLiquidity(ctx actor.Context) {
 	k := a.opts.Knowledge
 	switch m := ctx.Message().(type) {
 	case *messages.PlanFlow:
-		p := m.Params
-		if p.Liquidity == nil {
-			p.Liquidity = k.At(m.Now)
+		if m.Reserve && a.planBusy {
+			a.planQueue = append(a.planQueue, queuedPlan{m: m, sender: ctx.Sender()})
+			return
 		}
-		if m.UseAvoid {
-			p.Avoid = a.avoidSet(m.Now)
+		a.dispatchPlan(ctx, m, ctx.Sender())
+	case planDone:
+		a.planBusy = false
+		if len(a.planQueue) > 0 {
+			q := a.planQueue[0]
+			a.planQueue = a.planQueue[1:]
+			a.dispatchPlan(ctx, q.m, q.sender)
 		}
-		w := a.workers[a.next%len(a.workers)]
-		a.next++
-		ctx.RequestWithCustomSender(w, &flowJob{g: a.g, params: p}, ctx.Sender())
 	case *messages.Reserve:
 		k.Reserve(m.Route)
 	case *messages.Unreserve:
@@ -192,3 +207,22 @@ func (e *Engine) Channels() []Channel { return e.opts.Channels }
 
 // Now is the engine's clock.
 func (e *Engine) Now() time.Time { return e.opts.Clock() }
+
+// dispatchPlan hands a plan to a worker with the knowledge as it stands
+// now; a reserving plan holds the planner until its parts are reserved.
+func (a *graphActor) dispatchPlan(ctx actor.Context, m *messages.PlanFlow, sender *actor.PID) {
+	p := m.Params
+	if p.Liquidity == nil {
+		p.Liquidity = a.opts.Knowledge.At(m.Now)
+	}
+	if m.UseAvoid {
+		p.Avoid = a.avoidSet(m.Now)
+	}
+	job := &flowJob{g: a.g, params: p}
+	if m.Reserve {
+		job.reserve, job.done, a.planBusy = a.opts.Knowledge, ctx.Self(), true
+	}
+	w := a.workers[a.next%len(a.workers)]
+	a.next++
+	ctx.RequestWithCustomSender(w, job, sender)
+}

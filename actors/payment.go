@@ -144,6 +144,10 @@ type paymentActor struct {
 	persist bool // that write is an attempt: answer the core with Persisted
 	sent    *sentHTLC
 	parts   uint64 // attempts numbered so far
+	// flow holds the parts of a pay in parts, by the core's part number;
+	// persistPart is the part whose attempt is being written.
+	flow        map[uint64]*sentHTLC
+	persistPart uint64
 	timers  map[payment.ReplyTo]*time.Timer
 }
 
@@ -210,6 +214,8 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		a.step(ctx, payment.RouteFound{Route: m.Route})
 	case *messages.RouteNotFound:
 		a.step(ctx, payment.RouteNotFound{Err: m.Err})
+	case *messages.FlowPlanned:
+		a.flowPlanned(ctx, m)
 	case *messages.Written:
 		a.written(ctx, m.Err)
 	case *messages.HTLCResolved:
@@ -281,6 +287,10 @@ func (a *paymentActor) run(ctx actor.Context) {
 			p.FromID = a.deps.Self
 			ctx.Request(a.deps.Graph, &messages.FindRoute{Params: p, Now: a.deps.Clock()})
 		case payment.PersistAttempt:
+			if e.Part != 0 {
+				a.persistPartAttempt(ctx, e)
+				continue
+			}
 			// The onion, its HTLC id and its circuit are fixed before the
 			// attempt is written, so after a crash the ledger can find
 			// the HTLC and read its failure.
@@ -302,6 +312,10 @@ func (a *paymentActor) run(ctx actor.Context) {
 				Attempts: []messages.Attempt{att},
 			})
 		case payment.PersistOutcome:
+			if e.Part != 0 || e.PaymentOnly {
+				a.persistPartOutcome(ctx, e)
+				continue
+			}
 			a.writing = true
 			var id, part uint64
 			if a.sent != nil {
@@ -310,6 +324,10 @@ func (a *paymentActor) run(ctx actor.Context) {
 			att := toAttempt(&e.Record, a.routeOf(), id, part)
 			ctx.Request(a.deps.Ledger, &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}, Attempts: []messages.Attempt{att}})
 		case payment.SendHTLC:
+			if e.Part != 0 {
+				a.sendPart(ctx, e)
+				continue
+			}
 			a.send(ctx, e)
 		case payment.ReportFailure:
 			until := a.deps.Clock().Add(a.deps.avoidFor())
@@ -327,6 +345,10 @@ func (a *paymentActor) run(ctx actor.Context) {
 				}
 				to <- &Answer{Record: e.Record, Message: e.Message, Err: e.Err}
 			}
+		case payment.PlanFlow:
+			p := e.Params
+			p.Source = a.deps.Self
+			ctx.Request(a.deps.Graph, &messages.PlanFlow{Params: p, Now: a.deps.Clock(), UseAvoid: true, Reserve: true})
 		case payment.StartTimer:
 			self, root, r := ctx.Self(), ctx.ActorSystem().Root, e.Reply
 			if a.timers == nil {
@@ -363,7 +385,9 @@ func (a *paymentActor) written(ctx actor.Context, err error) {
 		return
 	}
 	if persist {
-		a.step(ctx, payment.Persisted{})
+		part := a.persistPart
+		a.persistPart = 0
+		a.step(ctx, payment.Persisted{Part: part})
 		return
 	}
 	a.run(ctx)
@@ -406,48 +430,70 @@ func (a *paymentActor) reattach(ctx actor.Context) {
 
 // resolved turns the HTLC's outcome into the core's Settled or Failed.
 func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
-	if a.sent == nil || m.ID != a.sent.id {
+	sent, part := a.sentFor(m.ID)
+	if sent == nil {
 		return
 	}
-	route := a.sent.route
-	if a.sent.reserved {
-		ctx.Send(a.deps.Graph, &messages.Unreserve{Route: route})
-		a.sent.reserved = false
-	}
+	route := sent.route
+	a.release(ctx, sent)
 	switch {
 	case m.Preimage != nil:
 		ctx.Send(a.deps.Graph, &messages.Succeeded{Route: route})
 		ctx.Send(a.deps.Graph, &messages.RouteSettled{Route: route, Now: a.deps.Clock()})
-		a.step(ctx, payment.Settled{Preimage: *m.Preimage})
+		a.step(ctx, payment.Settled{Preimage: *m.Preimage, Part: part})
 	case m.Reason != nil:
-		if a.sent.unreadable {
-			a.step(ctx, payment.Failed{Failure: payment.Failure{Code: payment.CodeUnparseableOnion, Message: "Malformed error reply", OnionReply: m.Reason}})
+		if sent.unreadable {
+			a.step(ctx, payment.Failed{Failure: payment.Failure{Code: payment.CodeUnparseableOnion, Message: "Malformed error reply", OnionReply: m.Reason}, Part: part})
 			return
 		}
-		f, err := htlc.ReadFailure(a.deps.Self, route, a.sent.circuit, m.Reason)
+		f, err := htlc.ReadFailure(a.deps.Self, route, sent.circuit, m.Reason)
 		if err != nil {
 			f, _ = htlc.LocalFailure(a.deps.Self, route, lnwire.CodeTemporaryNodeFailure, err.Error())
 		}
-		a.fail(ctx, f)
+		a.failPart(ctx, f, sent, part)
 	case m.Malformed != nil:
 		f, _ := htlc.LocalFailure(a.deps.Self, route, lnwire.FailCode(m.Malformed.Code), "first hop could not parse the onion")
-		a.fail(ctx, f)
+		a.failPart(ctx, f, sent, part)
 	default:
 		f, _ := htlc.LocalFailure(a.deps.Self, route, link.LocalFailCode(m.Local), fmt.Sprint(m.Local))
-		a.fail(ctx, f)
+		a.failPart(ctx, f, sent, part)
 	}
 }
 
-func (a *paymentActor) fail(ctx actor.Context, f *htlc.Failure) {
-	if r := f.Routing; r != nil && a.sent != nil {
-		if m := learnFailure(a.sent.route, r.ErringIndex, uint16(r.FailCode), a.deps.Clock()); m != nil {
+// sentFor finds the attempt of an HTLC id: the single attempt (part 0)
+// or a part of a pay in parts.
+func (a *paymentActor) sentFor(id uint64) (*sentHTLC, uint64) {
+	if a.sent != nil && a.sent.id == id {
+		return a.sent, 0
+	}
+	for part, s := range a.flow {
+		if s.id == id {
+			return s, part
+		}
+	}
+	return nil, 0
+}
+
+// release gives back what the attempt holds in the graph's knowledge.
+func (a *paymentActor) release(ctx actor.Context, s *sentHTLC) {
+	if s.reserved {
+		ctx.Send(a.deps.Graph, &messages.Unreserve{Route: s.route})
+		s.reserved = false
+	}
+}
+
+func (a *paymentActor) fail(ctx actor.Context, f *htlc.Failure) { a.failPart(ctx, f, a.sent, 0) }
+
+func (a *paymentActor) failPart(ctx actor.Context, f *htlc.Failure, sent *sentHTLC, part uint64) {
+	if r := f.Routing; r != nil && sent != nil {
+		if m := learnFailure(sent.route, r.ErringIndex, uint16(r.FailCode), a.deps.Clock()); m != nil {
 			ctx.Send(a.deps.Graph, m)
 		}
 	}
 	if f.Update != nil && f.Routing != nil {
 		ctx.Send(a.deps.Graph, &messages.ChannelUpdate{Update: htlc.PolicyUpdate(f.Update), Signer: f.Routing.ErringNode})
 	}
-	a.step(ctx, payment.Failed{Failure: payment.Failure{Code: f.Code, Message: f.Message, Routing: f.Routing, OnionReply: f.OnionReply}})
+	a.step(ctx, payment.Failed{Failure: payment.Failure{Code: f.Code, Message: f.Message, Routing: f.Routing, OnionReply: f.OnionReply}, Part: part})
 }
 
 // avoidOf is the exclusion a failure teaches: the node for a NODE-bit

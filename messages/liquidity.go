@@ -49,6 +49,11 @@ type PlanFlow struct {
 	Params   graph.FlowParams
 	Now      time.Time
 	UseAvoid bool
+	// Reserve holds the plan's parts in the knowledge before it is
+	// answered, and plans that reserve run one at a time, so two payments
+	// planned at once never count on the same liquidity. The caller
+	// releases each part (Unreserve) when it ends or is not sent.
+	Reserve bool
 }
 
 // FlowPlanned answers PlanFlow: Flow, or the planner's error.

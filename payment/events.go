@@ -150,6 +150,9 @@ type PersistOutcome struct {
 	Record     Record
 	Part       uint64
 	PartRecord *Record
+	// PaymentOnly writes the payment's row alone: a pay in parts ends
+	// after each part's row was written with its own outcome.
+	PaymentOnly bool
 }
 
 // PlanFlow asks the graph's planner for parts that deliver Params.Amount

@@ -272,7 +272,7 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 	}
 	if f.preimage != nil {
 		c.rec.Status, c.rec.Preimage, c.rec.CompletedAt, c.rec.Failure = StatusComplete, f.preimage, now, nil
-		effects := []Effect{PersistOutcome{Record: *c.rec}}
+		effects := []Effect{PersistOutcome{Record: *c.rec, PaymentOnly: true}}
 		for _, w := range c.waiters {
 			effects = append(effects, Reply{To: w, Record: c.Record()})
 		}
@@ -296,7 +296,8 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 				}
 			}
 		}
-		effects = append(effects, PersistOutcome{Record: *c.rec})
+		c.rec.CompletedAt = now
+		effects = append(effects, PersistOutcome{Record: *c.rec, PaymentOnly: true})
 		err := c.failureError()
 		for _, w := range c.waiters {
 			effects = append(effects, Reply{To: w, Err: err})

@@ -123,6 +123,12 @@ func (h *handlers) pay(ctx context.Context, a *Args) (any, error) {
 	if v, ok := Arg[graph.MilliSat](a, "exemptfee"); ok {
 		p.ExemptFee = v
 	}
+	if v, ok := Arg[uint64](a, "maxparts"); ok {
+		if v == 0 {
+			return nil, invalidParams("maxparts: must be at least 1")
+		}
+		p.MaxParts = int(v)
+	}
 	if v, ok := Arg[graph.MilliSat](a, "maxfee"); ok {
 		if a.Has("maxfeepercent") || a.Has("exemptfee") {
 			return nil, invalidParams("If you specify maxfee, cannot specify maxfeepercent or exemptfee.")
@@ -139,6 +145,6 @@ func (h *handlers) pay(ctx context.Context, a *Args) (any, error) {
 		return nil, fmt.Errorf("rpc: pay ended with status %s and no error", rec.Status)
 	}
 	return payJSON{Preimage: hex.EncodeToString(rec.Preimage[:]), Destination: rec.Destination.String(),
-		PaymentHash: hex.EncodeToString(rec.Hash[:]), CreatedAt: unix(rec.CreatedAt.Unix()), Parts: 1,
+		PaymentHash: hex.EncodeToString(rec.Hash[:]), CreatedAt: unix(rec.CreatedAt.Unix()), Parts: uint32(max(rec.Parts, 1)),
 		AmountMsat: uint64(rec.Amount), AmountSentMsat: uint64(rec.AmountSent), Status: string(rec.Status)}, nil
 }

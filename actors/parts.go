@@ -1,0 +1,93 @@
+package actors
+
+import (
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/payment"
+)
+
+// flowPlanned hands the planner's answer to the core. The plan's parts are
+// reserved already (the graph actor reserved them before answering); a
+// core that takes no plan now gives them back.
+func (a *paymentActor) flowPlanned(ctx actor.Context, m *messages.FlowPlanned) {
+	effects, err := a.core.Step(a.deps.Clock(), payment.FlowFound{Flow: m.Flow, Err: m.Err})
+	if err != nil {
+		ctx.Logger().Error("payment: plan refused", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+		if m.Flow != nil {
+			for _, p := range m.Flow.Parts {
+				ctx.Send(a.deps.Graph, &messages.Unreserve{Route: p.Route})
+			}
+		}
+		return
+	}
+	a.queue = append(a.queue, effects...)
+	a.run(ctx)
+}
+
+// persistPartAttempt writes one part of a pay in parts before its HTLC
+// leaves, as PersistAttempt does for a single attempt: the part's own
+// amounts in its attempt row, the payment's in its row. Its route is
+// reserved from the plan on.
+func (a *paymentActor) persistPartAttempt(ctx actor.Context, e payment.PersistAttempt) {
+	a.parts++
+	a.deps.Metrics.Attempt()
+	sent := &sentHTLC{id: a.deps.NextID(), part: a.parts, route: e.Route, reserved: true}
+	if a.flow == nil {
+		a.flow = map[uint64]*sentHTLC{}
+	}
+	a.flow[e.Part] = sent
+	own := e.Record
+	own.Amount, own.AmountSent = e.Route[len(e.Route)-1].Amount, e.Route[0].Amount
+	att := toAttempt(&own, e.Route, sent.id, sent.part)
+	o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: a.hash, PaymentSecret: e.Secret,
+		TotalMsat: e.Total, BlockHeight: a.deps.Height()}, a.deps.Rand)
+	if err == nil {
+		sent.onion, sent.circuit = o, o.Circuit
+		att.Circuit, _ = o.Circuit.MarshalBinary()
+	} else {
+		ctx.Logger().Error("payment: onion", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+	}
+	a.writing, a.persist, a.persistPart = true, true, e.Part
+	ctx.Request(a.deps.Ledger, &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}, Attempts: []messages.Attempt{att}})
+}
+
+// persistPartOutcome writes a part's outcome in its attempt row with the
+// payment's row, or the payment's row alone when a pay in parts ends.
+func (a *paymentActor) persistPartOutcome(ctx actor.Context, e payment.PersistOutcome) {
+	w := &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}}
+	if sent := a.flow[e.Part]; sent != nil && e.PartRecord != nil {
+		w.Attempts = []messages.Attempt{toAttempt(e.PartRecord, sent.route, sent.id, sent.part)}
+	}
+	if e.PaymentOnly {
+		a.flow = nil
+	}
+	a.writing = true
+	ctx.Request(a.deps.Ledger, w)
+}
+
+// sendPart offers one part's HTLC to its first hop's peer actor.
+func (a *paymentActor) sendPart(ctx actor.Context, e payment.SendHTLC) {
+	sent := a.flow[e.Part]
+	if sent == nil {
+		return
+	}
+	peer := a.deps.Peer(e.Route[0].Channel)
+	if peer == nil || sent.onion == nil {
+		var f *htlc.Failure
+		if peer == nil {
+			f, _ = htlc.NoFirstPeerFailure(a.deps.Self, e.Route)
+		} else {
+			f, _ = htlc.LocalFailure(a.deps.Self, e.Route, lnwire.CodeTemporaryNodeFailure, "could not build the onion")
+		}
+		a.release(ctx, sent)
+		a.failPart(ctx, f, sent, e.Part)
+		return
+	}
+	o := sent.onion
+	ctx.Request(peer, &messages.OfferHTLC{ID: sent.id, Amount: o.Amount, Expiry: o.Expiry, PaymentHash: e.Hash, Onion: o.Packet[:]})
+	sent.onion = nil
+}

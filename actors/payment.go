@@ -148,7 +148,7 @@ type paymentActor struct {
 	// persistPart is the part whose attempt is being written.
 	flow        map[uint64]*sentHTLC
 	persistPart uint64
-	timers  map[payment.ReplyTo]*time.Timer
+	timers      map[payment.ReplyTo]*time.Timer
 }
 
 // sentHTLC is the attempt being written or in flight: its onion, and

@@ -306,3 +306,56 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 	}
 	return append(effects, c.endPay(end)...)
 }
+
+// ResumedPart is one attempt of a pay in parts found in the ledger at a
+// restart: its route, and whether it is still out or settled (a failed
+// one need not be given).
+type ResumedPart struct {
+	Route    graph.Route
+	Settled  bool
+	Preimage *[32]byte
+}
+
+// ResumeParts takes up, after a restart, the pay in parts that drove the
+// hash's pending record (its Pay): the parts given are still out or
+// settled, in the order given (they become parts 1..n). With none out, the
+// pay goes on with a new round for the amount still missing, or ends once
+// retry_for, counted from the pay's original start, has run out. Nobody
+// waits for the answer (ReplyTo 0); the outcome goes to the ledger. The
+// effects are the first round's, if any.
+func (c *Core) ResumeParts(now time.Time, inv Invoice, parts []ResumedPart) ([]Effect, error) {
+	if c.rec == nil || c.rec.Pay == nil || c.rec.Status != StatusPending || c.pay != nil {
+		return nil, fmt.Errorf("%w: no pay in parts to resume", ErrUnexpected)
+	}
+	params := c.rec.Pay.Params
+	if params.MaxParts < 2 {
+		params.MaxParts = DefaultMaxParts // the ledger does not keep maxparts
+	}
+	c.phase, c.route = phaseIdle, nil
+	c.pay = &payRun{inv: inv, amount: c.rec.Amount, label: c.rec.Label, params: params, start: c.rec.Pay.Start}
+	f := &flowState{budget: feeBudget(params, c.rec.Amount)}
+	c.pay.flow = f
+	for i, rp := range parts {
+		part := &flowPart{id: uint64(i) + 1, route: rp.Route, state: partInFlight}
+		if rp.Settled {
+			part.state = partSettled
+			if rp.Preimage != nil {
+				pre := *rp.Preimage
+				f.preimage = &pre
+			}
+		}
+		f.parts = append(f.parts, part)
+		c.pay.attempts = append(c.pay.attempts, PayAttempt{Route: rp.Route})
+	}
+	c.flowRecord(now)
+	if _, _, active := f.sums(); active > 0 {
+		return nil, nil
+	}
+	if f.preimage != nil {
+		return c.flowEndIfIdle(now, nil), nil
+	}
+	if now.After(c.pay.start.Add(params.RetryFor)) {
+		return c.flowEndIfIdle(now, c.gaveUp()), nil
+	}
+	return c.planFlow(now), nil
+}

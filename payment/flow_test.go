@@ -206,3 +206,40 @@ func TestPayInPartsUnexpected(t *testing.T) {
 		t.Fatalf("flow while not planning: %v", err)
 	}
 }
+
+// After a restart a pay in parts goes on: with parts still out it waits
+// for them and plans again only what a failed one was to deliver; killed
+// between rounds, it plans the missing amount at once; past retry_for it
+// fails.
+func TestPayInPartsResume(t *testing.T) {
+	params := DefaultPayParams()
+	params.MaxParts = 0 // not kept in the ledger
+	rec := func() *Record {
+		return &Record{Hash: hash, Destination: nodeC, Amount: big, AmountSent: big + 2, CreatedAt: t0, Status: StatusPending,
+			Bolt11: "lnbcrt1...", Pay: &PayRun{Params: params, Start: t0}}
+	}
+	half := big / 2
+	c := New(hash, rec(), nil)
+	effects, err := c.ResumeParts(t0.Add(time.Second), invoice(msat(big)), []ResumedPart{{Route: viaB(half)}, {Route: viaD(half)}})
+	if err != nil || len(effects) != 0 || !c.Paying() {
+		t.Fatalf("resume with parts out: %v %v", effects, err)
+	}
+	stepF(t, c, t0.Add(time.Second), Settled{Part: 1, Preimage: pre}, "persist-outcome part=1 complete payment pending")
+	stepF(t, c, t0.Add(time.Second), Failed{Part: 2, Failure: remoteFailure(204, 1, nodeD, chDC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome part=2 failed payment pending", "report-failure", "persist-outcome complete parts=1 sent=150000151", "reply to=0 complete")
+
+	c = New(hash, rec(), nil)
+	effects, err = c.ResumeParts(t0.Add(time.Second), invoice(msat(big)), nil)
+	if err != nil || strings.Join(describeFlow(effects), "|") != "plan-flow amount=300000000 maxfee=1500000 maxparts=100" {
+		t.Fatalf("resume between rounds: %q %v", describeFlow(effects), err)
+	}
+
+	c = New(hash, rec(), nil)
+	effects, err = c.ResumeParts(t0.Add(2*time.Minute), invoice(msat(big)), nil)
+	if err != nil || strings.Join(describeFlow(effects), "|") != "persist-outcome failed parts=0 sent=0|reply to=0 error 210 Gave up after 0 attempts: see paystatus" {
+		t.Fatalf("resume past retry_for: %q %v", describeFlow(effects), err)
+	}
+	if _, err := New(hash, nil, nil).ResumeParts(t0, invoice(msat(big)), nil); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("resume without a record: %v", err)
+	}
+}

@@ -158,7 +158,7 @@ func (e *Engine) recover() error {
 		}
 		e.release(pending[i].PaymentHash)
 	}
-	return nil
+	return e.recoverBetweenRounds()
 }
 
 // load reads a hash's state from the ledger for its starting actor: the
@@ -175,16 +175,27 @@ func (e *Engine) load(hash [32]byte) (PaymentState, error) {
 	if err != nil {
 		return st, fmt.Errorf("actors: read attempts of %x: %w", hash, err)
 	}
+	var pending []messages.Attempt
 	for i := range atts {
 		st.Parts = max(st.Parts, atts[i].PartID)
 		if atts[i].Status == messages.AttemptPending {
 			st.Pending = &atts[i]
+			pending = append(pending, atts[i])
 		}
 	}
-	if st.Pending != nil && rec.Pay != nil {
+	inParts := resumeInParts(rec, pending)
+	if (st.Pending != nil || inParts) && rec.Pay != nil {
 		if inv, err := htlc.Decode(rec.Bolt11, htlc.DecodeOptions{Network: e.opts.Network}); err == nil {
 			i := payInvoice(inv)
 			st.Resume = &i
+		}
+	}
+	if inParts {
+		st.InParts = true
+		for i := range atts {
+			if atts[i].Status != messages.AttemptFailed {
+				st.Resumed = append(st.Resumed, atts[i])
+			}
 		}
 	}
 	return st, nil

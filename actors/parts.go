@@ -2,12 +2,14 @@ package actors
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/persistence"
 )
 
 // flowPlanned hands the planner's answer to the core. The plan's parts are
@@ -90,4 +92,79 @@ func (a *paymentActor) sendPart(ctx actor.Context, e payment.SendHTLC) {
 	o := sent.onion
 	ctx.Request(peer, &messages.OfferHTLC{ID: sent.id, Amount: o.Amount, Expiry: o.Expiry, PaymentHash: e.Hash, Onion: o.Packet[:]})
 	sent.onion = nil
+}
+
+// resumeParts takes up a pay in parts after a restart: each part still
+// out is asked after at its first hop's peer (and reserved again), and the
+// core goes on from there.
+func (a *paymentActor) resumeParts(ctx actor.Context, st PaymentState) {
+	parts := make([]payment.ResumedPart, len(st.Resumed))
+	a.flow = map[uint64]*sentHTLC{}
+	for i := range st.Resumed {
+		att := &st.Resumed[i]
+		parts[i] = payment.ResumedPart{Route: att.Route, Settled: att.Status == messages.AttemptSettled, Preimage: att.Preimage}
+		if att.Status != messages.AttemptPending {
+			continue
+		}
+		sent := &sentHTLC{id: att.LinkID, part: att.PartID, route: att.Route}
+		if err := sent.circuit.UnmarshalBinary(att.Circuit); err != nil {
+			sent.unreadable = true
+		}
+		a.flow[uint64(i)+1] = sent
+		if peer := a.deps.Peer(att.Route[0].Channel); peer != nil {
+			ctx.Send(a.deps.Graph, &messages.Reserve{Route: att.Route})
+			sent.reserved = true
+			ctx.Request(peer, &messages.ReattachHTLC{ID: sent.id, Amount: att.Route[0].Amount})
+		} else {
+			ctx.Logger().Error("payment: part in flight on a channel we no longer have", "hash", fmt.Sprintf("%x", a.hash))
+		}
+	}
+	effects, err := a.core.ResumeParts(a.deps.Clock(), *st.Resume, parts)
+	if err != nil {
+		ctx.Logger().Error("payment: resume in parts", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+		return
+	}
+	a.queue = append(a.queue, effects...)
+	a.run(ctx)
+}
+
+// resumeInParts says whether a pending pay found at a start is taken up in
+// parts: one of SinglePathMax or more (the ledger does not keep maxparts)
+// with no part out (killed between rounds), several, or one that delivers
+// less than the amount. A single attempt of the whole amount resumes as
+// v0.7's pay does.
+func resumeInParts(rec *payment.Record, pending []messages.Attempt) bool {
+	if rec.Pay == nil || rec.Status != payment.StatusPending || rec.Amount < payment.SinglePathMax {
+		return false
+	}
+	return len(pending) != 1 || pending[0].AmountMsat < rec.Amount
+}
+
+// betweenRoundsWindow is how far back a start looks for pays in parts
+// killed between rounds (no part out, so not in the pending index).
+const betweenRoundsWindow = 24 * time.Hour
+
+// recoverBetweenRounds starts the actor of every pending pay made in the
+// last betweenRoundsWindow that has no attempt out: a pay in parts killed
+// between rounds, which its actor takes up (or ends, past retry_for).
+func (e *Engine) recoverBetweenRounds() error {
+	from := e.opts.Clock().Add(-betweenRoundsWindow)
+	if from.Unix() < 0 {
+		from = time.Unix(0, 0)
+	}
+	rows, err := e.opts.Ledger.ListByCreated(persistence.CursorAt(uint64(from.Unix()), [32]byte{}, 0), 0)
+	if err != nil {
+		return fmt.Errorf("actors: recovery: %w", err)
+	}
+	for i := range rows {
+		p := &rows[i]
+		if p.Status != messages.PaymentPending || p.Pay == nil || p.AmountMsat == nil || *p.AmountMsat < payment.SinglePathMax {
+			continue
+		}
+		if _, err := e.acquire(p.PaymentHash); err != nil {
+			return fmt.Errorf("actors: recovery: %w", err)
+		}
+		e.release(p.PaymentHash)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/persistence"
 )
 
 // bigPayee returns an invoice for 1.5 times what our largest channel can
@@ -87,4 +88,67 @@ func TestEnginePaysInParts(t *testing.T) {
 		r.e.Knowledge().At(r.n.Now()).Channels(func(c graph.ChannelKnowledge) { left = left || c.Reserved != 0 })
 		return !left
 	})
+}
+
+// Stopped with parts in flight (held by the destination), a pay in parts
+// is taken up at the start: each part is asked after, none sent again, and
+// the payment completes once with every part settled.
+func TestEngineRestartWithPartsInFlight(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	b, inv := bigPayee(t, r)
+	if err := r.n.Hold(inv.Payee); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.e.Pay(ctx, PayRequest{Bolt11: b, Params: payment.DefaultPayParams()}) // cut short by the stop
+	}()
+	var out int
+	eventually(t, "parts in flight", func() bool {
+		p, _ := r.l.Pending()
+		out = len(p)
+		return out >= 2 && r.n.InFlight() >= 2
+	})
+	r.e.Stop()
+	r.l.Close()
+	<-done
+
+	r.l, r.e = startEngine(t, r.n, r.dir)
+	r.n.Release(inv.Payee)
+	rec, err := r.e.WaitSendPay(context.Background(), inv.PaymentHash, nil)
+	if err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("after restart: %+v %v", rec, err)
+	}
+	if d := r.n.Delivered(inv.PaymentHash); d.Amount != *inv.Amount {
+		t.Fatalf("delivered %+v, want %s once", d, *inv.Amount)
+	}
+	eventually(t, "no attempt pending", func() bool { p, _ := r.l.Pending(); return len(p) == 0 })
+}
+
+// A pay in parts whose process died between rounds (its record pending,
+// no part out) is taken up at the start and pays the amount.
+func TestEngineResumesPayBetweenRounds(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	b, inv := bigPayee(t, r)
+	r.e.Stop()
+	now := r.n.Now()
+	amt := *inv.Amount
+	p := messages.Payment{PaymentHash: inv.PaymentHash, Destination: inv.Payee, AmountMsat: &amt, CreatedAt: uint64(now.Unix()),
+		Status: messages.PaymentPending, Bolt11: b, Pay: &messages.PayRun{StartedAt: uint64(now.UnixNano()), RetryFor: uint64(time.Minute),
+			RiskFactor: 1, MaxFeePercent: 0.5, ExemptFee: 5000, MaxDelay: 2016}}
+	if err := r.l.Write(context.Background(), &persistence.Batch{Payments: []messages.Payment{p}}); err != nil {
+		t.Fatal(err)
+	}
+	r.l.Close()
+	r.l, r.e = startEngine(t, r.n, r.dir)
+	rec, err := r.e.WaitSendPay(context.Background(), inv.PaymentHash, nil)
+	if err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("after restart: %+v %v", rec, err)
+	}
+	if d := r.n.Delivered(inv.PaymentHash); d.Amount != amt {
+		t.Fatalf("delivered %+v, want %s", d, amt)
+	}
 }

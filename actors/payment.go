@@ -74,6 +74,12 @@ type PaymentState struct {
 	// Resume, with Pending, is the invoice of the pay that drove it
 	// (Record.Pay): the pay goes on retrying if that attempt fails.
 	Resume *payment.Invoice
+	// Resumed, with Resume, are the attempts of a pay in parts still out or
+	// settled: the pay is taken up in parts (payment.Core.ResumeParts),
+	// also with none of them (killed between rounds).
+	Resumed []messages.Attempt
+	// InParts says the pay is resumed in parts.
+	InParts bool
 }
 
 // PaymentProps returns the props of payment actors: each is the actor of
@@ -116,6 +122,10 @@ func (d *PaymentDeps) avoidFor() time.Duration {
 // load builds the core from the ledger's state of the hash.
 func (a *paymentActor) load(st PaymentState) {
 	a.parts = st.Parts
+	if st.InParts {
+		a.core = payment.New(a.hash, st.Record, nil) // resumeParts goes on
+		return
+	}
 	var route graph.Route
 	rec, pending := st.Record, st.Pending
 	if pending != nil && rec != nil && rec.Status == payment.StatusPending {
@@ -201,6 +211,9 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		a.load(st)
 		if a.sent != nil && a.sent.onion == nil && len(a.sent.route) > 0 {
 			a.reattach(ctx)
+		}
+		if st.InParts && st.Resume != nil {
+			a.resumeParts(ctx, st)
 		}
 	case *Call:
 		if a.loadErr != nil {

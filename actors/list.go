@@ -8,6 +8,7 @@ import (
 
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
 	"github.com/payengine/payengine/persistence"
 )
@@ -66,6 +67,9 @@ type Pay struct {
 	Preimage    *[32]byte
 	Label       string
 	CreatedAt   time.Time
+	// Parts is how many parts (attempts not failed) the payment has when
+	// it was paid in parts; 0 or 1 otherwise (listpays' number_of_parts).
+	Parts int
 }
 
 // ListPays lists pays (spec section 10, v0.7.x): one row per payment, all
@@ -82,6 +86,12 @@ func (e *Engine) ListPays(bolt11 string, hash *[32]byte) ([]Pay, error) {
 			Status: r.Status, Preimage: r.Preimage, Label: r.Label, CreatedAt: r.CreatedAt}
 		if p.Status == payment.StatusFailed && e.paying(r.Hash) {
 			p.Status = payment.StatusPending
+		}
+		if r.Amount >= payment.SinglePathMax && p.Status != payment.StatusFailed {
+			// Only a payment this large can have been sent in parts.
+			if p.Parts, err = e.liveParts(r.Hash); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, p)
 	}
@@ -109,4 +119,20 @@ func (e *Engine) paying(hash [32]byte) bool {
 	case <-e.stopped:
 		return false
 	}
+}
+
+// liveParts counts the attempts of hash that did not fail: the parts a
+// payment in parts is made of.
+func (e *Engine) liveParts(hash [32]byte) (int, error) {
+	atts, err := e.opts.Ledger.Attempts(hash, 0)
+	if err != nil {
+		return 0, fmt.Errorf("actors: listpays: %w", err)
+	}
+	n := 0
+	for i := range atts {
+		if atts[i].Status != messages.AttemptFailed {
+			n++
+		}
+	}
+	return n, nil
 }

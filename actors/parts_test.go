@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/messages"
@@ -150,5 +152,60 @@ func TestEngineResumesPayBetweenRounds(t *testing.T) {
 	}
 	if d := r.n.Delivered(inv.PaymentHash); d.Amount != amt {
 		t.Fatalf("delivered %+v, want %s", d, amt)
+	}
+}
+
+// Two plans asked at once, each for 40% of everything our channels can
+// send: with reservations neither counts on what the other took, so no
+// channel of ours is planned beyond its balance; without them both lean on
+// the same channels (which shows the check can fail).
+func TestConcurrentPlansDoNotShareLiquidity(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	_, inv := bigPayee(t, r)
+	var total graph.MilliSat
+	balance := map[graph.SCID]graph.MilliSat{}
+	for _, c := range r.e.Channels() {
+		total += c.Spendable
+		balance[c.SCID] = c.Spendable
+	}
+	plan := func(reserve bool) map[graph.SCID]graph.MilliSat {
+		params := graph.FlowParams{Source: r.n.Self(), Destination: inv.Payee, Amount: total * 2 / 5, MaxFee: total / 50,
+			FinalCLTV: 18, MaxParts: 100}
+		futures := [2]*actor.Future{}
+		for i := range futures {
+			futures[i] = r.e.sys.Root.RequestFuture(r.e.graph, &messages.PlanFlow{Params: params, Now: r.n.Now(), Reserve: reserve}, 30*time.Second)
+		}
+		used := map[graph.SCID]graph.MilliSat{}
+		for _, f := range futures {
+			res, err := f.Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fp := res.(*messages.FlowPlanned)
+			if fp.Err != nil {
+				t.Fatalf("plan: %v", fp.Err)
+			}
+			for _, part := range fp.Flow.Parts {
+				used[part.Route[0].Channel] += part.Route[0].Amount
+				if reserve {
+					if err := r.e.Knowledge().Unreserve(part.Route); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		return used
+	}
+	for scid, amt := range plan(true) {
+		if amt > balance[scid] {
+			t.Fatalf("with reservations %s is planned for %s, it holds %s", scid, amt, balance[scid])
+		}
+	}
+	over := false
+	for scid, amt := range plan(false) {
+		over = over || amt > balance[scid]
+	}
+	if !over {
+		t.Fatal("without reservations no channel was planned twice: the check above proves nothing")
 	}
 }

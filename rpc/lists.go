@@ -106,6 +106,9 @@ func (h *handlers) listpays(ctx context.Context, a *Args) (any, error) {
 		if p.Status == payment.StatusComplete && p.Preimage != nil {
 			r.Preimage = hex.EncodeToString(p.Preimage[:])
 		}
+		if p.Parts > 1 {
+			r.NumberOfParts = uint64(p.Parts)
+		}
 		out = append(out, r)
 	}
 	return map[string]any{"pays": out}, nil

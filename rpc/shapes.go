@@ -81,6 +81,7 @@ type listPayJSON struct {
 	AmountMsat     *uint64 `json:"amount_msat,omitempty"`
 	AmountSentMsat uint64  `json:"amount_sent_msat"`
 	Preimage       string  `json:"preimage,omitempty"`
+	NumberOfParts  uint64  `json:"number_of_parts,omitempty"` // only above 1, as CLN
 }
 
 // routeJSON is getroute's result.

@@ -61,8 +61,10 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 	return nil
 }
 
-// Reattach implements link.Link: simnet remembers every outcome.
-func (l *localLink) Reattach(ctx context.Context, id uint64, done func(link.Result)) error {
+// Reattach implements link.Link: simnet remembers every outcome, by
+// req.ID.
+func (l *localLink) Reattach(ctx context.Context, req link.AddHTLC, done func(link.Result)) error {
+	id := req.ID
 	n := l.n
 	if done == nil {
 		return ErrNilCallback

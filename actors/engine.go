@@ -25,6 +25,7 @@ import (
 type Channel struct {
 	SCID      graph.SCID
 	Spendable graph.MilliSat
+	MaxHTLCs  int // HTLC slots of our side; 0: Options.MaxHTLCs
 }
 
 // Options configure an Engine. Every field but Workers, Logger and Avoid is
@@ -142,7 +143,11 @@ func (e *Engine) AddChannel(c Channel) {
 	if _, ok := e.peers[c.SCID]; ok {
 		return
 	}
-	e.peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: e.opts.MaxHTLCs, Link: e.opts.Link}))
+	slots := c.MaxHTLCs
+	if slots <= 0 {
+		slots = e.opts.MaxHTLCs
+	}
+	e.peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: slots, Link: e.opts.Link}))
 }
 
 // RemoveChannel stops the peer actor of a channel that closed: attempts

@@ -13,12 +13,12 @@ import (
 )
 
 // Parse reads args into fs after taking each flag's default from the
-// environment variable PREFIX_NAME (dashes become underscores), so a flag
+// environment variable PREFIX_NAME (dashes and dots become underscores), so a flag
 // on the command line wins. It refuses positional arguments.
 func Parse(fs *flag.FlagSet, prefix string, args []string, getenv func(string) string) error {
 	var bad []string
 	fs.VisitAll(func(f *flag.Flag) {
-		env := prefix + "_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(f.Name))
 		if v := getenv(env); v != "" {
 			if err := f.Value.Set(v); err != nil {
 				bad = append(bad, fmt.Sprintf("%s=%q: %v", env, v, err))

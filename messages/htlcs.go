@@ -27,7 +27,7 @@ type HTLCResolved struct {
 	Reason    []byte
 	Malformed *Malformed
 	Sourced   *Sourced // decoded by a link that built the onion
-	Local     error // refused before it left: no balance, no slot, no channel
+	Local     error    // refused before it left: no balance, no slot, no channel
 }
 
 // Malformed is an update_fail_malformed_htlc from the first hop.

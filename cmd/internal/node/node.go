@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/payengine/payengine/actors"
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/htlc"
-	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/link"
 	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"

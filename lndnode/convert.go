@@ -213,11 +213,11 @@ func failureMessage(f *lnrpc.Failure) (lnwire.FailureMessage, error) {
 	case lnrpc.Failure_EXPIRY_TOO_FAR:
 		return &lnwire.FailExpiryTooFar{}, nil
 	case lnrpc.Failure_INVALID_ONION_VERSION:
-		return lnwire.NewInvalidOnionVersion(sha[:]), nil
+		return &lnwire.FailInvalidOnionVersion{OnionSHA256: sha}, nil
 	case lnrpc.Failure_INVALID_ONION_HMAC:
-		return lnwire.NewInvalidOnionHmac(sha[:]), nil
+		return &lnwire.FailInvalidOnionHmac{OnionSHA256: sha}, nil
 	case lnrpc.Failure_INVALID_ONION_KEY:
-		return lnwire.NewInvalidOnionKey(sha[:]), nil
+		return &lnwire.FailInvalidOnionKey{OnionSHA256: sha}, nil
 	case lnrpc.Failure_AMOUNT_BELOW_MINIMUM:
 		u, err := upd()
 		if err != nil {

@@ -355,12 +355,22 @@ func (b *Backend) followGraph(m *graphModel, s lnrpc.Lightning_SubscribeChannelG
 			}
 		}()
 		var timer <-chan time.Time
+		// The server subscribes some time after the stream opens: an
+		// update in between is not sent. A full reload shortly after,
+		// and then now and then, makes up for it.
+		reload := time.After(5 * time.Second)
 	recv:
 		for {
 			select {
 			case <-b.ctx.Done():
 				return
+			case <-reload:
+				reload = time.After(10 * time.Minute)
+				if err := b.loadGraph(b.ctx, m); err != nil {
+					b.log.Warn("graph reload", "err", err)
+				}
 			case u := <-updates:
+				b.log.Debug("graph update", "nodes", len(u.NodeUpdates), "channels", len(u.ChannelUpdates), "closed", len(u.ClosedChans))
 				if m.apply(u) && timer == nil {
 					timer = time.After(rebuildDelay)
 				}

@@ -3,7 +3,9 @@ package lndnode
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -325,5 +327,22 @@ func TestConfigCheck(t *testing.T) {
 		if !bytes.Contains([]byte(err.Error()), []byte(want)) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
+	}
+}
+
+// A failed connection names its likely cause in the flags' terms.
+func TestConnectHint(t *testing.T) {
+	for msg, want := range map[string]string{
+		`dial tcp 127.0.0.1:1: connect: connection refused`:                         "--lnd.rpcserver",
+		`tls: failed to verify certificate: x509: certificate signed by unknown`:    "--lnd.tlscertpath",
+		`verification failed: signature mismatch after caveat verification`:         "--lnd.macaroonpath",
+		`network mismatch with connected lnd node, wanted 'testnet', got 'regtest'`: "--lnd.network",
+	} {
+		if got := connectHint(errors.New(msg)); !strings.Contains(got, want) {
+			t.Errorf("%q: hint %q, want one naming %s", msg, got, want)
+		}
+	}
+	if connectHint(errors.New("something else")) != "" {
+		t.Error("a hint for an unknown error")
 	}
 }

@@ -67,6 +67,7 @@ func (b *Backend) Reattach(_ context.Context, req link.AddHTLC, done func(link.R
 
 // send makes one SendToRouteV2 call and reports its outcome.
 func (b *Backend) send(req link.AddHTLC, route *lnrpc.Route, done func(link.Result)) {
+	b.waitReady(req.Channel)
 	att, err := b.router.SendToRouteV2(b.call(b.ctx), &routerrpc.SendToRouteRequest{
 		PaymentHash: req.PaymentHash[:], Route: route, SkipTempErr: true})
 	if b.ctx.Err() != nil {
@@ -77,6 +78,8 @@ func (b *Backend) send(req link.AddHTLC, route *lnrpc.Route, done func(link.Resu
 			done(res)
 			return
 		}
+	} else if transient(err) && b.up.Swap(false) {
+		b.log.Error("lnd is unreachable; payments wait for it", "err", err)
 	}
 	// lnd refused, or could not be asked, or answered before the end:
 	// what it did with the HTLC is in its payment database.

@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
@@ -84,11 +86,13 @@ type Backend struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
-	mu    sync.Mutex
-	g     *graph.Graph
-	chans map[graph.SCID]Channel
-	peers map[graph.SCID]graph.NodeID
-	sink  Sink
+	mu     sync.Mutex
+	g      *graph.Graph
+	chans  map[graph.SCID]Channel
+	peers  map[graph.SCID]graph.NodeID
+	active map[graph.SCID]bool   // lnd says the channel can carry HTLCs now
+	points map[string]graph.SCID // channel point "txid:index" to scid
+	sink   Sink
 }
 
 // cleanNetworks are the names --lnd.network takes, with htlc's and
@@ -102,6 +106,26 @@ var cleanNetworks = map[string]struct {
 	"testnet": {htlc.Testnet, lndclient.NetworkTestnet},
 	"signet":  {htlc.Signet, lndclient.NetworkSignet},
 	"regtest": {htlc.Regtest, lndclient.NetworkRegtest},
+}
+
+// connectHint names the likely cause of a failed connection in the
+// flags' terms, ahead of lndclient's message (which, for a refused
+// connection or a wrong certificate, speaks of lnd's version).
+func connectHint(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "connection refused"), strings.Contains(s, "no such host"), strings.Contains(s, "i/o timeout"):
+		return "cannot reach lnd (is it running, and is --lnd.rpcserver its gRPC address?): "
+	case strings.Contains(s, "x509"), strings.Contains(s, "authentication handshake failed"):
+		return "TLS failed (is --lnd.tlscertpath this lnd's tls.cert?): "
+	case strings.Contains(s, "verification failed"), strings.Contains(s, "macaroon"):
+		return "lnd refused the macaroon (is --lnd.macaroonpath this lnd's, with the permissions payd needs?): "
+	case strings.Contains(s, "network mismatch"):
+		return "wrong network (--lnd.network): "
+	case strings.Contains(s, "build tags"), strings.Contains(s, "version"):
+		return "lnd is too old or lacks a build tag payd needs: "
+	}
+	return ""
 }
 
 // check reports every problem of the configuration in one error.
@@ -160,11 +184,12 @@ func Connect(ctx context.Context, cfg Config) (*Backend, error) {
 		RPCTimeout:         cfg.ConnectTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("lndnode: lnd at %s: %w", cfg.RPCServer, err)
+		return nil, fmt.Errorf("lndnode: lnd at %s: %s%w", cfg.RPCServer, connectHint(err), err)
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger.With("lnd", cfg.RPCServer), svc: svc, ln: lnrpc.NewLightningClient(svc.ClientConn),
 		router: routerrpc.NewRouterClient(svc.ClientConn), mac: hex.EncodeToString(macBytes), self: graph.NodeID(svc.NodePubkey),
-		alias: svc.NodeAlias, network: cleanNetworks[cfg.Network].htlc, chans: map[graph.SCID]Channel{}, peers: map[graph.SCID]graph.NodeID{}}
+		alias: svc.NodeAlias, network: cleanNetworks[cfg.Network].htlc, chans: map[graph.SCID]Channel{}, peers: map[graph.SCID]graph.NodeID{},
+		active: map[graph.SCID]bool{}, points: map[string]graph.SCID{}}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.up.Store(true)
 	if err := b.start(ctx); err != nil {
@@ -289,6 +314,7 @@ func (b *Backend) addChannel(c *lnrpc.Channel) {
 	b.mu.Lock()
 	_, had := b.chans[ch.SCID]
 	b.chans[ch.SCID], b.peers[ch.SCID] = ch, peer
+	b.active[ch.SCID], b.points[c.ChannelPoint] = c.Active, ch.SCID
 	sink := b.sink
 	b.mu.Unlock()
 	if !had {
@@ -304,6 +330,7 @@ func (b *Backend) removeChannel(s graph.SCID) {
 	_, had := b.chans[s]
 	delete(b.chans, s)
 	delete(b.peers, s)
+	delete(b.active, s)
 	sink := b.sink
 	b.mu.Unlock()
 	if had && sink != nil {
@@ -435,6 +462,10 @@ func (b *Backend) followChannels(s lnrpc.Lightning_SubscribeChannelEventsClient)
 				if c := ev.GetClosedChannel(); c != nil {
 					b.removeChannel(graph.SCID(c.ChanId))
 				}
+			case lnrpc.ChannelEventUpdate_ACTIVE_CHANNEL:
+				b.setActive(ev.GetActiveChannel(), true)
+			case lnrpc.ChannelEventUpdate_INACTIVE_CHANNEL:
+				b.setActive(ev.GetInactiveChannel(), false)
 			}
 		}
 		for {
@@ -449,6 +480,51 @@ func (b *Backend) followChannels(s lnrpc.Lightning_SubscribeChannelEventsClient)
 			}
 			b.log.Debug("channels: lnd not back yet", "err", err)
 		}
+	}
+}
+
+// setActive records that a channel became active or inactive (its peer
+// connected or went away).
+func (b *Backend) setActive(p *lnrpc.ChannelPoint, active bool) {
+	if p == nil {
+		return
+	}
+	txid := p.GetFundingTxidStr()
+	if raw := p.GetFundingTxidBytes(); raw != nil {
+		h, err := chainhash.NewHash(raw)
+		if err != nil {
+			return
+		}
+		txid = h.String()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.points[fmt.Sprintf("%s:%d", txid, p.OutputIndex)]; ok {
+		b.active[s] = active
+	}
+}
+
+// ready reports whether lnd answers and the channel can carry an HTLC.
+func (b *Backend) ready(s graph.SCID) bool {
+	if !b.up.Load() {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.active[s]
+}
+
+// readyWait is how long an HTLC waits for lnd and its channel to be ready
+// (lnd restarting, the peer reconnecting) before it is sent anyway, and
+// lnd's refusal, if any, is the answer.
+const readyWait = 30 * time.Second
+
+// waitReady waits until lnd answers and the channel is active, at most
+// readyWait.
+func (b *Backend) waitReady(s graph.SCID) {
+	deadline := time.Now().Add(readyWait)
+	for !b.ready(s) && time.Now().Before(deadline) && b.ctx.Err() == nil {
+		b.sleepFor(100 * time.Millisecond)
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -406,4 +408,201 @@ func TestLNDDestinationFailures(t *testing.T) {
 	expired, _ := addInvoice(t, n, 1000, "--expiry", "1")
 	time.Sleep(2 * time.Second)
 	d.fails("pay", []any{expired}, 207)
+}
+
+// payAsync starts a pay on its own connection; the answer (or the error,
+// if payd dies) arrives on the channel.
+func (d *lndPayd) payAsync(params any) <-chan error {
+	d.t.Helper()
+	c, err := rpc.Dial(filepath.Join(d.dataDir, rpc.SocketName))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	out := make(chan error, 1)
+	go func() {
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out <- c.Call(ctx, "pay", params, nil)
+	}()
+	return out
+}
+
+// waitFor polls cond every 100 ms for at most d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Test 4: payd is killed (SIGKILL) while its HTLC is held by the payee
+// (a hold invoice) and restarted on the same data directory: the attempt
+// is found again through lnd, stays pending, settles once when the payee
+// settles, and is never sent again.
+func TestLNDKillWhileHeld(t *testing.T) {
+	n := regtestNet(t)
+	d := startLndPayd(t, n)
+	r := rand.New(rand.NewPCG(4, 44))
+	var pre [32]byte
+	for i := range pre {
+		pre[i] = byte(r.Uint32())
+	}
+	h := sha256.Sum256(pre[:])
+	hash := hex.EncodeToString(h[:])
+	var inv struct {
+		Request string `json:"payment_request"`
+	}
+	lncli(t, n, regtest.Payee, &inv, "addholdinvoice", hash, "--amt", strconv.FormatUint(uint64(regtest.TestAmount/1000), 10))
+	paid := d.payAsync(map[string]any{"bolt11": inv.Request})
+	waitFor(t, time.Minute, "the payee to hold the HTLC", func() bool {
+		var st struct {
+			State string `json:"state"`
+		}
+		lncli(t, n, regtest.Payee, &st, "lookupinvoice", hash)
+		return st.State == "ACCEPTED"
+	})
+	d.kill()
+	if err := <-paid; err == nil {
+		t.Fatal("pay answered although payd was killed")
+	}
+	_, before := lndPayment(t, n, hash)
+
+	d.start()
+	var ls struct {
+		Payments []payJSON `json:"payments"`
+	}
+	d.ok("listsendpays", map[string]any{"payment_hash": hash}, &ls)
+	if len(ls.Payments) != 1 || ls.Payments[0].Status != "pending" {
+		t.Fatalf("after the restart: %+v", ls)
+	}
+	lncli(t, n, regtest.Payee, nil, "settleinvoice", hex.EncodeToString(pre[:]))
+	var p payJSON
+	d.ok("waitsendpay", map[string]any{"payment_hash": hash, "timeout": 60}, &p)
+	if p.Status != "complete" || p.Preimage != hex.EncodeToString(pre[:]) {
+		t.Fatalf("waitsendpay after the restart: %+v", p)
+	}
+	var lp struct {
+		Pays []struct {
+			Status string `json:"status"`
+		} `json:"pays"`
+	}
+	d.ok("listpays", []any{inv.Request}, &lp)
+	if len(lp.Pays) != 1 || lp.Pays[0].Status != "complete" {
+		t.Fatalf("listpays %+v", lp)
+	}
+	status, htlcs := lndPayment(t, n, hash)
+	if status != "SUCCEEDED" || settledHTLCs(htlcs) != 1 || len(htlcs) != len(before) {
+		t.Fatalf("payer's lnd: %s, %d htlcs (%d before the restart): %+v", status, len(htlcs), len(before), htlcs)
+	}
+	d.c.Close()
+	d.p.stop(t)
+	d.p = nil
+	atts, err := d.ledger().Attempts(h, 0)
+	if err != nil || len(atts) != len(htlcs) {
+		t.Fatalf("ledger has %d attempts (%v), lnd %d htlcs", len(atts), err, len(htlcs))
+	}
+}
+
+// Test 5: the payer's lnd stops while payd runs and starts again: payd
+// keeps answering, logs that lnd is unreachable and that it is back, and a
+// pay made meanwhile completes once, with nothing lost or sent twice.
+func TestLNDRestartLnd(t *testing.T) {
+	n := regtestNet(t)
+	d := startLndPayd(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bolt11, hash := addInvoice(t, n, int64(regtest.TestAmount/1000))
+	if err := n.StopNode(ctx, regtest.Payer); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			n.StartNode(ctx, regtest.Payer)
+		}
+	}()
+	paid := d.payAsync(map[string]any{"bolt11": bolt11, "retry_for": 180})
+	logged := func(s string) func() bool {
+		return func() bool {
+			b, _ := os.ReadFile(d.p.log)
+			return strings.Contains(string(b), s)
+		}
+	}
+	waitFor(t, 30*time.Second, "payd to log that lnd is unreachable", logged("lnd is unreachable"))
+	d.ok("getinfo", nil, nil) // payd itself still answers
+	select {
+	case err := <-paid:
+		t.Fatalf("pay ended while lnd was down: %v", err)
+	default:
+	}
+	if err := n.StartNode(ctx, regtest.Payer); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	waitFor(t, 30*time.Second, "payd to log that lnd is back", logged("lnd is back"))
+	if err := <-paid; err != nil {
+		t.Fatalf("pay across lnd's restart: %v", err)
+	}
+	var lp struct {
+		Pays []struct {
+			Status string `json:"status"`
+		} `json:"pays"`
+	}
+	d.ok("listpays", []any{bolt11}, &lp)
+	if len(lp.Pays) != 1 || lp.Pays[0].Status != "complete" {
+		t.Fatalf("listpays %+v", lp)
+	}
+	var inv struct {
+		State   string `json:"state"`
+		AmtPaid string `json:"amt_paid_msat"`
+	}
+	lncli(t, n, regtest.Payee, &inv, "lookupinvoice", hash)
+	status, htlcs := lndPayment(t, n, hash)
+	if inv.State != "SETTLED" || inv.AmtPaid != strconv.FormatUint(uint64(regtest.TestAmount), 10) ||
+		status != "SUCCEEDED" || settledHTLCs(htlcs) != 1 {
+		t.Fatalf("payee %+v; payer's lnd %s %+v", inv, status, htlcs)
+	}
+}
+
+// Bad or missing credentials, an unreachable lnd and a wrong network are
+// clear errors at start, exit status 1 or 2, never a panic.
+func TestLNDBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "tls.cert")
+	mac := filepath.Join(dir, "admin.macaroon")
+	os.WriteFile(cert, []byte("not a certificate"), 0o600)
+	os.WriteFile(mac, []byte{0x02, 0x01}, 0o600)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--backend", "lnd"}, 1, "--lnd.rpcserver is required"},
+		{[]string{"--backend", "lnd", "--lnd.rpcserver", "127.0.0.1:1", "--lnd.tlscertpath", filepath.Join(dir, "nope"),
+			"--lnd.macaroonpath", mac, "--lnd.network", "regtest"}, 1, "--lnd.tlscertpath"},
+		{[]string{"--backend", "lnd", "--lnd.rpcserver", "127.0.0.1:1", "--lnd.tlscertpath", cert,
+			"--lnd.macaroonpath", mac, "--lnd.network", "moonnet"}, 1, `--lnd.network "moonnet"`},
+		{[]string{"--backend", "lnd", "--lnd.rpcserver", "127.0.0.1:1", "--lnd.tlscertpath", cert,
+			"--lnd.macaroonpath", mac, "--lnd.network", "regtest"}, 1, "lnd at 127.0.0.1:1"},
+		{[]string{"--backend", "ldn"}, 2, `--backend "ldn"`},
+	} {
+		var out, errOut syncBuffer
+		code := run(context.Background(), append([]string{"--datadir", filepath.Join(dir, "pd")}, c.args...),
+			func(string) string { return "" }, &out, &errOut, nil)
+		if code != c.code || !strings.Contains(errOut.String(), c.want) || strings.Contains(errOut.String(), "panic") {
+			t.Errorf("payd %v: exit %d, want %d with %q; stderr:\n%s", c.args, code, c.code, c.want, errOut.String())
+		}
+	}
+	// The PAYD_LND_* variables set the flags.
+	c, err := parse(nil, func(k string) string {
+		return map[string]string{"PAYD_BACKEND": "lnd", "PAYD_LND_RPCSERVER": "h:1", "PAYD_LND_NETWORK": "regtest"}[k]
+	}, &syncBuffer{})
+	if err != nil || c.backend != "lnd" || c.lnd.RPCServer != "h:1" || c.lnd.Network != "regtest" {
+		t.Fatalf("environment: %+v %v", c, err)
+	}
 }

@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 
 // regtestNet returns the shared network, starting it (and building payd)
 // on first use.
-func regtestNet(t *testing.T) *regtest.Network {
+func regtestNet(t testing.TB) *regtest.Network {
 	t.Helper()
 	lndFix.once.Do(func() {
 		if lndFix.dir, lndFix.err = os.MkdirTemp("", "paydlnd"); lndFix.err != nil {
@@ -77,7 +77,7 @@ func regtestNet(t *testing.T) *regtest.Network {
 
 // lndPayd is payd over the payer's lnd, on its own data directory.
 type lndPayd struct {
-	t       *testing.T
+	t       testing.TB
 	n       *regtest.Network
 	dataDir string
 	runs    int
@@ -85,7 +85,7 @@ type lndPayd struct {
 	c       *rpc.Client
 }
 
-func startLndPayd(t *testing.T, n *regtest.Network) *lndPayd {
+func startLndPayd(t testing.TB, n *regtest.Network) *lndPayd {
 	t.Helper()
 	dir, err := os.MkdirTemp(lndFix.dir, "pd")
 	if err != nil {
@@ -179,7 +179,7 @@ func (d *lndPayd) ledger() *persistence.Ledger {
 }
 
 // lncli runs lncli against node i and decodes its JSON answer into out.
-func lncli(t *testing.T, n *regtest.Network, i int, out any, args ...string) {
+func lncli(t testing.TB, n *regtest.Network, i int, out any, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

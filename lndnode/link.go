@@ -67,9 +67,12 @@ func (b *Backend) Reattach(_ context.Context, req link.AddHTLC, done func(link.R
 
 // send makes one SendToRouteV2 call and reports its outcome.
 func (b *Backend) send(req link.AddHTLC, route *lnrpc.Route, done func(link.Result)) {
+	start := time.Now()
 	b.waitReady(req.Channel)
+	ready := time.Since(start)
 	att, err := b.router.SendToRouteV2(b.call(b.ctx), &routerrpc.SendToRouteRequest{
 		PaymentHash: req.PaymentHash[:], Route: route, SkipTempErr: true})
+	b.log.Debug("sendtoroute", "htlc", req.ID, "hops", len(req.Route), "ready_wait", ready, "took", time.Since(start), "err", err)
 	if b.ctx.Err() != nil {
 		return // closing: the ledger has the attempt, the next start finds it
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -106,6 +107,9 @@ func BenchmarkLNDSideBySide(b *testing.B) {
 		})
 		d.c.Close()
 		d.p.stop(b)
+		if log, err := os.ReadFile(d.p.log); err == nil {
+			os.WriteFile(filepath.Join(os.TempDir(), "paydlnd-bench-payd.log"), log, 0o644)
+		}
 		d.p = nil
 
 		nd := n.Nodes[regtest.Payer]

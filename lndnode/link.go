@@ -70,6 +70,11 @@ func (b *Backend) send(req link.AddHTLC, route *lnrpc.Route, done func(link.Resu
 	start := time.Now()
 	b.waitReady(req.Channel)
 	ready := time.Since(start)
+	if !b.up.Load() {
+		// Never handed to lnd: it did not leave, and the payer hears why.
+		done(link.Result{ID: req.ID, Local: fmt.Errorf("%w: lnd at %s has not answered for %s", ErrUnreachable, b.cfg.RPCServer, ready.Round(time.Second))})
+		return
+	}
 	att, err := b.router.SendToRouteV2(b.call(b.ctx), &routerrpc.SendToRouteRequest{
 		PaymentHash: req.PaymentHash[:], Route: route, SkipTempErr: true})
 	b.log.Debug("sendtoroute", "htlc", req.ID, "hops", len(req.Route), "ready_wait", ready, "took", time.Since(start), "err", err)
@@ -136,6 +141,9 @@ func (b *Backend) track(req link.AddHTLC, done func(link.Result), cause error) {
 		}
 	}
 }
+
+// ErrUnreachable: lnd did not answer, so the HTLC was not handed to it.
+var ErrUnreachable = errors.New("lndnode: lnd is unreachable")
 
 // errNoAttempt: lnd has no attempt matching the HTLC (or no payment).
 var errNoAttempt = errors.New("lndnode: no matching attempt")

@@ -41,14 +41,20 @@ var lndFix struct {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if lndFix.dir != "" {
-		if err := regtest.Down(lndFix.dir); err != nil {
-			fmt.Fprintln(os.Stderr, "regtest down:", err)
+		// Down finds the processes by their pid files: stop them before
+		// the directory goes, and keep it if they would not stop.
+		if err := regtest.Down(netDir()); err != nil {
+			fmt.Fprintf(os.Stderr, "regtest down: %v (network left in %s)\n", err, lndFix.dir)
 			code = 1
+		} else {
+			os.RemoveAll(lndFix.dir)
 		}
-		os.RemoveAll(lndFix.dir)
 	}
 	os.Exit(code)
 }
+
+// netDir is the shared network's directory.
+func netDir() string { return filepath.Join(lndFix.dir, "net") }
 
 // regtestNet returns the shared network, starting it (and building payd)
 // on first use.
@@ -66,7 +72,7 @@ func regtestNet(t testing.TB) *regtest.Network {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
 		start := time.Now()
-		lndFix.n, lndFix.err = regtest.Up(ctx, regtest.Options{Dir: filepath.Join(lndFix.dir, "net")})
+		lndFix.n, lndFix.err = regtest.Up(ctx, regtest.Options{Dir: netDir()})
 		fmt.Fprintf(os.Stderr, "regtest network up in %s\n", time.Since(start).Round(100*time.Millisecond))
 	})
 	if lndFix.err != nil {

@@ -150,6 +150,14 @@ func (e *Engine) AddChannel(c Channel) {
 	e.peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: slots, Link: e.opts.Link}))
 }
 
+// SetSpendable sets what a channel of ours can send now, as the backend
+// reports it (an unknown channel is ignored).
+func (e *Engine) SetSpendable(s graph.SCID, amount graph.MilliSat) {
+	if pid := e.peer(s); pid != nil {
+		e.sys.Root.Send(pid, &SetSpendable{Amount: amount})
+	}
+}
+
 // RemoveChannel stops the peer actor of a channel that closed: attempts
 // then fail locally with "No connection to first peer found". An HTLC
 // still in flight on it is resolved on chain, and found again at the

@@ -45,12 +45,19 @@ type offered struct {
 	reply  *actor.PID
 }
 
+// SetSpendable tells a peer actor what its channel can send now, as the
+// backend reports it (lnd's balance, which moves with payments received
+// too); HTLCs offered since are the backend's to count.
+type SetSpendable struct{ Amount graph.MilliSat }
+
 // linkDone carries a link's result into the actor's mailbox: the link calls
 // back on its own goroutine.
 type linkDone struct{ res link.Result }
 
 func (a *peerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *SetSpendable:
+		a.spendable = m.Amount
 	case *messages.OfferHTLC:
 		if err := a.offer(ctx, m); err != nil {
 			ctx.Respond(&messages.HTLCResolved{ID: m.ID, Local: err})

@@ -65,6 +65,9 @@ type Sink interface {
 	SetGraph(*graph.Graph)
 	AddChannel(Channel)
 	RemoveChannel(graph.SCID)
+	// SetSpendable: what a channel can send changed (payments received
+	// too move it).
+	SetSpendable(graph.SCID, graph.MilliSat)
 }
 
 // Backend is a connected lnd. Its methods are safe for concurrent use.
@@ -312,16 +315,19 @@ func (b *Backend) addChannel(c *lnrpc.Channel) {
 	ch := Channel{SCID: graph.SCID(c.ChanId), Spendable: spendable(c), MaxHTLCs: slots(c)}
 	peer, _ := nodeID(c.RemotePubkey)
 	b.mu.Lock()
-	_, had := b.chans[ch.SCID]
+	old, had := b.chans[ch.SCID]
 	b.chans[ch.SCID], b.peers[ch.SCID] = ch, peer
 	b.active[ch.SCID], b.points[c.ChannelPoint] = c.Active, ch.SCID
 	sink := b.sink
 	b.mu.Unlock()
-	if !had {
+	switch {
+	case !had:
 		b.log.Debug("channel", "scid", ch.SCID, "spendable", ch.Spendable)
 		if sink != nil {
 			sink.AddChannel(ch)
 		}
+	case old.Spendable != ch.Spendable && sink != nil:
+		sink.SetSpendable(ch.SCID, ch.Spendable)
 	}
 }
 
@@ -580,6 +586,11 @@ func (b *Backend) watch() {
 			}
 			if info.BlockHeight > b.height.Load() {
 				b.height.Store(info.BlockHeight)
+			}
+			// Balances move with payments received and HTLCs resolved:
+			// the engine's view follows lnd's.
+			if err := b.loadChannels(b.ctx); err != nil {
+				b.log.Debug("refreshing channels", "err", err)
 			}
 		}
 	}

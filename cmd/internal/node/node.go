@@ -234,6 +234,9 @@ type engineSink struct{ e *actors.Engine }
 
 func (s engineSink) SetGraph(g *graph.Graph)       { s.e.SetGraph(g) }
 func (s engineSink) RemoveChannel(scid graph.SCID) { s.e.RemoveChannel(scid) }
+func (s engineSink) SetSpendable(scid graph.SCID, amount graph.MilliSat) {
+	s.e.SetSpendable(scid, amount)
+}
 func (s engineSink) AddChannel(c lndnode.Channel) {
 	s.e.AddChannel(actors.Channel{SCID: c.SCID, Spendable: c.Spendable, MaxHTLCs: c.MaxHTLCs})
 }

@@ -173,8 +173,8 @@ type getinfoJSON struct {
 	Binding             []string `json:"binding"`
 	Version             string   `json:"version"`
 	Blockheight         uint32   `json:"blockheight"`
-	// Network is "regtest": the invoices are lnbcrt, which Core
-	// Lightning's clients know by that name.
+	// Network is the backend's, by Core Lightning's name: "regtest"
+	// over simnet (lnbcrt invoices), lnd's network over lnd.
 	Network string `json:"network"`
 }
 

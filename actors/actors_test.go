@@ -158,6 +158,14 @@ func TestPeerActor(t *testing.T) {
 	if r := ask(t, sys, peer, &short).(*messages.HTLCResolved); r.Local == nil {
 		t.Fatal("a short onion was not refused")
 	}
+	// The backend's balance replaces the actor's (SetSpendable): with
+	// nothing left, even a small HTLC is refused before the link.
+	sys.Root.Send(peer, &SetSpendable{Amount: 0})
+	small := *offer
+	small.ID, small.Amount, small.PaymentHash = 4, 1, [32]byte{4}
+	if r := ask(t, sys, peer, &small).(*messages.HTLCResolved); !errors.Is(r.Local, link.ErrInsufficientBalance) {
+		t.Fatalf("after SetSpendable 0: %+v", r)
+	}
 	if n.InFlight() != 0 {
 		t.Fatalf("%d HTLCs in flight", n.InFlight())
 	}

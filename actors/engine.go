@@ -25,6 +25,7 @@ import (
 type Channel struct {
 	SCID      graph.SCID
 	Spendable graph.MilliSat
+	MaxHTLCs  int // HTLC slots of our side; 0: Options.MaxHTLCs
 }
 
 // Options configure an Engine. Every field but Workers, Logger and Avoid is
@@ -91,6 +92,11 @@ type Engine struct {
 	live map[[32]byte]*liveActor
 	runs uint64 // actors spawned, for their names
 
+	// peers are the peer actors of our channels, which a backend may add
+	// and remove while the engine runs (AddChannel, RemoveChannel).
+	peersMu sync.RWMutex
+	peers   map[graph.SCID]*actor.PID
+
 	paymentProps *actor.Props // one for all payment actors
 	knowledge    *graph.Knowledge
 }
@@ -114,17 +120,15 @@ func Start(opts Options) (*Engine, error) {
 	e.knowledge = k
 	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger, opts.Metrics))
 	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers, Metrics: opts.Metrics, Knowledge: k, Ledger: e.ledger}))
-	peers := make(map[graph.SCID]*actor.PID, len(opts.Channels))
+	e.peers = make(map[graph.SCID]*actor.PID, len(opts.Channels))
 	for _, c := range opts.Channels {
-		d := ownDir(opts.Graph, opts.Self, c.SCID)
-		k.SetExact(d, c.Spendable, opts.Clock())
-		peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: opts.MaxHTLCs, Link: opts.Link,
-			Graph: e.graph, Dir: d, Clock: opts.Clock}))
+		e.AddChannel(c)
 	}
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,
-		Peer: func(s graph.SCID) *actor.PID { return peers[s] }, Height: opts.Height, Clock: opts.Clock,
+		Peer: e.peer, Height: opts.Height, Clock: opts.Clock,
 		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid, Load: e.load, Idle: e.idle, Metrics: opts.Metrics,
+		NoOnion: !link.WantsOnion(opts.Link),
 	}
 	e.paymentProps = PaymentProps(&e.deps)
 	if err := e.recover(); err != nil {
@@ -132,6 +136,61 @@ func Start(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// peer returns the peer actor of one of our channels, or nil.
+func (e *Engine) peer(s graph.SCID) *actor.PID {
+	e.peersMu.RLock()
+	defer e.peersMu.RUnlock()
+	return e.peers[s]
+}
+
+// AddChannel starts the peer actor of a channel of ours that opened while
+// the engine runs (a channel it has already is left as it is).
+func (e *Engine) AddChannel(c Channel) {
+	e.peersMu.Lock()
+	defer e.peersMu.Unlock()
+	if _, ok := e.peers[c.SCID]; ok {
+		return
+	}
+	slots := c.MaxHTLCs
+	if slots <= 0 {
+		slots = e.opts.MaxHTLCs
+	}
+	d := ownDir(e.opts.Graph, e.opts.Self, c.SCID)
+	e.knowledge.SetExact(d, c.Spendable, e.opts.Clock())
+	e.peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: slots, Link: e.opts.Link,
+		Graph: e.graph, Dir: d, Clock: e.opts.Clock}))
+}
+
+// SetSpendable sets what a channel of ours can send now, as the backend
+// reports it (an unknown channel is ignored).
+func (e *Engine) SetSpendable(s graph.SCID, amount graph.MilliSat) {
+	if pid := e.peer(s); pid != nil {
+		e.sys.Root.Send(pid, &SetSpendable{Amount: amount})
+	}
+}
+
+// RemoveChannel stops the peer actor of a channel that closed: attempts
+// then fail locally with "No connection to first peer found". An HTLC
+// still in flight on it is resolved on chain, and found again at the
+// next start.
+func (e *Engine) RemoveChannel(s graph.SCID) {
+	e.peersMu.Lock()
+	pid, ok := e.peers[s]
+	delete(e.peers, s)
+	e.peersMu.Unlock()
+	if ok {
+		e.sys.Root.Stop(pid)
+	}
+}
+
+// SetGraph replaces the graph the routes are found in (a backend's graph
+// changed: channels opened, closed or updated). The failure memory stays.
+func (e *Engine) SetGraph(g *graph.Graph) {
+	if g != nil {
+		e.sys.Root.Send(e.graph, &messages.NewSnapshot{Graph: g})
+	}
 }
 
 // nextID draws an HTLC id at random: ids must never repeat across runs,

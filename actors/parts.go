@@ -45,6 +45,13 @@ func (a *paymentActor) persistPartAttempt(ctx actor.Context, e payment.PersistAt
 	own := e.Record
 	own.Amount, own.AmountSent = e.Route[len(e.Route)-1].Amount, e.Route[0].Amount
 	att := toAttempt(&own, e.Route, sent.id, sent.part)
+	if a.deps.NoOnion {
+		// The link builds the onion and reads the failure.
+		sent.secret, sent.total, sent.height = e.Secret, e.Total, a.deps.Height()
+		a.writing, a.persist, a.persistPart = true, true, e.Part
+		ctx.Request(a.deps.Ledger, &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}, Attempts: []messages.Attempt{att}})
+		return
+	}
 	o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: a.hash, PaymentSecret: e.Secret,
 		TotalMsat: e.Total, BlockHeight: a.deps.Height()}, a.deps.Rand)
 	if err == nil {
@@ -78,6 +85,18 @@ func (a *paymentActor) sendPart(ctx actor.Context, e payment.SendHTLC) {
 		return
 	}
 	peer := a.deps.Peer(e.Route[0].Channel)
+	if peer != nil && a.deps.NoOnion {
+		expiry, err := htlc.AbsoluteCLTV(sent.height, sent.route[0].Delay)
+		if err == nil {
+			ctx.Request(peer, &messages.OfferHTLC{ID: sent.id, Amount: sent.route[0].Amount, Expiry: expiry, PaymentHash: e.Hash,
+				Route: sent.route, BlockHeight: sent.height, Secret: sent.secret, Total: sent.total})
+			return
+		}
+		f, _ := htlc.LocalFailure(a.deps.Self, e.Route, lnwire.CodeTemporaryNodeFailure, err.Error())
+		a.release(ctx, sent)
+		a.failPart(ctx, f, sent, e.Part)
+		return
+	}
 	if peer == nil || sent.onion == nil {
 		var f *htlc.Failure
 		if peer == nil {
@@ -114,7 +133,7 @@ func (a *paymentActor) resumeParts(ctx actor.Context, st PaymentState) {
 		if peer := a.deps.Peer(att.Route[0].Channel); peer != nil {
 			ctx.Send(a.deps.Graph, &messages.Reserve{Route: att.Route})
 			sent.reserved = true
-			ctx.Request(peer, &messages.ReattachHTLC{ID: sent.id, Amount: att.Route[0].Amount})
+			ctx.Request(peer, &messages.ReattachHTLC{ID: sent.id, Amount: att.Route[0].Amount, Hash: a.hash, Route: att.Route})
 		} else {
 			ctx.Logger().Error("payment: part in flight on a channel we no longer have", "hash", fmt.Sprintf("%x", a.hash))
 		}

@@ -40,6 +40,10 @@ type PaymentDeps struct {
 	Idle func(hash [32]byte, self *actor.PID) bool
 	// Metrics counts attempts (nil: none).
 	Metrics *metrics.Engine
+	// NoOnion is set when the link builds the onion itself from the route
+	// (link.WantsOnion is false: lnd): no onion is built, and failures
+	// come back decoded.
+	NoOnion bool
 }
 
 // Call carries one caller's event to a payment actor; the actor answers on
@@ -171,6 +175,10 @@ type sentHTLC struct {
 	onion      *htlc.Onion // nil after a restart, or if it could not be built
 	unreadable bool        // the stored circuit could not be read back
 	reserved   bool        // its amounts are reserved in the graph's knowledge
+	// For a link that builds the onion (NoOnion): what it needs.
+	secret *[32]byte
+	total  graph.MilliSat
+	height uint32
 }
 
 type waitTimeout struct{ reply payment.ReplyTo }
@@ -311,6 +319,17 @@ func (a *paymentActor) run(ctx actor.Context) {
 			a.deps.Metrics.Attempt()
 			a.sent = &sentHTLC{id: a.deps.NextID(), part: a.parts, route: e.Route}
 			att := toAttempt(&e.Record, e.Route, a.sent.id, a.sent.part)
+			if a.deps.NoOnion {
+				// The link builds the onion and reads the failure: there is
+				// no circuit to keep.
+				a.sent.secret, a.sent.total, a.sent.height = e.Secret, e.Total, a.deps.Height()
+				a.writing, a.persist = true, true
+				ctx.Request(a.deps.Ledger, &messages.WriteLedger{
+					Payments: []messages.Payment{toPayment(&e.Record)},
+					Attempts: []messages.Attempt{att},
+				})
+				continue
+			}
 			o, err := htlc.BuildOnion(htlc.OnionParams{Route: e.Route, PaymentHash: a.hash, PaymentSecret: e.Secret,
 				TotalMsat: e.Total, BlockHeight: a.deps.Height()}, a.deps.Rand)
 			if err == nil {
@@ -414,6 +433,20 @@ func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 		a.fail(ctx, f)
 		return
 	}
+	if a.deps.NoOnion && a.sent != nil {
+		s := a.sent
+		expiry, err := htlc.AbsoluteCLTV(s.height, s.route[0].Delay)
+		if err != nil {
+			f, _ := htlc.LocalFailure(a.deps.Self, e.Route, lnwire.CodeTemporaryNodeFailure, err.Error())
+			a.fail(ctx, f)
+			return
+		}
+		ctx.Send(a.deps.Graph, &messages.Reserve{Route: e.Route})
+		s.reserved = true
+		ctx.Request(peer, &messages.OfferHTLC{ID: s.id, Amount: s.route[0].Amount, Expiry: expiry, PaymentHash: e.Hash,
+			Route: s.route, BlockHeight: s.height, Secret: s.secret, Total: s.total})
+		return
+	}
 	if a.sent == nil || a.sent.onion == nil {
 		f, _ := htlc.LocalFailure(a.deps.Self, e.Route, lnwire.CodeTemporaryNodeFailure, "could not build the onion")
 		a.fail(ctx, f)
@@ -435,7 +468,7 @@ func (a *paymentActor) reattach(ctx actor.Context) {
 	if peer := a.deps.Peer(a.sent.route[0].Channel); peer != nil {
 		ctx.Send(a.deps.Graph, &messages.Reserve{Route: a.sent.route})
 		a.sent.reserved = true
-		ctx.Request(peer, &messages.ReattachHTLC{ID: a.sent.id, Amount: a.sent.route[0].Amount})
+		ctx.Request(peer, &messages.ReattachHTLC{ID: a.sent.id, Amount: a.sent.route[0].Amount, Hash: a.hash, Route: a.sent.route})
 		return
 	}
 	ctx.Logger().Error("payment: in flight on a channel we no longer have", "hash", fmt.Sprintf("%x", a.hash))
@@ -466,6 +499,17 @@ func (a *paymentActor) resolved(ctx actor.Context, m *messages.HTLCResolved) {
 		a.failPart(ctx, f, sent, part)
 	case m.Malformed != nil:
 		f, _ := htlc.LocalFailure(a.deps.Self, route, lnwire.FailCode(m.Malformed.Code), "first hop could not parse the onion")
+		a.failPart(ctx, f, sent, part)
+	case m.Sourced != nil && m.Sourced.Unreadable:
+		// The link could not read the failure onion, and keeps it.
+		a.step(ctx, payment.Failed{Failure: payment.Failure{Code: payment.CodeUnparseableOnion, Message: htlc.MessageMalformedReply}, Part: part})
+	case m.Sourced != nil:
+		f, err := htlc.SourcedFailure(a.deps.Self, route, m.Sourced.Index, m.Sourced.Message)
+		if err != nil {
+			f, _ = htlc.LocalFailure(a.deps.Self, route, lnwire.CodeTemporaryNodeFailure, err.Error())
+		} else if m.Sourced.Index == 0 && m.Sourced.Detail != "" {
+			f.Message = fmt.Sprintf("%s (%s)", f.Message, m.Sourced.Detail)
+		}
 		a.failPart(ctx, f, sent, part)
 	default:
 		f, _ := htlc.LocalFailure(a.deps.Self, route, link.LocalFailCode(m.Local), fmt.Sprint(m.Local))

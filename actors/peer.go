@@ -35,14 +35,15 @@ func PeerProps(opts PeerOptions) *actor.Props {
 		opts.MaxHTLCs = 483
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &peerActor{opts: opts, spendable: opts.Spendable, inflight: map[uint64]offered{}}
+		return &peerActor{opts: opts, spendable: opts.Spendable, inflight: map[uint64]offered{}, wantsOnion: link.WantsOnion(opts.Link)}
 	})
 }
 
 type peerActor struct {
-	opts      PeerOptions
-	spendable graph.MilliSat
-	inflight  map[uint64]offered
+	opts       PeerOptions
+	spendable  graph.MilliSat
+	inflight   map[uint64]offered
+	wantsOnion bool // the link carries our onion (not lnd, which builds its own)
 }
 
 type offered struct {
@@ -50,19 +51,28 @@ type offered struct {
 	reply  *actor.PID
 }
 
+// SetSpendable tells a peer actor what its channel can send now, as the
+// backend reports it (lnd's balance, which moves with payments received
+// too); HTLCs offered since are the backend's to count.
+type SetSpendable struct{ Amount graph.MilliSat }
+
 // linkDone carries a link's result into the actor's mailbox: the link calls
 // back on its own goroutine.
 type linkDone struct{ res link.Result }
 
 func (a *peerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *SetSpendable:
+		a.spendable = m.Amount
+		a.reportBalance(ctx)
 	case *messages.OfferHTLC:
 		if err := a.offer(ctx, m); err != nil {
 			ctx.Respond(&messages.HTLCResolved{ID: m.ID, Local: err})
 		}
 	case *messages.ReattachHTLC:
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		err := a.opts.Link.Reattach(context.Background(), m.ID, func(res link.Result) { root.Send(self, &linkDone{res: res}) })
+		req := link.AddHTLC{ID: m.ID, Channel: a.opts.Channel, Amount: m.Amount, PaymentHash: m.Hash, Route: m.Route}
+		err := a.opts.Link.Reattach(context.Background(), req, func(res link.Result) { root.Send(self, &linkDone{res: res}) })
 		if err != nil {
 			ctx.Respond(&messages.HTLCResolved{ID: m.ID, Local: err})
 			return
@@ -85,13 +95,16 @@ func (a *peerActor) Receive(ctx actor.Context) {
 		if mal := m.res.Malformed; mal != nil {
 			out.Malformed = &messages.Malformed{Code: uint16(mal.Code), OnionHash: mal.OnionHash}
 		}
+		if s := m.res.Sourced; s != nil {
+			out.Sourced = &messages.Sourced{Index: s.Index, Message: s.Message, Unreadable: s.Unreadable, Detail: s.Detail}
+		}
 		ctx.Send(o.reply, out)
 	}
 }
 
 func (a *peerActor) offer(ctx actor.Context, m *messages.OfferHTLC) error {
 	switch {
-	case len(m.Onion) != link.OnionSize:
+	case len(m.Onion) != link.OnionSize && a.wantsOnion:
 		return fmt.Errorf("actors: onion of %d bytes, want %d", len(m.Onion), link.OnionSize)
 	case len(a.inflight) >= a.opts.MaxHTLCs:
 		return fmt.Errorf("%w: %s has %d", link.ErrTooManyHTLCs, a.opts.Channel, len(a.inflight))
@@ -101,7 +114,8 @@ func (a *peerActor) offer(ctx actor.Context, m *messages.OfferHTLC) error {
 	if _, dup := a.inflight[m.ID]; dup {
 		return fmt.Errorf("%w: %d", link.ErrDuplicateID, m.ID)
 	}
-	req := link.AddHTLC{ID: m.ID, Channel: a.opts.Channel, Amount: m.Amount, Expiry: m.Expiry, PaymentHash: m.PaymentHash}
+	req := link.AddHTLC{ID: m.ID, Channel: a.opts.Channel, Amount: m.Amount, Expiry: m.Expiry, PaymentHash: m.PaymentHash,
+		Route: m.Route, BlockHeight: m.BlockHeight, PaymentSecret: m.Secret, Total: m.Total}
 	copy(req.Onion[:], m.Onion)
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	err := a.opts.Link.AddHTLC(context.Background(), req, func(res link.Result) { root.Send(self, &linkDone{res: res}) })

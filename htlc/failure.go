@@ -236,10 +236,49 @@ func ReadFailure(self graph.NodeID, route graph.Route, circuit Circuit, reason [
 	if mlen < 2 || 2+mlen > len(msg) {
 		return malformed, nil
 	}
-	failmsg := msg[2 : 2+mlen]
-	code := lnwire.FailCode(binary.BigEndian.Uint16(failmsg))
+	// A message lnwire cannot read (or whose padding is wrong) is still
+	// classified by its code, with nothing decoded.
+	decoded, err := lnwire.DecodeFailure(bytes.NewReader(msg), 0)
+	if err != nil {
+		decoded = nil
+	}
+	return classify(self, route, dec.SenderIdx-1, msg[2:2+mlen], decoded), nil
+}
 
-	k := dec.SenderIdx - 1
+// SourcedFailure classifies a failure whose sender and message are already
+// known, as a node that builds the onion itself reports them (lnd's
+// HTLCAttempt failure: failure_source_index and the decoded message), into
+// exactly what ReadFailure answers for the same message from the same hop.
+// index is the sender's position: 0 for our own node (a local failure, as
+// LocalFailure), k+1 for route node k. failmsg is the BOLT 4 failure
+// message (code and fields, without length or padding), as lnwire's
+// EncodeFailureMessage writes it.
+func SourcedFailure(self graph.NodeID, route graph.Route, index int, failmsg []byte) (*Failure, error) {
+	if len(route) == 0 {
+		return nil, ErrEmptyRoute
+	}
+	if index < 0 || index > len(route) {
+		return nil, fmt.Errorf("%w: failure from hop %d of a %d-hop route", ErrInvalidCircuit, index, len(route))
+	}
+	if len(failmsg) < 2 {
+		return nil, fmt.Errorf("htlc: failure message of %d bytes", len(failmsg))
+	}
+	code := lnwire.FailCode(binary.BigEndian.Uint16(failmsg))
+	if index == 0 {
+		return LocalFailure(self, route, code, "")
+	}
+	decoded, err := lnwire.DecodeFailureMessage(bytes.NewReader(failmsg), 0)
+	if err != nil {
+		decoded = nil
+	}
+	return classify(self, route, index-1, failmsg, decoded), nil
+}
+
+// classify is the classification ReadFailure and SourcedFailure share: the
+// failure message failmsg (code and fields) came from route node k, and
+// lnwire read it as decoded (nil if it could not).
+func classify(self graph.NodeID, route graph.Route, k int, failmsg []byte, decoded lnwire.FailureMessage) *Failure {
+	code := lnwire.FailCode(binary.BigEndian.Uint16(failmsg))
 	last := len(route) - 1
 	rf := &RoutingFailure{
 		ErringIndex: k + 1,
@@ -268,7 +307,7 @@ func ReadFailure(self graph.NodeID, route graph.Route, circuit Circuit, reason [
 		}
 	}
 
-	if decoded, err := lnwire.DecodeFailure(bytes.NewReader(msg), 0); err == nil {
+	if decoded != nil {
 		f.Decoded = decoded
 		if upd := embeddedUpdate(decoded); upd != nil {
 			if VerifyChannelUpdate(upd, route[k].ID) == nil {
@@ -279,7 +318,7 @@ func ReadFailure(self graph.NodeID, route graph.Route, circuit Circuit, reason [
 			}
 		}
 	}
-	return f, nil
+	return f
 }
 
 // embeddedUpdate returns the channel_update an update-class failure carries.

@@ -77,6 +77,10 @@ type Onion struct {
 	Circuit Circuit
 }
 
+// AbsoluteCLTV returns the expiry of an HTLC with this delay sent at block
+// height B: B + 1 + delay, as the onion's hops get it.
+func AbsoluteCLTV(height, delay uint32) (uint32, error) { return absoluteCLTV(height, delay) }
+
 // absoluteCLTV returns B + 1 + delay, the expiry Core Lightning's sendpay
 // gives a hop with this delay [v0.7.0:lightningd/pay.c send_payment].
 func absoluteCLTV(height, delay uint32) (uint32, error) {

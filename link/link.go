@@ -1,7 +1,9 @@
 // Package link is the narrow interface through which a peer actor adds an
 // HTLC on one of our channels and learns its outcome. The in-process
-// simulated network (simnet) implements it today; a socket implementation
-// talking to a real node can follow without changing its users.
+// simulated network (simnet) and wirelink (simnet in its own process)
+// carry our own Sphinx onion and return the encrypted failure; a node that
+// builds the onion itself from the route (lnd's SendToRouteV2) says so with
+// RouteBuilder and returns the failure already decoded (Result.Sourced).
 package link
 
 import (
@@ -49,8 +51,23 @@ type AddHTLC struct {
 	Expiry uint32
 	// PaymentHash is the hash the HTLC is locked to.
 	PaymentHash [32]byte
-	// Onion is the onion_routing_packet for the first hop's node.
+	// Onion is the onion_routing_packet for the first hop's node; zero
+	// for a link that builds the onion itself (RouteBuilder), and in
+	// Reattach.
 	Onion [OnionSize]byte
+	// Route is the route the HTLC follows, first hop first: what a link
+	// that builds the onion needs, and what finds the HTLC again after a
+	// restart (Reattach). Links that carry our onion need not read it.
+	Route graph.Route
+	// BlockHeight is the height the route's delays count from: hop i's
+	// outgoing CLTV is BlockHeight+1+Route[i+1].Delay (htlc.RoutePayloads),
+	// and Expiry is BlockHeight+1+Route[0].Delay.
+	BlockHeight uint32
+	// PaymentSecret and Total are the final hop's payment_data (BOLT 4):
+	// the invoice's secret (nil: none) and the total of the payment
+	// (0: the final hop's amount).
+	PaymentSecret *[32]byte
+	Total         graph.MilliSat
 }
 
 // Malformed is an update_fail_malformed_htlc from the first hop's node: it
@@ -63,8 +80,28 @@ type Malformed struct {
 	OnionHash [32]byte
 }
 
+// Sourced is a failure that comes back decoded, from a node that built the
+// onion and read the failure itself (lnd): who sent it and what it said.
+// The payer turns it into a failure with htlc.SourcedFailure, which
+// classifies it exactly as htlc.ReadFailure classifies the same message
+// decrypted from our own onion.
+type Sourced struct {
+	// Index is the sender: 0 for our own node (a local failure), k+1 for
+	// route node k (lnd's failure_source_index).
+	Index int
+	// Message is the BOLT 4 failure message, code and fields without
+	// length or padding (lnwire.EncodeFailureMessage), channel_update
+	// included for update-class codes.
+	Message []byte
+	// Unreadable is set when the node could not read the failure onion
+	// (Message is then empty): Core Lightning's 202.
+	Unreadable bool
+	// Detail says more, for the log and the error message.
+	Detail string
+}
+
 // Result is the outcome of one HTLC; exactly one of Preimage, Reason,
-// Malformed and Local is set.
+// Malformed, Sourced and Local is set.
 type Result struct {
 	// ID is the AddHTLC's ID.
 	ID uint64
@@ -75,6 +112,8 @@ type Result struct {
 	Reason []byte
 	// Malformed is set for update_fail_malformed_htlc.
 	Malformed *Malformed
+	// Sourced is the decoded failure from a link that builds the onion.
+	Sourced *Sourced
 	// Local is set when our own channel refused the HTLC before it left:
 	// it wraps ErrUnknownChannel, ErrInsufficientBalance or
 	// ErrTooManyHTLCs.
@@ -94,11 +133,29 @@ type Link interface {
 	// is irrevocable: cancelling ctx afterwards changes nothing.
 	// AddHTLC is safe for concurrent use.
 	AddHTLC(ctx context.Context, req AddHTLC, done func(Result)) error
-	// Reattach asks what became of HTLC id, after the caller lost its
+	// Reattach asks what became of HTLC req.ID, after the caller lost its
 	// done callback (a restart): done is called once with its outcome,
-	// at once if it is already known, else when it resolves. It returns
-	// ErrUnknownHTLC if the link has no record of id.
-	Reattach(ctx context.Context, id uint64, done func(Result)) error
+	// at once if it is already known, else when it resolves. req is what
+	// was sent, without the onion: a link that does not know our ids
+	// (lnd) finds the HTLC by its hash, route and amounts. It returns
+	// ErrUnknownHTLC if the link has no record of the HTLC: it never
+	// left, and will not.
+	Reattach(ctx context.Context, req AddHTLC, done func(Result)) error
+}
+
+// RouteBuilder is implemented by a link that builds the onion itself from
+// AddHTLC.Route (lnd's SendToRouteV2): the payer then builds none, and the
+// link returns failures decoded (Result.Sourced). A link that may later
+// take a pre-built onion again (lnd's SendOnion) answers false.
+type RouteBuilder interface {
+	BuildsOnion() bool
+}
+
+// WantsOnion reports whether l carries our own onion: true unless it is a
+// RouteBuilder that builds its own.
+func WantsOnion(l Link) bool {
+	rb, ok := l.(RouteBuilder)
+	return !ok || !rb.BuildsOnion()
 }
 
 // LocalFailCode returns the BOLT 4 code a payer reports for a Result.Local

@@ -51,7 +51,10 @@ type flowState struct {
 	planning bool   // a PlanFlow is out
 	planErr  error  // the last plan's error, while parts are still out
 	endErr   *Error // the pay ends with this once no part is out
-	preimage *[32]byte
+	// endOfFailure says endErr is a part's failure, whose data shows the
+	// payment's fields: built again once the record says failed.
+	endOfFailure bool
+	preimage     *[32]byte
 }
 
 // feeBudget is pay's fee limit for the whole payment: maxfeepercent of
@@ -223,7 +226,7 @@ func (c *Core) stepPartFailed(now time.Time, ev Failed) ([]Effect, error) {
 	case fl.Code != CodeTryOtherRoute || fl.Routing == nil:
 		if f.endErr == nil {
 			c.rec.Failure = &fl
-			f.endErr = c.failureError()
+			f.endErr, f.endOfFailure = c.failureError(), true
 		}
 	case now.After(p.start.Add(p.params.RetryFor)):
 		if f.endErr == nil {
@@ -299,6 +302,9 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 		c.rec.CompletedAt = now
 		effects = append(effects, PersistOutcome{Record: *c.rec, PaymentOnly: true})
 		err := c.failureError()
+		if f.endOfFailure {
+			end = err
+		}
 		for _, w := range c.waiters {
 			effects = append(effects, Reply{To: w, Err: err})
 		}

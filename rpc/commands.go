@@ -6,26 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/payengine/payengine/actors"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
-	"github.com/payengine/payengine/simnet"
 )
 
 // handlers are Core Lightning's payment commands over the engine.
 type handlers struct {
 	s       *Server
 	e       *actors.Engine
-	net     *simnet.Net
+	node    NodeInfo
 	ledger  Ledger
 	version string
 	log     *slog.Logger
-
-	labelsMu sync.Mutex
-	labels   map[string]bool // simnet-invoice labels issued
 
 	reserved reservations // askrene-reserve's holds
 }
@@ -181,27 +176,15 @@ type getinfoJSON struct {
 	Binding             []string `json:"binding"`
 	Version             string   `json:"version"`
 	Blockheight         uint32   `json:"blockheight"`
-	// Network is "regtest": the invoices are lnbcrt, which Core
-	// Lightning's clients know by that name.
+	// Network is the backend's, by Core Lightning's name: "regtest"
+	// over simnet (lnbcrt invoices), lnd's network over lnd.
 	Network string `json:"network"`
 }
 
 func (h *handlers) getinfo(context.Context, *Args) (any, error) {
-	self := h.net.Self()
-	g := h.net.Graph()
-	chans := h.net.LocalChannels()
-	peers := map[graph.NodeID]bool{}
-	for _, scid := range chans {
-		if c, ok := g.Channel(scid); ok {
-			peer := c.Node1
-			if peer == self {
-				peer = c.Node2
-			}
-			peers[peer] = true
-		}
-	}
-	return getinfoJSON{ID: self.String(), Alias: g.Alias(self), NumPeers: len(peers), NumActiveChannels: len(chans),
-		Address: []string{}, Binding: []string{}, Version: h.version, Blockheight: h.net.Height(), Network: "regtest"}, nil
+	s := h.node.Summary()
+	return getinfoJSON{ID: h.node.Self().String(), Alias: s.Alias, NumPeers: s.Peers, NumActiveChannels: s.Channels,
+		Address: []string{}, Binding: []string{}, Version: h.version, Blockheight: s.Height, Network: s.Network}, nil
 }
 
 type helpEntry struct {

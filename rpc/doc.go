@@ -8,9 +8,11 @@
 // from named (object) or positional (array) params with Core Lightning's
 // rules and -32602 messages. New registers the CLN payment commands
 // (getinfo, help, decodepay, getroute, sendpay, waitsendpay, pay,
-// listsendpays, listpays, listpayments) over an *actors.Engine, and the
-// simnet-* helpers over the embedded *simnet.Net. Client is the other end:
-// one connection, many concurrent calls.
+// listsendpays, listpays, listpayments) over an *actors.Engine, with our
+// node as the backend describes it (NodeInfo), and the backend's own
+// commands (Options.Commands: SimnetCommands, the simnet-* helpers over a
+// simulated network; none over lnd). Client is the other end: one
+// connection, many concurrent calls.
 //
 // Responses of pay, sendpay, waitsendpay, getroute, listsendpays, listpays
 // and decodepay follow Core Lightning's JSON schemas (package clnschema);

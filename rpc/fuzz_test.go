@@ -71,7 +71,7 @@ func newFuzzServer() *Server {
 	s := newServer(config{maxBytes: fuzzMaxBytes, maxInFlight: 1, writeTimeout: time.Second,
 		log: slog.New(slog.DiscardHandler)})
 	h := &handlers{s: s}
-	cmds := append(h.commands(), h.simnetCommands()...)
+	cmds := append(h.commands(), SimnetCommands(nil)...)
 	cmds = append(cmds, Command{Name: "fuzz-params", Category: "developer", Params: fuzzParams})
 	for _, c := range cmds {
 		if c.Name != "help" {

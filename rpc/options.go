@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/payengine/payengine/actors"
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/messages"
-	"github.com/payengine/payengine/simnet"
 )
 
 // Defaults of Options.
@@ -27,14 +27,38 @@ type Ledger interface {
 	Payment(hash [32]byte, group uint64) (messages.Payment, error)
 }
 
-// Options configure New. Engine, Net and Ledger are required; every other
+// NodeInfo is what the server reads of the node the engine pays from (the
+// backend: simnet, simnetd, lnd), for getinfo and sendpay.
+type NodeInfo interface {
+	// Self is our node's id.
+	Self() graph.NodeID
+	// Summary is getinfo's view of the node now.
+	Summary() NodeSummary
+}
+
+// NodeSummary is getinfo's view of our node.
+type NodeSummary struct {
+	Alias    string
+	Peers    int
+	Channels int
+	Height   uint32
+	// Network is the name Core Lightning's clients know the invoices'
+	// network by ("regtest", "bitcoin", ...).
+	Network string
+}
+
+// Options configure New. Engine, Node and Ledger are required; every other
 // zero field means its default.
 type Options struct {
 	Engine *actors.Engine
-	// Net is the embedded network: our node's id, channels and block
-	// height for getinfo, and the simnet-* commands.
-	Net    *simnet.Net
+	// Node is the backend's node: our id, channels and block height.
+	Node   NodeInfo
 	Ledger Ledger
+	// Commands are the backend's own commands, served beside Core
+	// Lightning's (the simnet-* commands of the simulated network:
+	// SimnetCommands); a backend without any leaves it empty, and those
+	// names are unknown commands (-32601).
+	Commands []Command
 	// Version is getinfo's version. Default: the module version the
 	// binary was built from.
 	Version string
@@ -89,8 +113,8 @@ func (o *Options) EnsureDefaults() {
 // Validate reports every problem in one error.
 func (o *Options) Validate() error {
 	var errs []error
-	if o.Engine == nil || o.Net == nil || o.Ledger == nil {
-		errs = append(errs, errors.New("the Engine, Net and Ledger options are required"))
+	if o.Engine == nil || o.Node == nil || o.Ledger == nil {
+		errs = append(errs, errors.New("the Engine, Node and Ledger options are required"))
 	}
 	if o.MaxRequestBytes < 0 || o.MaxInFlight < 0 || o.WriteTimeout < 0 || o.IdleTimeout < 0 {
 		errs = append(errs, errors.New("MaxRequestBytes, MaxInFlight, WriteTimeout and IdleTimeout must not be negative"))
@@ -102,7 +126,7 @@ func (o *Options) Validate() error {
 }
 
 // New returns a server with Core Lightning's payment commands over the
-// engine, and the simnet-* commands over the network. The caller's
+// engine, and the backend's own commands (Options.Commands). The caller's
 // options are copied, not changed.
 func New(opts Options) (*Server, error) {
 	opts.EnsureDefaults()
@@ -111,8 +135,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s := newServer(config{maxBytes: opts.MaxRequestBytes, maxInFlight: opts.MaxInFlight,
 		writeTimeout: opts.WriteTimeout, idleTimeout: opts.IdleTimeout, denyDeprecated: opts.DenyDeprecated, log: opts.Logger})
-	h := &handlers{s: s, e: opts.Engine, net: opts.Net, ledger: opts.Ledger, version: opts.Version, log: opts.Logger}
-	for _, c := range append(append(h.commands(), h.askreneCommands()...), h.simnetCommands()...) {
+	h := &handlers{s: s, e: opts.Engine, node: opts.Node, ledger: opts.Ledger, version: opts.Version, log: opts.Logger}
+	for _, c := range append(append(h.commands(), h.askreneCommands()...), opts.Commands...) {
 		if err := s.Register(c); err != nil {
 			return nil, err
 		}

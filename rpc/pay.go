@@ -31,7 +31,7 @@ func (h *handlers) sendpay(ctx context.Context, a *Args) (any, error) {
 	}
 	hops, _ := Arg[[]graph.Hop](a, "route")
 	route := make(graph.Route, len(hops))
-	prev := h.net.Self()
+	prev := h.node.Self()
 	for i, hop := range hops {
 		// direction is ignored, as in v0.7: it follows from the ids.
 		hop.Direction, hop.Style = graph.Direction(prev, hop.ID), "tlv"

@@ -90,7 +90,7 @@ func newRig(t testing.TB, graphName string, nopts simnet.Options, mod func(*Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Engine: e, Net: n, Ledger: l, Version: "test"}
+	opts := Options{Engine: e, Node: SimnetInfo(n), Commands: SimnetCommands(n), Ledger: l, Version: "test"}
 	if mod != nil {
 		mod(&opts)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/payengine/payengine/graph"
@@ -12,10 +13,47 @@ import (
 	"github.com/payengine/payengine/simnet"
 )
 
+// SimnetInfo is getinfo's view of our node in the simulated network n:
+// its id and alias, the peers of its channels, the height, network
+// "regtest" (the invoices are lnbcrt, which Core Lightning's clients know
+// by that name).
+func SimnetInfo(n *simnet.Net) NodeInfo { return simnetInfo{n} }
+
+type simnetInfo struct{ n *simnet.Net }
+
+func (s simnetInfo) Self() graph.NodeID { return s.n.Self() }
+
+func (s simnetInfo) Summary() NodeSummary {
+	self, g, chans := s.n.Self(), s.n.Graph(), s.n.LocalChannels()
+	peers := map[graph.NodeID]bool{}
+	for _, scid := range chans {
+		if c, ok := g.Channel(scid); ok {
+			peer := c.Node1
+			if peer == self {
+				peer = c.Node2
+			}
+			peers[peer] = true
+		}
+	}
+	return NodeSummary{Alias: g.Alias(self), Peers: len(peers), Channels: len(chans), Height: s.n.Height(), Network: "regtest"}
+}
+
 // CodeLabelExists is Core Lightning's INVOICE_LABEL_ALREADY_EXISTS.
 const CodeLabelExists = 900
 
-func (h *handlers) simnetCommands() []Command {
+// simnetCmds are the simnet-* commands over one simulated network.
+type simnetCmds struct {
+	net *simnet.Net
+
+	labelsMu sync.Mutex
+	labels   map[string]bool // simnet-invoice labels issued
+}
+
+// SimnetCommands returns the simnet-* commands over n (simnet-invoice,
+// simnet-listnodes, simnet-fault, simnet-truth), for Options.Commands of a
+// daemon over the embedded network, or for simnetd's control socket.
+func SimnetCommands(n *simnet.Net) []Command {
+	h := &simnetCmds{net: n}
 	return []Command{
 		{Name: "simnet-invoice", Category: "developer", Handler: h.simnetInvoice,
 			Params: []Param{
@@ -52,7 +90,7 @@ type simnetInvoiceJSON struct {
 	ExpiresAt     uint64 `json:"expires_at"`
 }
 
-func (h *handlers) simnetInvoice(_ context.Context, a *Args) (any, error) {
+func (h *simnetCmds) simnetInvoice(_ context.Context, a *Args) (any, error) {
 	node, _ := Arg[graph.NodeID](a, "node")
 	var amount graph.MilliSat
 	if v, _ := Arg[*graph.MilliSat](a, "amount_msat"); v != nil {
@@ -110,7 +148,7 @@ type simnetNodeJSON struct {
 	CapacitySat uint64 `json:"capacity_sat"`
 }
 
-func (h *handlers) simnetListNodes(context.Context, *Args) (any, error) {
+func (h *simnetCmds) simnetListNodes(context.Context, *Args) (any, error) {
 	g := h.net.Graph()
 	capacity := make(map[graph.NodeID]uint64, g.NumNodes())
 	g.Channels(func(c graph.ChannelInfo) bool {
@@ -137,7 +175,7 @@ func parseBool(name string, raw json.RawMessage) (any, error) {
 	return nil, bad(name, "a boolean", raw)
 }
 
-func (h *handlers) simnetFault(_ context.Context, a *Args) (any, error) {
+func (h *simnetCmds) simnetFault(_ context.Context, a *Args) (any, error) {
 	node, _ := Arg[graph.NodeID](a, "node")
 	var f simnet.Fault
 	f.Offline, _ = Arg[bool](a, "offline")
@@ -178,7 +216,7 @@ type simnetTruthJSON struct {
 	HTLCs         int    `json:"htlcs"`
 }
 
-func (h *handlers) simnetTruth(_ context.Context, a *Args) (any, error) {
+func (h *simnetCmds) simnetTruth(_ context.Context, a *Args) (any, error) {
 	hash, _ := Arg[[32]byte](a, "payment_hash")
 	d := h.net.Delivered(hash)
 	return simnetTruthJSON{PaymentHash: hex.EncodeToString(hash[:]), Settlements: d.Settlements,

@@ -28,8 +28,7 @@ func NewSimnet(n *simnet.Net, opts Options) (*Server, error) {
 	}
 	s := newServer(config{maxBytes: opts.MaxRequestBytes, maxInFlight: opts.MaxInFlight,
 		writeTimeout: opts.WriteTimeout, log: opts.Logger})
-	h := &handlers{s: s, net: n, log: opts.Logger}
-	for _, c := range h.simnetCommands() {
+	for _, c := range SimnetCommands(n) {
 		if err := s.Register(c); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -88,7 +89,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func reattach(t *testing.T, l link.Link, id uint64) link.Result {
 	t.Helper()
 	ch := make(chan link.Result, 2)
-	if err := l.Reattach(context.Background(), id, func(r link.Result) { ch <- r }); err != nil {
+	if err := l.Reattach(context.Background(), link.AddHTLC{ID: id}, func(r link.Result) { ch <- r }); err != nil {
 		t.Fatalf("reattach %d: %v", id, err)
 	}
 	select {
@@ -234,7 +235,7 @@ func durableRestart(t *testing.T, kill bool) {
 	for _, c := range paid {
 		checkPreimage(t, reattach(t, l2, c.p.req.ID), c.hash)
 	}
-	if err := l2.Reattach(context.Background(), 99, func(link.Result) {}); !errors.Is(err, link.ErrUnknownHTLC) {
+	if err := l2.Reattach(context.Background(), link.AddHTLC{ID: 99}, func(link.Result) {}); !errors.Is(err, link.ErrUnknownHTLC) {
 		t.Fatalf("reattach of an id never taken: %v", err)
 	}
 
@@ -320,7 +321,7 @@ func TestDurableRecords(t *testing.T) {
 	}
 	req := link.AddHTLC{ID: 7, Channel: 5, Amount: 1234, Expiry: 99, PaymentHash: [32]byte{3}}
 	req.Onion[0], req.Onion[link.OnionSize-1] = 1, 2
-	if got, err := decodeHTLC(7, encodeHTLC(&req)); err != nil || got != req {
+	if got, err := decodeHTLC(7, encodeHTLC(&req)); err != nil || !reflect.DeepEqual(got, req) {
 		t.Fatalf("htlc read back as %+v, %v", got, err)
 	}
 	if _, err := decodeHTLC(7, encodeHTLC(&req)[:100]); !errors.Is(err, errCorrupt) {
@@ -354,7 +355,7 @@ func TestInMemoryHasNoStore(t *testing.T) {
 	if n.store != nil {
 		t.Fatal("an in-memory network opened a store")
 	}
-	if err := n.Link().Reattach(context.Background(), 1, func(link.Result) {}); !errors.Is(err, link.ErrUnknownHTLC) {
+	if err := n.Link().Reattach(context.Background(), link.AddHTLC{ID: 1}, func(link.Result) {}); !errors.Is(err, link.ErrUnknownHTLC) {
 		t.Fatal(err)
 	}
 }
@@ -421,7 +422,7 @@ func TestDurableKillMany(t *testing.T) {
 	var known, settled, unknown int
 	for _, c := range cs {
 		ch := make(chan link.Result, 2)
-		err := l2.Reattach(context.Background(), c.p.req.ID, func(r link.Result) { ch <- r })
+		err := l2.Reattach(context.Background(), c.p.req, func(r link.Result) { ch <- r })
 		d := n2.Delivered(c.hash)
 		if errors.Is(err, link.ErrUnknownHTLC) {
 			unknown++

@@ -88,9 +88,10 @@ func (n *Net) finish(req *link.AddHTLC, res link.Result, tr *trace, done func(li
 	}
 }
 
-// Reattach implements link.Link: simnet remembers every outcome (a
-// durable network, those of earlier runs too).
-func (l *localLink) Reattach(ctx context.Context, id uint64, done func(link.Result)) error {
+// Reattach implements link.Link: simnet remembers every outcome by
+// req.ID (a durable network, those of earlier runs too).
+func (l *localLink) Reattach(ctx context.Context, req link.AddHTLC, done func(link.Result)) error {
+	id := req.ID
 	n := l.n
 	if done == nil {
 		return ErrNilCallback

@@ -117,7 +117,7 @@ func (instantLink) AddHTLC(_ context.Context, req link.AddHTLC, done func(link.R
 	return nil
 }
 
-func (instantLink) Reattach(context.Context, uint64, func(link.Result)) error {
+func (instantLink) Reattach(context.Context, link.AddHTLC, func(link.Result)) error {
 	return link.ErrUnknownHTLC
 }
 

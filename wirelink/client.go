@@ -190,9 +190,11 @@ func (c *Client) AddHTLC(ctx context.Context, req link.AddHTLC, done func(link.R
 // Reattach implements link.Link by asking the server, which answers from
 // the outcomes it keeps or asks its backend. It waits for the answer at
 // most until ctx ends, or Options.ConnectWait after a drop, and returns an
-// error wrapping link.ErrUnknownHTLC if the server has no record of id. An
+// error wrapping link.ErrUnknownHTLC if the server has no record of id
+// (req.ID; the rest of req is not read: the server knows the HTLC by it). An
 // id this client already waits for gets done added to its callbacks.
-func (c *Client) Reattach(ctx context.Context, id uint64, done func(link.Result)) error {
+func (c *Client) Reattach(ctx context.Context, req link.AddHTLC, done func(link.Result)) error {
+	id := req.ID
 	if done == nil {
 		return fmt.Errorf("wirelink: reattach htlc %d: %w", id, ErrNilCallback)
 	}

@@ -138,11 +138,11 @@ type recLink struct {
 	refuse atomic.Uint64
 }
 
-func (r *recLink) Reattach(ctx context.Context, id uint64, done func(link.Result)) error {
+func (r *recLink) Reattach(ctx context.Context, req link.AddHTLC, done func(link.Result)) error {
 	if r.forgetful.Load() {
-		return fmt.Errorf("%w: %d (forgetful backend)", link.ErrUnknownHTLC, id)
+		return fmt.Errorf("%w: %d (forgetful backend)", link.ErrUnknownHTLC, req.ID)
 	}
-	return r.Link.Reattach(ctx, id, done)
+	return r.Link.Reattach(ctx, req, done)
 }
 
 func newRecLink(l link.Link) *recLink {

@@ -296,7 +296,7 @@ func (s *Server) query(ctx context.Context, cn *conn, id uint64) {
 	h := &serverHTLC{}
 	s.htlcs[id] = h
 	s.mu.Unlock()
-	err := s.backend.Reattach(ctx, id, func(res link.Result) { s.resolved(id, res) })
+	err := s.backend.Reattach(ctx, link.AddHTLC{ID: id}, func(res link.Result) { s.resolved(id, res) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestSettleLikeDirect(t *testing.T) {
 	got := payments(t, r.n, 20, seed, 2_000_000, false)
 	settles := 0
 	for i := range want {
-		if want[i].req != got[i].req {
+		if !reflect.DeepEqual(want[i].req, got[i].req) {
 			t.Fatalf("payment %d differs between the twin networks", i)
 		}
 		w := send(t, direct.Link(), want[i].req)
@@ -290,11 +291,11 @@ func TestReattachNewClient(t *testing.T) {
 	c := dial(t, r.path, Options{})
 	out := newOutcomes()
 	for _, p := range ps {
-		if err := c.Reattach(context.Background(), p.req.ID, out.done); err != nil {
+		if err := c.Reattach(context.Background(), link.AddHTLC{ID: p.req.ID}, out.done); err != nil {
 			t.Fatalf("reattach %d: %v", p.req.ID, err)
 		}
 	}
-	if err := c.Reattach(context.Background(), 9999, out.done); !errors.Is(err, link.ErrUnknownHTLC) {
+	if err := c.Reattach(context.Background(), link.AddHTLC{ID: 9999}, out.done); !errors.Is(err, link.ErrUnknownHTLC) {
 		t.Fatalf("reattach of an id never added: %v", err)
 	}
 	out.wait(t, ids(ps[:5]))
@@ -339,7 +340,7 @@ func TestContextAndDisconnect(t *testing.T) {
 	if err := c.AddHTLC(context.Background(), ps[2].req, out.done); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("disconnected past ConnectWait: %v", err)
 	}
-	if err := c.Reattach(context.Background(), 1, out.done); !errors.Is(err, ErrNotConnected) {
+	if err := c.Reattach(context.Background(), link.AddHTLC{ID: 1}, out.done); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("reattach disconnected past ConnectWait: %v", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -377,7 +378,7 @@ func TestClose(t *testing.T) {
 	if err := c.AddHTLC(context.Background(), ps[1].req, out.done); !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("AddHTLC after Close: %v", err)
 	}
-	if err := c.Reattach(context.Background(), ps[0].req.ID, out.done); !errors.Is(err, link.ErrClosed) {
+	if err := c.Reattach(context.Background(), link.AddHTLC{ID: ps[0].req.ID}, out.done); !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("Reattach after Close: %v", err)
 	}
 	r.n.Release(ps[0].dest)

@@ -28,7 +28,7 @@ func startPayd(t *testing.T, dir string, seed uint64) *node.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Net: nd.Net, Ledger: nd.Ledger, Version: "paybench-test"})
+	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Node: nd.Info, Commands: nd.Commands, Ledger: nd.Ledger, Version: "paybench-test"})
 	if err != nil {
 		nd.Close()
 		t.Fatal(err)

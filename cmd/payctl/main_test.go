@@ -29,7 +29,7 @@ func daemon(t *testing.T) (string, *node.Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := rpc.New(rpc.Options{Engine: nd.Engine, Net: nd.Net, Ledger: nd.Ledger})
+	s, err := rpc.New(rpc.Options{Engine: nd.Engine, Node: nd.Info, Commands: nd.Commands, Ledger: nd.Ledger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -386,7 +386,7 @@ type proc struct {
 	done chan struct{} // closed when it has exited
 }
 
-func startProc(t *testing.T, bin, logPath string, args ...string) *proc {
+func startProc(t testing.TB, bin, logPath string, args ...string) *proc {
 	t.Helper()
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -408,7 +408,7 @@ func startProc(t *testing.T, bin, logPath string, args ...string) *proc {
 }
 
 // stop sends SIGTERM and waits; the process must exit cleanly.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	select {
 	case <-p.done:
 		return
@@ -440,7 +440,7 @@ func (p *proc) tail() string {
 }
 
 // waitRPC dials the process's socket until method answers.
-func waitRPC(t *testing.T, p *proc, socket, method string) *rpc.Client {
+func waitRPC(t testing.TB, p *proc, socket, method string) *rpc.Client {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

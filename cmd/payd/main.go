@@ -5,10 +5,12 @@
 //	go run ./cmd/payd                      # sub300 network in ~/.payengine
 //	go run ./cmd/payd --graph mainnet --http 127.0.0.1:9835
 //	go run ./cmd/payd --simnet-addr /tmp/sim/simnet-link   # network in cmd/simnetd
+//	go run ./cmd/payd --backend lnd --lnd.rpcserver localhost:10009 \
+//	    --lnd.tlscertpath ~/.lnd/tls.cert --lnd.macaroonpath admin.macaroon --lnd.network regtest
 //
 // Every flag can also be set as an environment variable: --datadir as
-// PAYD_DATADIR, --log-level as PAYD_LOG_LEVEL, and so on; a flag given on
-// the command line wins.
+// PAYD_DATADIR, --log-level as PAYD_LOG_LEVEL, --lnd.rpcserver as
+// PAYD_LND_RPCSERVER, and so on; a flag given on the command line wins.
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 	"github.com/payengine/payengine/cmd/internal/cli"
 	"github.com/payengine/payengine/cmd/internal/node"
 	"github.com/payengine/payengine/graphdata"
+	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/rpc"
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +54,8 @@ type config struct {
 	simnetAddr                                           string
 	seed                                                 uint64
 	httpRemote                                           bool
+	backend                                              string
+	lnd                                                  lndnode.Config
 }
 
 // parse reads flags, with PAYD_* environment variables as their defaults.
@@ -68,11 +73,25 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.StringVar(&c.httpAddr, "http", "", "serve JSON-RPC (with the bearer token), /metrics and /healthz on this address; off when empty")
 	fs.BoolVar(&c.httpRemote, "http-allow-remote", false, "allow --http on an address that is not loopback")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.backend, "backend", node.BackendSimnet, "what the engine pays over: simnet (the embedded network, or simnetd's with --simnet-addr) or lnd (a real lnd node, with the --lnd.* flags)")
+	fs.StringVar(&c.lnd.RPCServer, "lnd.rpcserver", "", "with --backend lnd: lnd's gRPC host:port (lncli --rpcserver)")
+	fs.StringVar(&c.lnd.TLSCertPath, "lnd.tlscertpath", "", "with --backend lnd: lnd's TLS certificate (lncli --tlscertpath)")
+	fs.StringVar(&c.lnd.MacaroonPath, "lnd.macaroonpath", "", "with --backend lnd: admin.macaroon, or one baked with the permissions payd needs (lncli --macaroonpath)")
+	fs.StringVar(&c.lnd.Network, "lnd.network", "mainnet", "with --backend lnd: lnd's network, mainnet, testnet, signet or regtest; invoices must be for it")
 	if err := cli.Parse(fs, "PAYD", args, getenv); err != nil {
 		return nil, err
 	}
 	if c.network != "simnet" {
-		return nil, fmt.Errorf("--network %q: only the embedded simnet is supported", c.network)
+		return nil, fmt.Errorf("--network %q: only the embedded simnet is supported (for a real network: --backend lnd --lnd.network)", c.network)
+	}
+	switch c.backend {
+	case node.BackendSimnet:
+	case node.BackendLND:
+		if c.simnetAddr != "" {
+			return nil, errors.New("--simnet-addr and --backend lnd exclude each other")
+		}
+	default:
+		return nil, fmt.Errorf("--backend %q: want simnet or lnd", c.backend)
 	}
 	return c, nil
 }
@@ -112,8 +131,8 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	if c.simnetAddr != "" {
 		netDir = ""
 	}
-	nd, err := node.Start(node.Config{DataDir: c.datadir, Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter,
-		LinkAddr: c.simnetAddr, NetDir: netDir, Logger: log, Metrics: m})
+	nd, err := node.Start(node.Config{Backend: c.backend, LND: c.lnd, DataDir: c.datadir, Graph: c.graph, Seed: c.seed,
+		HopLatency: base, HopJitter: jitter, LinkAddr: c.simnetAddr, NetDir: netDir, Logger: log, Metrics: m})
 	if err != nil {
 		return err
 	}
@@ -122,10 +141,16 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 			log.Error("closing the node", "err", err)
 		}
 	}()
-	log.Info("engine started", "graph", c.graph, "nodes", nd.Net.Graph().NumNodes(), "channels", nd.Net.Graph().NumChannels(),
-		"id", nd.Net.Self(), "simnet", cmp.Or(c.simnetAddr, "embedded"), "took", time.Since(start).Round(time.Millisecond))
+	if nd.LND != nil {
+		g := nd.LND.Graph()
+		log.Info("engine started", "backend", "lnd", "lnd", c.lnd.RPCServer, "network", c.lnd.Network, "id", nd.LND.Self(),
+			"nodes", g.NumNodes(), "channels", g.NumChannels(), "ours", len(nd.LND.Channels()), "took", time.Since(start).Round(time.Millisecond))
+	} else {
+		log.Info("engine started", "graph", c.graph, "nodes", nd.Net.Graph().NumNodes(), "channels", nd.Net.Graph().NumChannels(),
+			"id", nd.Net.Self(), "simnet", cmp.Or(c.simnetAddr, "embedded"), "took", time.Since(start).Round(time.Millisecond))
+	}
 
-	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Net: nd.Net, Ledger: nd.Ledger, Version: version, Logger: log})
+	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Node: nd.Info, Commands: nd.Commands, Ledger: nd.Ledger, Version: version, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // Parse reads args into fs after taking each flag's default from the
-// environment variable PREFIX_NAME (dashes become underscores), so a flag
+// environment variable PREFIX_NAME (dashes and dots become
+// underscores), so a flag
 // on the command line wins. It refuses positional arguments. It adds the
 // variable's name to each flag's help, and sets fs.Usage to say that the
 // flag wins, so -h lists every variable.
@@ -49,7 +50,7 @@ func Parse(fs *flag.FlagSet, prefix string, args []string, getenv func(string) s
 // envName is the environment variable of a flag: PREFIX_NAME, the name in
 // capitals with dashes as underscores (PAYD_LOG_LEVEL for --log-level).
 func envName(prefix, flagName string) string {
-	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
 }
 
 // Logger is a text logger to w at the named level (debug, info, warn,

@@ -1,8 +1,11 @@
-// Package node wires one payengine node for the commands: a channel graph,
-// the embedded simulated network over it, the Pebble ledger in a data
-// directory and the actor engine on top, with the machine's clock. With
-// Config.LinkAddr the HTLCs go to a simulated network in another process
-// (cmd/simnetd) over wirelink instead.
+// Package node wires one payengine node for the commands: a backend (what
+// the engine runs on: our node id, the channel graph, our channels, the
+// block height, the link that carries HTLCs, and the backend's own RPC
+// commands), the Pebble ledger in a data directory and the actor engine on
+// top, with the machine's clock. There are three backends: the embedded
+// simulated network (the default), a simulated network in another process
+// (cmd/simnetd, Config.LinkAddr) over wirelink, and a real lnd node
+// (Config.Backend "lnd", package lndnode).
 package node
 
 import (
@@ -17,13 +20,22 @@ import (
 	"time"
 
 	"github.com/payengine/payengine/actors"
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/link"
+	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/persistence"
+	"github.com/payengine/payengine/rpc"
 	"github.com/payengine/payengine/simnet"
 	"github.com/payengine/payengine/wirelink"
+)
+
+// Backend names of Config.Backend.
+const (
+	BackendSimnet = "simnet"
+	BackendLND    = "lnd"
 )
 
 // Socket names of cmd/simnetd in its directory: the wirelink server of
@@ -38,6 +50,11 @@ const (
 
 // Config says which network to build and where the ledger lives.
 type Config struct {
+	// Backend is BackendSimnet (the default; with LinkAddr, simnetd's
+	// network) or BackendLND.
+	Backend string
+	// LND is the lnd to pay through, with Backend BackendLND.
+	LND lndnode.Config
 	// DataDir holds the ledger (DataDir/ledger); it is created if need be.
 	DataDir string
 	// Graph is a bundled graph name (graphdata.Sub300, graphdata.Mainnet)
@@ -68,15 +85,22 @@ type Config struct {
 	Metrics *metrics.Engine
 }
 
-// Node is a running engine over the embedded network.
+// Node is a running engine over its backend.
 type Node struct {
 	Engine *actors.Engine
 	// Net is the embedded network; with Config.LinkAddr, the local copy
-	// of the remote one.
+	// of the remote one; nil over lnd.
 	Net    *simnet.Net
 	Ledger *persistence.Ledger
 	// Remote is the wirelink client to simnetd (nil without LinkAddr).
 	Remote *wirelink.Client
+	// LND is the lnd backend (nil over simnet).
+	LND *lndnode.Backend
+	// Info is our node as getinfo shows it, and Commands the backend's
+	// own RPC commands (simnet-*; none over lnd): rpc.Options' Node and
+	// Commands.
+	Info     rpc.NodeInfo
+	Commands []rpc.Command
 }
 
 // Network builds the simulated network of cfg (Graph, Seed, HopLatency,
@@ -125,6 +149,13 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch cfg.Backend {
+	case "", BackendSimnet:
+	case BackendLND:
+		return startLND(cfg)
+	default:
+		return nil, fmt.Errorf("node: backend %q: want %s or %s", cfg.Backend, BackendSimnet, BackendLND)
+	}
 	if cfg.Graph == "" {
 		cfg.Graph = graphdata.Sub300
 	}
@@ -168,7 +199,70 @@ func Start(cfg Config) (*Node, error) {
 		n.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	return &Node{Engine: e, Net: n, Ledger: l, Remote: remote}, nil
+	return &Node{Engine: e, Net: n, Ledger: l, Remote: remote, Info: rpc.SimnetInfo(n), Commands: rpc.SimnetCommands(n)}, nil
+}
+
+// startLND connects to lnd, then opens the ledger and starts the engine
+// over lnd's graph and channels, and has the engine follow lnd's changes.
+func startLND(cfg Config) (*Node, error) {
+	if cfg.LinkAddr != "" {
+		return nil, errors.New("node: the lnd backend takes no simnetd link address")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data directory: %w", err)
+	}
+	lc := cfg.LND
+	if lc.Logger == nil {
+		lc.Logger = cfg.Logger
+	}
+	b, err := lndnode.Connect(context.Background(), lc)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	l, err := persistence.Open(filepath.Join(cfg.DataDir, "ledger"), &persistence.Options{NoSync: cfg.NoSync, Logger: cfg.Logger})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("node: ledger in %s (is another daemon using this data directory?): %w", cfg.DataDir, err)
+	}
+	var chans []actors.Channel
+	for _, c := range b.Channels() {
+		chans = append(chans, actors.Channel{SCID: c.SCID, Spendable: c.Spendable, MaxHTLCs: c.MaxHTLCs})
+	}
+	e, err := actors.Start(actors.Options{Self: b.Self(), Graph: b.Graph(), Link: b, Ledger: l, Channels: chans,
+		Network: b.Network(), Height: b.Height, Clock: time.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs,
+		Logger: cfg.Logger, Metrics: cfg.Metrics})
+	if err != nil {
+		l.Close()
+		b.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	b.Follow(engineSink{e})
+	return &Node{Engine: e, Ledger: l, LND: b, Info: lndInfo{b}}, nil
+}
+
+// engineSink hands lnd's changes to the engine.
+type engineSink struct{ e *actors.Engine }
+
+func (s engineSink) SetGraph(g *graph.Graph)       { s.e.SetGraph(g) }
+func (s engineSink) RemoveChannel(scid graph.SCID) { s.e.RemoveChannel(scid) }
+func (s engineSink) SetSpendable(scid graph.SCID, amount graph.MilliSat) {
+	s.e.SetSpendable(scid, amount)
+}
+func (s engineSink) AddChannel(c lndnode.Channel) {
+	s.e.AddChannel(actors.Channel{SCID: c.SCID, Spendable: c.Spendable, MaxHTLCs: c.MaxHTLCs})
+}
+
+// lndInfo is getinfo's view of our node over lnd.
+type lndInfo struct{ b *lndnode.Backend }
+
+func (i lndInfo) Self() graph.NodeID { return i.b.Self() }
+
+func (i lndInfo) Summary() rpc.NodeSummary {
+	network := string(i.b.Network())
+	if network == string(htlc.Mainnet) {
+		network = "bitcoin" // Core Lightning's name
+	}
+	return rpc.NodeSummary{Alias: i.b.Alias(), Peers: i.b.Peers(), Channels: len(i.b.Channels()), Height: i.b.Height(), Network: network}
 }
 
 // Close stops the engine, then closes the link to simnetd if any (no
@@ -181,5 +275,12 @@ func (nd *Node) Close() error {
 	if nd.Remote != nil {
 		errs = append(errs, nd.Remote.Close())
 	}
-	return errors.Join(append(errs, nd.Ledger.Close(), nd.Net.Close())...)
+	if nd.LND != nil {
+		errs = append(errs, nd.LND.Close())
+	}
+	errs = append(errs, nd.Ledger.Close())
+	if nd.Net != nil {
+		errs = append(errs, nd.Net.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -410,8 +410,15 @@ func TestEngineSendPayVectors(t *testing.T) {
 	if _, err := r.e.WaitSendPay(ctx, held.PaymentHash, &zero); code(err) != payment.CodeInProgress || message(err) != "Timed out while waiting" {
 		t.Fatalf("waitsendpay timeout 0: %v", err)
 	}
-	if n := r.n.InFlight(); n != 1 {
-		t.Fatalf("%d HTLCs in flight, want exactly one", n)
+	// One HTLC holds one slot on each channel of its route (simnet's
+	// InFlight); wait until it is held at C, then no second one may come.
+	hops := len(routeFor(1000))
+	for deadline := time.Now().Add(10 * time.Second); r.n.InFlight() < hops && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := r.n.InFlight(); n != hops {
+		t.Fatalf("%d HTLC slots in flight, want exactly one HTLC over %d channels", n, hops)
 	}
 	r.n.Release(c)
 	if rec, err := r.e.WaitSendPay(ctx, held.PaymentHash, nil); err != nil || rec.Status != payment.StatusComplete {

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"errors"
+	"fmt"
 	"runtime"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/metrics"
+	"github.com/payengine/payengine/payment"
 )
 
 // GraphOptions configure the graph actor. The zero value means defaults.
@@ -207,6 +210,9 @@ func (w routeWorker) Receive(ctx actor.Context) {
 	if job, ok := ctx.Message().(*flowJob); ok {
 		start := time.Now()
 		f, err := job.g.PlanFlow(job.params)
+		if err != nil && job.reserve != nil && errors.Is(err, graph.ErrNoRoute) && heldOnly(job.g, job.params) {
+			err = fmt.Errorf("%w: %w: %w", graph.ErrNoRoute, payment.ErrLiquidityHeld, err)
+		}
 		w.m.RouteSearch(time.Since(start))
 		if job.reserve != nil && err == nil {
 			for _, part := range f.Parts {

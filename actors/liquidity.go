@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -225,4 +226,32 @@ func (a *graphActor) dispatchPlan(ctx actor.Context, m *messages.PlanFlow, sende
 	w := a.workers[a.next%len(a.workers)]
 	a.next++
 	ctx.RequestWithCustomSender(w, job, sender)
+}
+
+// unreserved is a Liquidity with every reservation left out.
+type unreserved struct{ graph.Liquidity }
+
+func (u unreserved) EachBound(fn func(d graph.SCIDDir, lo, hi, reserved graph.MilliSat)) {
+	u.Liquidity.EachBound(func(d graph.SCIDDir, lo, hi, _ graph.MilliSat) {
+		if lo != 0 || hi != math.MaxUint64 {
+			fn(d, lo, hi, 0)
+		}
+	})
+}
+
+// heldOnly reports whether a plan that failed would have been found
+// without the reservations of HTLCs in flight: then the payment waits for
+// them instead of failing.
+func heldOnly(g *graph.Graph, p graph.FlowParams) bool {
+	if p.Liquidity == nil {
+		return false
+	}
+	held := false
+	p.Liquidity.EachBound(func(_ graph.SCIDDir, _, _, reserved graph.MilliSat) { held = held || reserved > 0 })
+	if !held {
+		return false
+	}
+	p.Liquidity = unreserved{p.Liquidity}
+	_, err := g.PlanFlow(p)
+	return err == nil
 }

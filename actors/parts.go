@@ -12,6 +12,9 @@ import (
 	"github.com/payengine/payengine/persistence"
 )
 
+// planAgain is a WaitToPlan's timer firing.
+type planAgain struct{}
+
 // flowPlanned hands the planner's answer to the core. The plan's parts are
 // reserved already (the graph actor reserved them before answering); a
 // core that takes no plan now gives them back.

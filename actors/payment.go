@@ -237,6 +237,8 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		a.step(ctx, payment.RouteNotFound{Err: m.Err})
 	case *messages.FlowPlanned:
 		a.flowPlanned(ctx, m)
+	case planAgain:
+		a.step(ctx, payment.PlanAgain{})
 	case *messages.Written:
 		a.written(ctx, m.Err)
 	case *messages.HTLCResolved:
@@ -377,6 +379,9 @@ func (a *paymentActor) run(ctx actor.Context) {
 				}
 				to <- &Answer{Record: e.Record, Message: e.Message, Err: e.Err}
 			}
+		case payment.WaitToPlan:
+			self, root := ctx.Self(), ctx.ActorSystem().Root
+			time.AfterFunc(e.After, func() { root.Send(self, planAgain{}) })
 		case payment.PlanFlow:
 			p := e.Params
 			p.Source = a.deps.Self

@@ -124,6 +124,11 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 			return nil, fmt.Errorf("%w: route in phase %d", ErrUnexpected, c.phase)
 		}
 		return c.stepRoute(now, ev), nil
+	case PlanAgain:
+		if c.pay == nil || c.pay.flow == nil || !c.pay.flow.waiting {
+			return nil, fmt.Errorf("%w: plan again while not waiting", ErrUnexpected)
+		}
+		return c.stepPlanAgain(now), nil
 	case FlowFound:
 		if c.pay == nil || c.pay.flow == nil || !c.pay.flow.planning {
 			return nil, fmt.Errorf("%w: flow while not planning", ErrUnexpected)

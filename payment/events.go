@@ -111,6 +111,7 @@ func (Persisted) isEvent()     {}
 func (Settled) isEvent()       {}
 func (Failed) isEvent()        {}
 func (FlowFound) isEvent()     {}
+func (PlanAgain) isEvent()     {}
 func (WaitTimeout) isEvent()   {}
 
 // Effect is an output of Core.Step. Effects are carried out in the order
@@ -155,6 +156,14 @@ type PersistOutcome struct {
 	PaymentOnly bool
 }
 
+// PlanAgain answers a WaitToPlan effect: the pay in parts plans again.
+type PlanAgain struct{}
+
+// WaitToPlan asks for a PlanAgain event after the duration: a pay in parts
+// whose plan failed only because other payments of ours hold the
+// liquidity waits for them.
+type WaitToPlan struct{ After time.Duration }
+
 // PlanFlow asks the graph's planner for parts that deliver Params.Amount
 // (the caller fills in the source); answer with FlowFound.
 type PlanFlow struct{ Params graph.FlowParams }
@@ -191,3 +200,4 @@ func (ReportFailure) isEffect()  {}
 func (Reply) isEffect()          {}
 func (StartTimer) isEffect()     {}
 func (PlanFlow) isEffect()       {}
+func (WaitToPlan) isEffect()     {}

@@ -16,6 +16,16 @@ import (
 // a 1M sat channel), and the single path pays exactly as v0.7's pay did.
 const SinglePathMax graph.MilliSat = 100_000_000
 
+// ErrLiquidityHeld marks a plan that failed only because HTLCs of other
+// payments of ours hold the liquidity it needs (the planner found a flow
+// once their reservations were left out). It comes wrapped with
+// graph.ErrNoRoute.
+var ErrLiquidityHeld = errors.New("payment: the liquidity is held by payments in flight")
+
+// WaitForLiquidity is how long a pay in parts waits before planning again
+// when its plan failed with ErrLiquidityHeld.
+const WaitForLiquidity = 250 * time.Millisecond
+
 // multiPart reports whether pay sends amount in parts planned as a flow.
 func multiPart(p PayParams, amount graph.MilliSat) bool {
 	return p.MaxParts > 1 && amount >= SinglePathMax
@@ -49,6 +59,7 @@ type flowState struct {
 	budget   graph.MilliSat // fees of all parts together, at most
 	parts    []*flowPart
 	planning bool   // a PlanFlow is out
+	waiting  bool   // a WaitToPlan is out
 	planErr  error  // the last plan's error, while parts are still out
 	endErr   *Error // the pay ends with this once no part is out
 	// endOfFailure says endErr is a part's failure, whose data shows the
@@ -90,7 +101,7 @@ func (c *Core) startFlow(now time.Time) []Effect {
 func (c *Core) planFlow(now time.Time) []Effect {
 	p, f := c.pay, c.pay.flow
 	delivering, sending, active := f.sums()
-	if f.planning || delivering >= p.amount || f.endErr != nil || f.preimage != nil {
+	if f.planning || f.waiting || delivering >= p.amount || f.endErr != nil || f.preimage != nil {
 		return nil
 	}
 	if len(f.parts) > 0 && now.After(p.start.Add(p.params.RetryFor)) {
@@ -126,6 +137,12 @@ func (c *Core) stepFlow(now time.Time, ev FlowFound) []Effect {
 			// Parts are out: what they teach when they end may open a
 			// way; the next failure plans again.
 			return nil
+		}
+		if errors.Is(ev.Err, ErrLiquidityHeld) && !now.After(p.start.Add(p.params.RetryFor)) {
+			// Our other payments hold what this one needs: wait for
+			// them rather than fail while they may still fail.
+			f.waiting = true
+			return []Effect{WaitToPlan{After: WaitForLiquidity}}
 		}
 		return c.flowEndIfIdle(now, c.flowNoRoute())
 	}
@@ -270,7 +287,7 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 	if err != nil && f.endErr == nil && f.preimage == nil {
 		f.endErr = err
 	}
-	if _, _, active := f.sums(); active > 0 || f.planning {
+	if _, _, active := f.sums(); active > 0 || f.planning || f.waiting {
 		return nil
 	}
 	if f.preimage != nil {
@@ -364,4 +381,10 @@ func (c *Core) ResumeParts(now time.Time, inv Invoice, parts []ResumedPart) ([]E
 		return c.flowEndIfIdle(now, c.gaveUp()), nil
 	}
 	return c.planFlow(now), nil
+}
+
+// stepPlanAgain plans again after a wait for liquidity held by others.
+func (c *Core) stepPlanAgain(now time.Time) []Effect {
+	c.pay.flow.waiting = false
+	return c.planFlow(now)
 }

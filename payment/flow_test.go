@@ -243,3 +243,21 @@ func TestPayInPartsResume(t *testing.T) {
 		t.Fatalf("resume without a record: %v", err)
 	}
 }
+
+// A plan that fails only because our other payments hold the liquidity
+// waits and plans again, until retry_for; then 205.
+func TestPayInPartsWaitsForHeldLiquidity(t *testing.T) {
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params}, "plan-flow amount=300000000 maxfee=1500000 maxparts=100")
+	held := fmt.Errorf("%w: %w", graph.ErrNoRoute, ErrLiquidityHeld)
+	stepF(t, c, t0, FlowFound{Err: held}, "payment.WaitToPlan")
+	if _, err := c.Step(t0, FlowFound{}); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("a flow while waiting: %v", err)
+	}
+	stepF(t, c, t0.Add(time.Second), PlanAgain{}, "plan-flow amount=300000000 maxfee=1500000 maxparts=100")
+	stepF(t, c, t0.Add(params.RetryFor+time.Second), FlowFound{Err: held}, "reply to=1 error 205 Could not find a route")
+	if !c.Done() {
+		t.Fatal("pay still running")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/payengine/payengine/graph"
 )
 
@@ -232,7 +233,12 @@ func (c *Core) stepPartFailed(now time.Time, ev Failed) ([]Effect, error) {
 	c.flowRecord(now)
 	effects := []Effect{PersistOutcome{Record: *c.rec, Part: part.id, PartRecord: c.partRecord(now, part, &fl, nil)}}
 	switch r := fl.Routing; {
-	case r != nil && fl.Code == CodeTryOtherRoute && r.ErringIndex > 0:
+	case r != nil && fl.Code == CodeTryOtherRoute && r.ErringIndex > 0 && r.ErringIndex < len(part.route) &&
+		r.FailCode != lnwire.CodeTemporaryChannelFailure:
+		// A channel short of liquidity is what the knowledge learns
+		// (the planner then sends less over it, not nothing), and the
+		// destination's own answer (mpp_timeout) blames no channel:
+		// only other failures keep a channel or node out of plans.
 		effects = append(effects, ReportFailure{Failure: fl})
 	case fl.Code == CodeUnparseableOnion:
 		effects = append(effects, ReportFailure{Failure: fl, Route: part.route})

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +91,12 @@ type Engine struct {
 	runs uint64 // actors spawned, for their names
 
 	paymentProps *actor.Props // one for all payment actors
+
+	// peers are our channels' peer actors by channel, and our channels
+	// by the node at their other end: sendpay picks the HTLC's channel
+	// by route[0]'s node, as Core Lightning does.
+	peers    map[graph.SCID]*actor.PID
+	channels map[graph.NodeID][]graph.SCID
 }
 
 type liveActor struct {
@@ -105,8 +113,16 @@ func Start(opts Options) (*Engine, error) {
 	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers, Metrics: opts.Metrics}))
 	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger, opts.Metrics))
 	peers := make(map[graph.SCID]*actor.PID, len(opts.Channels))
+	e.peers, e.channels = peers, map[graph.NodeID][]graph.SCID{}
 	for _, c := range opts.Channels {
 		peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: opts.MaxHTLCs, Link: opts.Link}))
+		if ch, ok := opts.Graph.Channel(c.SCID); ok {
+			peer := ch.Node1
+			if peer == opts.Self {
+				peer = ch.Node2
+			}
+			e.channels[peer] = append(e.channels[peer], c.SCID)
+		}
 	}
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,
@@ -348,9 +364,54 @@ type SendPayRequest struct {
 
 // SendPay starts one attempt over a route and returns once it is durable
 // and on its way (status pending, with CLN's message), or the stored
-// success, or a *payment.Error.
+// success, or a *payment.Error: -32602 at once for a route no onion can
+// carry, and 204 "No connection to first peer found" when we have no
+// channel to route[0]'s node. The HTLC goes on route[0].Channel if it is
+// ours and leads to that node, else on our channel to that node that can
+// spend the most (Core Lightning picks the channel by the peer).
 func (e *Engine) SendPay(ctx context.Context, req SendPayRequest) (*payment.Record, string, error) {
-	return e.call(ctx, req.Hash, payment.SendPay{Route: req.Route, Amount: req.Amount, Label: req.Label, Bolt11: req.Bolt11, Secret: req.Secret})
+	ev := payment.SendPay{Route: req.Route, Amount: req.Amount, Label: req.Label, Bolt11: req.Bolt11, Secret: req.Secret}
+	if len(req.Route) > 0 {
+		err := htlc.CheckOnion(htlc.OnionParams{Route: req.Route, PaymentHash: req.Hash, PaymentSecret: req.Secret, BlockHeight: e.opts.Height()})
+		if err != nil {
+			return nil, "", &payment.Error{Code: payment.CodeInvalidParams, Message: "route cannot be sent: " + strings.TrimPrefix(err.Error(), "htlc: ")}
+		}
+		ev.Route = append(graph.Route(nil), req.Route...)
+		scid, ok := e.firstChannel(ctx, req.Route[0])
+		if ok {
+			ev.Route[0].Channel = scid
+		} else {
+			f, _ := htlc.NoFirstPeerFailure(e.opts.Self, req.Route)
+			ev.NoPeer = &payment.Failure{Code: f.Code, Message: f.Message, Routing: f.Routing}
+		}
+	}
+	return e.call(ctx, req.Hash, ev)
+}
+
+// firstChannel picks our channel for an HTLC to hop's node: hop.Channel if
+// it is ours to that node, else the one of ours to it that can spend the
+// most; false if we have none.
+func (e *Engine) firstChannel(ctx context.Context, hop graph.Hop) (graph.SCID, bool) {
+	chans := e.channels[hop.ID]
+	switch {
+	case len(chans) == 0:
+		return 0, false
+	case slices.Contains(chans, hop.Channel):
+		return hop.Channel, true
+	case len(chans) == 1:
+		return chans[0], true
+	}
+	best, most := chans[0], graph.MilliSat(0)
+	for _, scid := range chans {
+		if ctx.Err() != nil {
+			break
+		}
+		res, err := e.sys.Root.RequestFuture(e.peers[scid], spendableQuery{}, 5*time.Second).Result()
+		if amt, ok := res.(graph.MilliSat); err == nil && ok && amt > most {
+			best, most = scid, amt
+		}
+	}
+	return best, true
 }
 
 // WaitSendPay waits for the hash's attempt to end (timeout nil: for ever;

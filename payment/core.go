@@ -166,6 +166,11 @@ func (c *Core) stepSendPay(now time.Time, ev SendPay) []Effect {
 		}
 		return []Effect{Reply{To: ev.Reply, Record: c.Record()}}
 	}
+	if f := ev.NoPeer; f != nil {
+		// v0.7 answers before storing anything: the record, if any,
+		// stays as it was.
+		return []Effect{Reply{To: ev.Reply, Err: &Error{Code: f.Code, Message: f.Message, Data: FailureData{Routing: f.Routing}}}}
+	}
 	sender := ev.Reply
 	c.sender = &sender
 	return c.startAttempt(now, ev.Route, amount, ev.Label, ev.Bolt11, ev.Secret)
@@ -253,7 +258,8 @@ func (c *Core) failureError() *Error {
 }
 
 // FailureData is the data of a 203 or 204 error: the routing failure
-// object and the payment's fields (v0.7.3 carries both).
+// object and the payment's fields (v0.7.3 carries both); Record is nil for
+// a failure sendpay answers before any record exists.
 type FailureData struct {
 	Record  *Record
 	Routing *htlc.RoutingFailure

@@ -281,3 +281,33 @@ func TestRecoveredInFlight(t *testing.T) {
 	step(t, c, t0, WaitSendPay{Reply: 2})
 	step(t, c, t0, Settled{Preimage: pre}, "persist-outcome complete", "reply to=2 complete")
 }
+
+// Spec vector 7: with no channel to the first hop's node, sendpay answers
+// 204 at once, after the record's checks (a paid hash still answers
+// complete, a pending one 200), and writes and sends nothing: a failed
+// record stays as it was.
+func TestSendPayNoPeer(t *testing.T) {
+	noPeer := remoteFailure(204, 0, nid(1), chAB, lnwire.CodeUnknownNextPeer)
+	noPeer.Message = "No connection to first peer found"
+	c := New(hash, nil, nil)
+	effects := step(t, c, t0, SendPay{Reply: 1, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=1 error 204 No connection to first peer found")
+	if d, ok := effects[0].(Reply).Err.Data.(FailureData); !ok || d.Record != nil || d.Routing != noPeer.Routing {
+		t.Fatalf("data %+v", effects[0].(Reply).Err.Data)
+	}
+	if c.Record() != nil || !c.Done() {
+		t.Fatalf("record %+v after an immediate failure", c.Record())
+	}
+	step(t, c, t0, WaitSendPay{Reply: 2}, "reply to=2 error 208 Never attempted payment for '"+fmt.Sprintf("%x", hash)+"'")
+
+	failed := &Record{Hash: hash, Destination: nodeC, Amount: 1000, Status: StatusFailed, Failure: &noPeer}
+	c = New(hash, failed, nil)
+	step(t, c, t0, SendPay{Reply: 1, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=1 error 204 No connection to first peer found")
+	if r := c.Record(); r.Status != StatusFailed {
+		t.Fatalf("record %+v", r)
+	}
+	paid := New(hash, &Record{Hash: hash, Destination: nodeC, Amount: 1000, Status: StatusComplete, Preimage: &pre}, nil)
+	step(t, paid, t0, SendPay{Reply: 1, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=1 complete")
+	busy := New(hash, nil, nil)
+	step(t, busy, t0, SendPay{Reply: 1, Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, busy, t0, SendPay{Reply: 2, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=2 error 200 Payment is still in progress")
+}

@@ -17,6 +17,12 @@ type SendPay struct {
 	Label  string
 	Bolt11 string
 	Secret *[32]byte
+	// NoPeer, when set, is the failure to answer because we have no
+	// channel to route[0]'s node (204 "No connection to first peer
+	// found", spec section 5.2 and vector 7): once the hash's record has
+	// been checked, sendpay answers it at once, and nothing is written or
+	// sent.
+	NoPeer *Failure
 }
 
 // WaitSendPay is a waitsendpay call (spec section 6). A nil Timeout waits

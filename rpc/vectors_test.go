@@ -201,16 +201,19 @@ func TestSpecSendpayFailures(t *testing.T) {
 	hash := inv.PaymentHash
 	self := r.n.Self().String()
 
-	// Vector 7: a first hop that is not our channel: 204 "No connection
-	// to first peer found", erring_index 0, unknown_next_peer, our node.
+	// Vector 7: a first hop to a node we have no channel with: sendpay
+	// itself answers 204 "No connection to first peer found",
+	// erring_index 0, unknown_next_peer, our node, route[0]'s channel and
+	// direction; nothing is written, so waitsendpay knows no payment.
 	bad := append([]hopJSON(nil), route...)
-	bad[0].Channel = "1x2x3"
-	r.ok(t, "sendpay", []any{bad, hash, nil, nil, inv.Bolt11}, nil)
-	e := r.fails(t, "waitsendpay", []any{hash}, 204)
+	bad[0].ID, bad[0].Channel = r.notPeer(t), "1x2x3"
+	e := r.fails(t, "sendpay", []any{bad, hash, nil, nil, inv.Bolt11}, 204)
 	if d := dataOf(t, e); e.Message != "No connection to first peer found" || d.ErringIndex != 0 || d.OriginIndex != -1 ||
-		d.FailCode != 16394 || d.ErringNode != self || d.ErringChannel != "1x2x3" || d.PaymentHash != hash || d.Status != "failed" || d.ID != 1 {
+		d.FailCode != 16394 || d.ErringNode != self || d.ErringChannel != "1x2x3" || d.PaymentHash != "" ||
+		d.ErringDirection != int(graph.Direction(r.n.Self(), mustNode(t, bad[0].ID))) {
 		t.Fatalf("no first peer: %s %+v", e.Message, d)
 	}
+	r.fails(t, "waitsendpay", []any{hash}, 208)
 
 	// Vector 9, remote: B is paid too small a fee: 204 from erring_index
 	// 1, erring_node B, erring_channel BC, fee_insufficient (UPDATE|12)
@@ -524,4 +527,23 @@ func (r *rig) leaf(t *testing.T, amount uint64) (graph.NodeID, edgeInto) {
 	}
 	t.Fatal("no payable leaf node")
 	return graph.NodeID{}, edgeInto{}
+}
+
+// notPeer returns a node of the network we have no channel with.
+func (r *rig) notPeer(t *testing.T) string {
+	t.Helper()
+	peers := map[graph.NodeID]bool{}
+	g := r.n.Graph()
+	for _, scid := range r.n.LocalChannels() {
+		if c, ok := g.Channel(scid); ok {
+			peers[c.Node1], peers[c.Node2] = true, true
+		}
+	}
+	for _, n := range g.Nodes() {
+		if !peers[n] {
+			return n.String()
+		}
+	}
+	t.Fatal("every node is our peer")
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -529,8 +530,9 @@ func (r *rig) leaf(t *testing.T, amount uint64) (graph.NodeID, edgeInto) {
 	return graph.NodeID{}, edgeInto{}
 }
 
-// notPeer returns a node of the network we have no channel with.
-func (r *rig) notPeer(t *testing.T) string {
+// notPeer returns a node of the network we have no channel with, other
+// than those named.
+func (r *rig) notPeer(t *testing.T, except ...string) string {
 	t.Helper()
 	peers := map[graph.NodeID]bool{}
 	g := r.n.Graph()
@@ -540,7 +542,7 @@ func (r *rig) notPeer(t *testing.T) string {
 		}
 	}
 	for _, n := range g.Nodes() {
-		if !peers[n] {
+		if !peers[n] && !slices.Contains(except, n.String()) {
 			return n.String()
 		}
 	}

@@ -119,7 +119,6 @@ func TestFailuresAnswerTheSameAfterReload(t *testing.T) {
 	check("pay after the actor went idle", ps)
 	all = append(all, ps)
 
-
 	for _, k := range kinds {
 		in := r.invoice(t, inv.Destination, amt, nil)
 		if k.setup != nil {

@@ -40,7 +40,7 @@ type Options struct {
 	Network  htlc.Network // invoices pay must accept
 	Height   func() uint32
 	Clock    func() time.Time
-	Rand     io.Reader // onion session keys
+	Rand     io.Reader // onion session keys, HTLC ids, fuzz seeds; safe for concurrent use
 	Workers  int       // route workers; default GOMAXPROCS
 	MaxHTLCs int       // HTLC slots of our side of each channel; default 483
 	Avoid    time.Duration
@@ -135,6 +135,22 @@ func Start(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// DrawSeed draws a fuzz seed from the engine's randomness (Options.Rand):
+// Core Lightning v0.7's getroute seeds its fee fuzz afresh on every call.
+// A source that fails gives the zero seed.
+func (e *Engine) DrawSeed() graph.Seed { return drawSeed(e.opts.Rand) }
+
+func drawSeed(r io.Reader) graph.Seed {
+	var s graph.Seed
+	if r == nil {
+		return s
+	}
+	if _, err := io.ReadFull(r, s[:]); err != nil {
+		return graph.Seed{}
+	}
+	return s
 }
 
 // nextID draws an HTLC id at random: ids must never repeat across runs,
@@ -422,7 +438,8 @@ func (e *Engine) WaitSendPay(ctx context.Context, hash [32]byte, timeout *time.D
 }
 
 // GetRoute asks the graph actor for a route from us (FromID, when zero,
-// is our node), with what it has learnt from failures.
+// is our node), with what it has learnt from failures. p.Seed is used as
+// given: DrawSeed gives Core Lightning v0.7's fresh one.
 func (e *Engine) GetRoute(ctx context.Context, p graph.GetRouteParams) (graph.Route, error) {
 	if p.FromID == (graph.NodeID{}) {
 		p.FromID = e.opts.Self

@@ -26,7 +26,7 @@ type PaymentDeps struct {
 	Peer   func(graph.SCID) *actor.PID
 	Height func() uint32    // the current block height
 	Clock  func() time.Time // now
-	Rand   io.Reader        // onion session keys (crypto/rand in production)
+	Rand   io.Reader        // onion session keys and fuzz seeds (crypto/rand in production)
 	NextID func() uint64    // HTLC ids, unique among those in flight
 	// Avoid is how long a failure keeps the failing channel or node out of
 	// later routes; default 60 s.
@@ -277,7 +277,9 @@ func (a *paymentActor) run(ctx actor.Context) {
 		switch e := e.(type) {
 		case payment.FindRoute:
 			p := e.Params
-			p.FromID = a.deps.Self
+			// A fresh fuzz seed for every route pay asks for, as v0.7's
+			// pay calls getroute without one.
+			p.FromID, p.Seed = a.deps.Self, drawSeed(a.deps.Rand)
 			ctx.Request(a.deps.Graph, &messages.FindRoute{Params: p, Now: a.deps.Clock()})
 		case payment.PersistAttempt:
 			// The onion, its HTLC id and its circuit are fixed before the

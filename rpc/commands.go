@@ -62,8 +62,9 @@ func (h *handlers) commands() []Command {
 				{Name: "fuzzpercent", Parse: parsePercent},
 				{Name: "exclude", Parse: parseExclude},
 				{Name: "maxhops", Parse: parseU32},
+				{Name: "seed", Parse: parseSeed},
 			},
-			Description: "Find the cheapest route to id for amount_msat (msatoshi), with CLN's cost: fees plus riskfactor (annual %) over the locked blocks; cltv defaults to 9, fuzzpercent to 5, maxhops to 20; exclude lists scid/direction or node ids."},
+			Description: "Find the cheapest route to id for amount_msat (msatoshi), with CLN's cost: fees plus riskfactor (annual %) over the locked blocks; cltv defaults to 9, fuzzpercent to 5, maxhops to 20; exclude lists scid/direction or node ids. Each fee is fuzzed by up to fuzzpercent, with a fresh random seed per call as in v0.7; seed (v0.6's parameter: a string of at most 16 bytes) fixes the fuzz, so the same call gives the same route."},
 		{Name: "sendpay", Category: "payment", Handler: h.sendpay,
 			Params: []Param{
 				{Name: "route", Required: true, Parse: parseRoute},
@@ -266,6 +267,11 @@ func (h *handlers) getroute(ctx context.Context, a *Args) (any, error) {
 	if v, ok := Arg[uint64](a, "maxhops"); ok {
 		m := uint32(v)
 		p.MaxHops = &m
+	}
+	if v, ok := Arg[graph.Seed](a, "seed"); ok {
+		p.Seed = v
+	} else {
+		p.Seed = h.e.DrawSeed()
 	}
 	route, err := h.e.GetRoute(ctx, p)
 	if err != nil {

@@ -3,9 +3,12 @@ package rpc
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
+	"io"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,6 +41,33 @@ type rig struct {
 	ledgerDir string
 	mod       func(*Options)
 	maxHTLCs  int
+	starts    uint64 // engines started, to seed each one's randomness apart
+}
+
+// lockedRand is a seeded source safe for concurrent use, as the engine's
+// Options.Rand must be.
+type lockedRand struct {
+	mu sync.Mutex
+	r  *mrand.ChaCha8
+}
+
+func (l *lockedRand) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// engineRand seeds the engine's randomness (route fuzz, session keys, HTLC
+// ids) from the test's name and how many engines the rig started, so a run
+// is the same every time and a restarted engine draws new HTLC ids.
+func (r *rig) engineRand(t testing.TB) io.Reader {
+	r.starts++
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], h.Sum64())
+	binary.LittleEndian.PutUint64(seed[8:], r.starts)
+	return &lockedRand{r: mrand.NewChaCha8(seed)}
 }
 
 var (
@@ -105,7 +135,7 @@ func (r *rig) start(t testing.TB) {
 		chans = append(chans, actors.Channel{SCID: scid, Spendable: spendable})
 	}
 	r.e, err = actors.Start(actors.Options{Self: r.n.Self(), Graph: r.n.Graph(), Link: r.n.Link(), Ledger: r.l, Channels: chans,
-		Network: htlc.Regtest, Height: r.n.Height, Clock: r.n.Now, Rand: rand.Reader, MaxHTLCs: r.maxHTLCs})
+		Network: htlc.Regtest, Height: r.n.Height, Clock: r.n.Now, Rand: r.engineRand(t), MaxHTLCs: r.maxHTLCs})
 	if err != nil {
 		t.Fatal(err)
 	}

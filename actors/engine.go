@@ -437,6 +437,17 @@ func (e *Engine) WaitSendPay(ctx context.Context, hash [32]byte, timeout *time.D
 	return rec, err
 }
 
+// DelPay deletes the hash's payment, with its attempts, if its status is
+// status (Core Lightning's delpay; part, when set, is the (groupid,
+// partid) to delete), through the hash's actor so that a live one forgets
+// it too; it returns the deleted record, or a *payment.Error (208 for an
+// unknown hash, a status that differs, or a pending payment, which is
+// never deleted).
+func (e *Engine) DelPay(ctx context.Context, hash [32]byte, status payment.Status, part *[2]uint64) (*payment.Record, error) {
+	rec, _, err := e.call(ctx, hash, payment.DelPay{Status: status, Part: part})
+	return rec, err
+}
+
 // GetRoute asks the graph actor for a route from us (FromID, when zero,
 // is our node), with what it has learnt from failures. p.Seed is used as
 // given: DrawSeed gives Core Lightning v0.7's fresh one.

@@ -142,6 +142,7 @@ type paymentActor struct {
 	queue   []payment.Effect
 	writing bool // a ledger write is under way: the queue waits
 	persist bool // that write is an attempt: answer the core with Persisted
+	delete  bool // that write is a deletion: answer the core with Deleted
 	sent    *sentHTLC
 	parts   uint64 // attempts numbered so far
 	timers  map[payment.ReplyTo]*time.Timer
@@ -250,6 +251,9 @@ func withReply(ev payment.Event, r payment.ReplyTo) payment.Event {
 	case payment.WaitSendPay:
 		e.Reply = r
 		return e
+	case payment.DelPay:
+		e.Reply = r
+		return e
 	case payment.Pay:
 		e.Reply = r
 		return e
@@ -310,6 +314,9 @@ func (a *paymentActor) run(ctx actor.Context) {
 			}
 			att := toAttempt(&e.Record, a.routeOf(), id, part)
 			ctx.Request(a.deps.Ledger, &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}, Attempts: []messages.Attempt{att}})
+		case payment.DeleteRecord:
+			a.writing, a.delete = true, true
+			ctx.Request(a.deps.Ledger, &messages.DeleteLedger{PaymentHash: a.hash})
 		case payment.SendHTLC:
 			a.send(ctx, e)
 		case payment.ReportFailure:
@@ -352,8 +359,12 @@ func (a *paymentActor) written(ctx actor.Context, err error) {
 		return
 	}
 	a.writing = false
-	persist := a.persist
-	a.persist = false
+	persist, del := a.persist, a.delete
+	a.persist, a.delete = false, false
+	if del {
+		a.step(ctx, payment.Deleted{Err: err})
+		return
+	}
 	if err != nil {
 		ctx.Logger().Error("payment: ledger write failed", "hash", fmt.Sprintf("%x", a.hash), "err", err)
 		a.queue = nil

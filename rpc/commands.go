@@ -111,6 +111,14 @@ func (h *handlers) commands() []Command {
 			Description: "Deprecated alias of listsendpays."},
 		{Name: "listpays", Category: "payment", Handler: h.listpays, Params: pListFilters,
 			Description: "List pays: one row per payment, pending while a pay is still retrying it."},
+		{Name: "delpay", Category: "payment", Handler: h.delpay,
+			Params: []Param{
+				{Name: "payment_hash", Required: true, Parse: parseHash},
+				{Name: "status", Required: true, Parse: parseDelStatus},
+				{Name: "partid", Parse: parseU64},
+				{Name: "groupid", Parse: parseU64},
+			},
+			Description: "Delete the payment of payment_hash, with its attempts, if its status is status (complete or failed; a pending payment, or one a pay is still retrying, is never deleted), and return it. partid and groupid go together; a payment here is groupid 0, partid 0. Errors: 208 for an unknown payment_hash, a status that differs, or a partid and groupid that name no payment."},
 	}
 }
 

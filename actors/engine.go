@@ -137,6 +137,9 @@ func Start(opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// Now is the engine's clock (Options.Clock).
+func (e *Engine) Now() time.Time { return e.opts.Clock() }
+
 // DrawSeed draws a fuzz seed from the engine's randomness (Options.Rand):
 // Core Lightning v0.7's getroute seeds its fee fuzz afresh on every call.
 // A source that fails gives the zero seed.

@@ -111,6 +111,9 @@ func (h *handlers) commands() []Command {
 			Description: "Deprecated alias of listsendpays."},
 		{Name: "listpays", Category: "payment", Handler: h.listpays, Params: pListFilters,
 			Description: "List pays: one row per payment, pending while a pay is still retrying it."},
+		{Name: "paystatus", Category: "payment", Handler: h.paystatus,
+			Params:      []Param{{Name: "bolt11", Parse: parseString}},
+			Description: "Show each payment made with a bolt11 (or those of bolt11), as the pay plugin does: bolt11, amount_msat, destination, label, and every attempt from the ledger with its strategy, start and end times, state, route, and failure (an error object, as waitsendpay answers it) or success."},
 		{Name: "delpay", Category: "payment", Handler: h.delpay,
 			Params: []Param{
 				{Name: "payment_hash", Required: true, Parse: parseHash},

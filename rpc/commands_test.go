@@ -29,7 +29,7 @@ func TestGetinfoHelp(t *testing.T) {
 	for _, h := range help.Help {
 		names = append(names, strings.Fields(h.Command)[0])
 	}
-	want := "decodepay getinfo getroute help listpayments listpays listsendpays pay sendpay simnet-fault simnet-invoice simnet-listnodes simnet-truth waitsendpay"
+	want := "decodepay delpay getinfo getroute help listpayments listpays listsendpays pay paystatus sendpay simnet-fault simnet-invoice simnet-listnodes simnet-truth waitsendpay"
 	if strings.Join(names, " ") != want {
 		t.Fatalf("help lists %v", names)
 	}

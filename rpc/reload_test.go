@@ -1,10 +1,12 @@
 package rpc
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/payengine/payengine/simnet"
 )
@@ -119,6 +121,60 @@ func TestFailuresAnswerTheSameAfterReload(t *testing.T) {
 	check("pay after the actor went idle", ps)
 	all = append(all, ps)
 
+	// pay's 210 after retry_for: each of its data.attempts is paystatus's
+	// attempt (route and failure), live, after the actor went idle, and
+	// after a restart. The destination holds the HTLC, then fails it with
+	// temporary_node_failure (204) once retry_for has passed.
+	gaveUp := r.invoice(t, inv.Destination, amt, nil)
+	if err := r.n.SetFault(dest, simnet.Fault{NodeFailure: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.n.Hold(dest); err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan *Error, 1)
+	go func() {
+		err := r.c.Call(context.Background(), "pay", map[string]any{"bolt11": gaveUp.Bolt11, "retry_for": 30}, nil)
+		e, _ := err.(*Error)
+		res <- e
+	}()
+	waitFor(t, "the pay's HTLC at the destination", func() bool { return r.n.InFlight() > 0 })
+	r.n.SetNow(r.n.Now().Add(31 * time.Second))
+	r.n.Release(dest)
+	e := <-res
+	r.n.SetFault(dest, simnet.Fault{})
+	if e == nil || e.Code != 210 {
+		t.Fatalf("pay after retry_for: %+v", e)
+	}
+	type attemptsJSON struct {
+		Attempts []struct {
+			Route   json.RawMessage `json:"route"`
+			Failure json.RawMessage `json:"failure"`
+		} `json:"attempts"`
+	}
+	var live attemptsJSON
+	if err := json.Unmarshal(e.Data.(json.RawMessage), &live); err != nil || len(live.Attempts) != 1 {
+		t.Fatalf("210 data %s: %v", e.Data, err)
+	}
+	paystatus := func(when string) {
+		t.Helper()
+		var st struct {
+			Pay []attemptsJSON `json:"pay"`
+		}
+		r.ok(t, "paystatus", []any{gaveUp.Bolt11}, &st)
+		if len(st.Pay) != 1 || len(st.Pay[0].Attempts) != len(live.Attempts) {
+			t.Fatalf("paystatus %s: %+v", when, st)
+		}
+		for i, a := range st.Pay[0].Attempts {
+			if w := live.Attempts[i]; string(a.Route) != string(w.Route) || string(a.Failure) != string(w.Failure) {
+				t.Errorf("paystatus %s, attempt %d:\n got %s %s\nwant %s %s", when, i, a.Route, a.Failure, w.Route, w.Failure)
+			}
+		}
+	}
+	paystatus("live")
+	idle()
+	paystatus("after the actor went idle")
+
 	for _, k := range kinds {
 		in := r.invoice(t, inv.Destination, amt, nil)
 		if k.setup != nil {
@@ -142,4 +198,5 @@ func TestFailuresAnswerTheSameAfterReload(t *testing.T) {
 	for i, s := range all {
 		check(fmt.Sprintf("#%d after a restart", i), s)
 	}
+	paystatus("after a restart")
 }

@@ -343,3 +343,53 @@ func TestPayDrawsASeedPerRoute(t *testing.T) {
 		t.Fatalf("DrawSeed gave %x then %x", a, b)
 	}
 }
+
+// sendpay picks the HTLC's channel by route[0]'s node, as Core Lightning
+// does: route[0].channel when it is ours to that node, else our channel
+// to that node that can spend the most; none when we have no channel to
+// it.
+func TestFirstChannelByPeer(t *testing.T) {
+	self, b, c := node(1), node(2), node(3)
+	pol := &graph.Policy{BaseMsat: 1, FeePPM: 1, CLTVDelta: 6, HTLCMin: 1, HTLCMax: 1 << 40}
+	small, big, other := graph.NewSCID(1, 1, 0), graph.NewSCID(1, 2, 0), graph.NewSCID(1, 3, 0)
+	var gb graph.Builder
+	for _, scid := range []graph.SCID{small, big} {
+		gb.AddChannel(graph.Channel{SCID: scid, Node1: self, Node2: b, Capacity: 1_000_000, Policy: [2]*graph.Policy{pol, pol}})
+	}
+	gb.AddChannel(graph.Channel{SCID: other, Node1: b, Node2: c, Capacity: 1_000_000, Policy: [2]*graph.Policy{pol, pol}})
+	g, err := gb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := simnet.Load(sub300, simnet.Options{Seed: 5}) // a link for the peer actors; nothing is sent
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	l, err := persistence.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, err := Start(Options{Self: self, Graph: g, Link: n.Link(), Ledger: l, Network: htlc.Regtest, Height: n.Height, Clock: n.Now,
+		Rand: testRand(t), Channels: []Channel{{SCID: small, Spendable: 1_000}, {SCID: big, Spendable: 900_000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	ctx := context.Background()
+	for i, tc := range []struct {
+		hop  graph.Hop
+		want graph.SCID
+		ok   bool
+	}{
+		{graph.Hop{ID: b, Channel: small}, small, true},                // named, ours, to b
+		{graph.Hop{ID: b, Channel: other}, big, true},                  // not ours: the one that can spend the most
+		{graph.Hop{ID: b, Channel: graph.NewSCID(9, 9, 9)}, big, true}, // unknown
+		{graph.Hop{ID: c, Channel: other}, 0, false},                   // no channel of ours to c
+	} {
+		if got, ok := e.firstChannel(ctx, tc.hop); got != tc.want || ok != tc.ok {
+			t.Errorf("#%d %+v: %s %v, want %s %v", i, tc.hop, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -401,21 +401,20 @@ func TestEngineSendPayVectors(t *testing.T) {
 	// waitsendpay with timeout 0 is 200 "Timed out while waiting".
 	held := newInvoice(1000)
 	r.n.Hold(c)
-	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: held.PaymentHash, Secret: held.PaymentSecret}); err != nil {
+	heldRoute := routeFor(1000)
+	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: heldRoute, Hash: held.PaymentHash, Secret: held.PaymentSecret}); err != nil {
 		t.Fatal(err)
 	}
+	// One HTLC per hop of the route once it is held at C.
+	waitFor(t, func() bool { return r.n.InFlight() == len(heldRoute) })
 	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: held.PaymentHash, Secret: held.PaymentSecret}); code(err) != payment.CodeInProgress {
 		t.Fatalf("sendpay while pending: %v", err)
 	}
 	if _, err := r.e.WaitSendPay(ctx, held.PaymentHash, &zero); code(err) != payment.CodeInProgress || message(err) != "Timed out while waiting" {
 		t.Fatalf("waitsendpay timeout 0: %v", err)
 	}
-	// SendPay answers "pending" once the attempt is written; the HTLC
-	// reaches simnet just after. Other vectors' HTLCs may still be
-	// unwinding, so count this hash's HTLCs, not all in flight.
-	waitFor(t, func() bool { return r.n.Delivered(held.PaymentHash).HTLCs >= 1 })
-	if n := r.n.Delivered(held.PaymentHash).HTLCs; n != 1 {
-		t.Fatalf("%d HTLCs sent for the held payment, want exactly one", n)
+	if n := r.n.InFlight(); n != len(heldRoute) {
+		t.Fatalf("%d HTLCs in flight, want exactly one set of %d", n, len(heldRoute))
 	}
 	r.n.Release(c)
 	if rec, err := r.e.WaitSendPay(ctx, held.PaymentHash, nil); err != nil || rec.Status != payment.StatusComplete {

@@ -15,6 +15,7 @@ import (
 var schemaFiles = map[string]string{
 	"pay": "pay", "sendpay": "sendpay", "waitsendpay": "waitsendpay", "getroute": "getroute",
 	"listsendpays": "listsendpays", "listpayments": "listsendpays", "listpays": "listpays", "decodepay": "decodepay",
+	"delpay": "delpay",
 }
 
 // responseSchemas compiles the response schema of every command that has

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,9 @@ type Channel struct {
 	SCID      graph.SCID
 	Spendable graph.MilliSat
 	MaxHTLCs  int // HTLC slots of our side; 0: Options.MaxHTLCs
+	// Peer is the node at the channel's other end; zero: read from
+	// Options.Graph.
+	Peer graph.NodeID
 }
 
 // Options configure an Engine. Every field but Workers, Logger and Avoid is
@@ -39,7 +44,7 @@ type Options struct {
 	Network  htlc.Network // invoices pay must accept
 	Height   func() uint32
 	Clock    func() time.Time
-	Rand     io.Reader // onion session keys
+	Rand     io.Reader // onion session keys, HTLC ids, fuzz seeds; safe for concurrent use
 	Workers  int       // route workers; default GOMAXPROCS
 	MaxHTLCs int       // HTLC slots of our side of each channel; default 483
 	Avoid    time.Duration
@@ -93,9 +98,12 @@ type Engine struct {
 	runs uint64 // actors spawned, for their names
 
 	// peers are the peer actors of our channels, which a backend may add
-	// and remove while the engine runs (AddChannel, RemoveChannel).
-	peersMu sync.RWMutex
-	peers   map[graph.SCID]*actor.PID
+	// and remove while the engine runs (AddChannel, RemoveChannel), and
+	// channels our channels by the node at their other end: sendpay picks
+	// the HTLC's channel by route[0]'s node, as Core Lightning does.
+	peersMu  sync.RWMutex
+	peers    map[graph.SCID]*actor.PID
+	channels map[graph.NodeID][]graph.SCID
 
 	paymentProps *actor.Props // one for all payment actors
 	knowledge    *graph.Knowledge
@@ -120,7 +128,7 @@ func Start(opts Options) (*Engine, error) {
 	e.knowledge = k
 	e.ledger = e.sys.Root.Spawn(LedgerProps(opts.Ledger, opts.Metrics))
 	e.graph = e.sys.Root.Spawn(GraphProps(opts.Graph, GraphOptions{Workers: opts.Workers, Metrics: opts.Metrics, Knowledge: k, Ledger: e.ledger}))
-	e.peers = make(map[graph.SCID]*actor.PID, len(opts.Channels))
+	e.peers, e.channels = make(map[graph.SCID]*actor.PID, len(opts.Channels)), map[graph.NodeID][]graph.SCID{}
 	for _, c := range opts.Channels {
 		e.AddChannel(c)
 	}
@@ -161,6 +169,18 @@ func (e *Engine) AddChannel(c Channel) {
 	e.knowledge.SetExact(d, c.Spendable, e.opts.Clock())
 	e.peers[c.SCID] = e.sys.Root.Spawn(PeerProps(PeerOptions{Channel: c.SCID, Spendable: c.Spendable, MaxHTLCs: slots, Link: e.opts.Link,
 		Graph: e.graph, Dir: d, Clock: e.opts.Clock}))
+	peer := c.Peer
+	if peer == (graph.NodeID{}) {
+		if ch, ok := e.opts.Graph.Channel(c.SCID); ok {
+			peer = ch.Node1
+			if peer == e.opts.Self {
+				peer = ch.Node2
+			}
+		}
+	}
+	if peer != (graph.NodeID{}) {
+		e.channels[peer] = append(e.channels[peer], c.SCID)
+	}
 }
 
 // SetSpendable sets what a channel of ours can send now, as the backend
@@ -179,6 +199,15 @@ func (e *Engine) RemoveChannel(s graph.SCID) {
 	e.peersMu.Lock()
 	pid, ok := e.peers[s]
 	delete(e.peers, s)
+	for peer, chans := range e.channels {
+		if i := slices.Index(chans, s); i >= 0 {
+			if chans = slices.Delete(chans, i, i+1); len(chans) == 0 {
+				delete(e.channels, peer)
+			} else {
+				e.channels[peer] = chans
+			}
+		}
+	}
 	e.peersMu.Unlock()
 	if ok {
 		e.sys.Root.Stop(pid)
@@ -191,6 +220,25 @@ func (e *Engine) SetGraph(g *graph.Graph) {
 	if g != nil {
 		e.sys.Root.Send(e.graph, &messages.NewSnapshot{Graph: g})
 	}
+}
+
+// Now is the engine's clock (Options.Clock).
+func (e *Engine) Now() time.Time { return e.opts.Clock() }
+
+// DrawSeed draws a fuzz seed from the engine's randomness (Options.Rand):
+// Core Lightning v0.7's getroute seeds its fee fuzz afresh on every call.
+// A source that fails gives the zero seed.
+func (e *Engine) DrawSeed() graph.Seed { return drawSeed(e.opts.Rand) }
+
+func drawSeed(r io.Reader) graph.Seed {
+	var s graph.Seed
+	if r == nil {
+		return s
+	}
+	if _, err := io.ReadFull(r, s[:]); err != nil {
+		return graph.Seed{}
+	}
+	return s
 }
 
 // nextID draws an HTLC id at random: ids must never repeat across runs,
@@ -432,9 +480,60 @@ type SendPayRequest struct {
 
 // SendPay starts one attempt over a route and returns once it is durable
 // and on its way (status pending, with CLN's message), or the stored
-// success, or a *payment.Error.
+// success, or a *payment.Error: -32602 at once for a route no onion can
+// carry, and 204 "No connection to first peer found" when we have no
+// channel to route[0]'s node. The HTLC goes on route[0].Channel if it is
+// ours and leads to that node, else on our channel to that node that can
+// spend the most (Core Lightning picks the channel by the peer).
 func (e *Engine) SendPay(ctx context.Context, req SendPayRequest) (*payment.Record, string, error) {
-	return e.call(ctx, req.Hash, payment.SendPay{Route: req.Route, Amount: req.Amount, Label: req.Label, Bolt11: req.Bolt11, Secret: req.Secret})
+	ev := payment.SendPay{Route: req.Route, Amount: req.Amount, Label: req.Label, Bolt11: req.Bolt11, Secret: req.Secret}
+	if len(req.Route) > 0 {
+		err := htlc.CheckOnion(htlc.OnionParams{Route: req.Route, PaymentHash: req.Hash, PaymentSecret: req.Secret, BlockHeight: e.opts.Height()})
+		if err != nil {
+			return nil, "", &payment.Error{Code: payment.CodeInvalidParams, Message: "route cannot be sent: " + strings.TrimPrefix(err.Error(), "htlc: ")}
+		}
+		ev.Route = append(graph.Route(nil), req.Route...)
+		scid, ok := e.firstChannel(ctx, req.Route[0])
+		if ok {
+			ev.Route[0].Channel = scid
+		} else {
+			f, _ := htlc.NoFirstPeerFailure(e.opts.Self, req.Route)
+			ev.NoPeer = &payment.Failure{Code: f.Code, Message: f.Message, Routing: f.Routing}
+		}
+	}
+	return e.call(ctx, req.Hash, ev)
+}
+
+// firstChannel picks our channel for an HTLC to hop's node: hop.Channel if
+// it is ours to that node, else the one of ours to it that can spend the
+// most; false if we have none.
+func (e *Engine) firstChannel(ctx context.Context, hop graph.Hop) (graph.SCID, bool) {
+	e.peersMu.RLock()
+	chans := slices.Clone(e.channels[hop.ID])
+	e.peersMu.RUnlock()
+	switch {
+	case len(chans) == 0:
+		return 0, false
+	case slices.Contains(chans, hop.Channel):
+		return hop.Channel, true
+	case len(chans) == 1:
+		return chans[0], true
+	}
+	best, most := chans[0], graph.MilliSat(0)
+	for _, scid := range chans {
+		if ctx.Err() != nil {
+			break
+		}
+		pid := e.peer(scid)
+		if pid == nil {
+			continue
+		}
+		res, err := e.sys.Root.RequestFuture(pid, spendableQuery{}, 5*time.Second).Result()
+		if amt, ok := res.(graph.MilliSat); err == nil && ok && amt > most {
+			best, most = scid, amt
+		}
+	}
+	return best, true
 }
 
 // WaitSendPay waits for the hash's attempt to end (timeout nil: for ever;
@@ -444,8 +543,20 @@ func (e *Engine) WaitSendPay(ctx context.Context, hash [32]byte, timeout *time.D
 	return rec, err
 }
 
+// DelPay deletes the hash's payment, with its attempts, if its status is
+// status (Core Lightning's delpay; part, when set, is the (groupid,
+// partid) to delete), through the hash's actor so that a live one forgets
+// it too; it returns the deleted record, or a *payment.Error (208 for an
+// unknown hash, a status that differs, or a pending payment, which is
+// never deleted).
+func (e *Engine) DelPay(ctx context.Context, hash [32]byte, status payment.Status, part *[2]uint64) (*payment.Record, error) {
+	rec, _, err := e.call(ctx, hash, payment.DelPay{Status: status, Part: part})
+	return rec, err
+}
+
 // GetRoute asks the graph actor for a route from us (FromID, when zero,
-// is our node), with what it has learnt from failures.
+// is our node), with what it has learnt from failures. p.Seed is used as
+// given: DrawSeed gives Core Lightning v0.7's fresh one.
 func (e *Engine) GetRoute(ctx context.Context, p graph.GetRouteParams) (graph.Route, error) {
 	if p.FromID == (graph.NodeID{}) {
 		p.FromID = e.opts.Self

@@ -2,8 +2,11 @@ package actors
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"hash/fnv"
+	"io"
+	mrand "math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +41,7 @@ func startEngineWith(t *testing.T, n *simnet.Net, dir string, maxHTLCs int) (*pe
 		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
 	}
 	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
-		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: maxHTLCs})
+		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: testRand(t), MaxHTLCs: maxHTLCs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,4 +238,158 @@ func TestEngineIdleActorsStop(t *testing.T) {
 		t.Fatalf("settled %d times", d.Settlements)
 	}
 	waitFor(t, func() bool { return r.e.Live() == 0 })
+}
+
+// testRand is the engine's randomness in a test: seeded from the test's
+// name and how many engines it started before (a restarted engine must
+// not draw the same HTLC ids), so route fuzz, session keys and ids are
+// the same on every run; safe for concurrent use, as Options.Rand must be.
+func testRand(t testing.TB) io.Reader {
+	startsMu.Lock()
+	defer startsMu.Unlock()
+	if starts == nil {
+		starts = map[string]uint64{}
+	}
+	starts[t.Name()]++
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], h.Sum64())
+	binary.LittleEndian.PutUint64(seed[8:], starts[t.Name()])
+	return &lockedRand{r: mrand.NewChaCha8(seed)}
+}
+
+var (
+	startsMu sync.Mutex
+	starts   map[string]uint64
+)
+
+type lockedRand struct {
+	mu sync.Mutex
+	r  *mrand.ChaCha8
+}
+
+func (l *lockedRand) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// seedRecorder is a test's randomness that keeps every 16-byte draw: the
+// size of a fuzz seed (session keys take 32 bytes, HTLC ids 8).
+type seedRecorder struct {
+	lockedRand
+	seeds [][16]byte
+}
+
+func (s *seedRecorder) Read(p []byte) (int, error) {
+	n, err := s.lockedRand.Read(p)
+	if len(p) == 16 {
+		s.mu.Lock()
+		s.seeds = append(s.seeds, [16]byte(p))
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// Issue 11, item 3: pay asks the graph for each attempt's route with a
+// fresh fuzz seed from the engine's randomness, as v0.7's pay calls
+// getroute without one; DrawSeed gives getroute its own.
+func TestPayDrawsASeedPerRoute(t *testing.T) {
+	n, err := simnet.Load(sub300, simnet.Options{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	l, err := persistence.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var chans []Channel
+	for _, scid := range n.LocalChannels() {
+		spendable, _ := n.Spendable(scid)
+		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
+	}
+	rec := &seedRecorder{lockedRand: lockedRand{r: mrand.NewChaCha8([32]byte{11})}}
+	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
+		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	r := &engineRig{n: n, l: l, e: e}
+	tg := r.target(t, 50_000_000, false, multiHop)
+	last := tg.route[len(tg.route)-1]
+	if err := n.SetBalance(last.Channel, tg.route[len(tg.route)-2].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.seeds = nil
+	rec.mu.Unlock()
+	_, payErr := e.Pay(context.Background(), PayRequest{Bolt11: tg.bolt11, Params: payment.DefaultPayParams()})
+	atts := r.attempts(t, tg.inv.PaymentHash)
+	rec.mu.Lock()
+	seeds := append([][16]byte(nil), rec.seeds...)
+	rec.mu.Unlock()
+	distinct := map[[16]byte]bool{}
+	for _, s := range seeds {
+		distinct[s] = true
+	}
+	if len(atts) < 2 || len(seeds) < len(atts) || len(distinct) != len(seeds) {
+		t.Fatalf("%d attempts (pay: %v), %d seeds drawn, %d distinct: want one fresh seed per route asked", len(atts), payErr, len(seeds), len(distinct))
+	}
+	if a, b := e.DrawSeed(), e.DrawSeed(); a == b || a == (graph.Seed{}) {
+		t.Fatalf("DrawSeed gave %x then %x", a, b)
+	}
+}
+
+// sendpay picks the HTLC's channel by route[0]'s node, as Core Lightning
+// does: route[0].channel when it is ours to that node, else our channel
+// to that node that can spend the most; none when we have no channel to
+// it.
+func TestFirstChannelByPeer(t *testing.T) {
+	self, b, c := node(1), node(2), node(3)
+	pol := &graph.Policy{BaseMsat: 1, FeePPM: 1, CLTVDelta: 6, HTLCMin: 1, HTLCMax: 1 << 40}
+	small, big, other := graph.NewSCID(1, 1, 0), graph.NewSCID(1, 2, 0), graph.NewSCID(1, 3, 0)
+	var gb graph.Builder
+	for _, scid := range []graph.SCID{small, big} {
+		gb.AddChannel(graph.Channel{SCID: scid, Node1: self, Node2: b, Capacity: 1_000_000, Policy: [2]*graph.Policy{pol, pol}})
+	}
+	gb.AddChannel(graph.Channel{SCID: other, Node1: b, Node2: c, Capacity: 1_000_000, Policy: [2]*graph.Policy{pol, pol}})
+	g, err := gb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := simnet.Load(sub300, simnet.Options{Seed: 5}) // a link for the peer actors; nothing is sent
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	l, err := persistence.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, err := Start(Options{Self: self, Graph: g, Link: n.Link(), Ledger: l, Network: htlc.Regtest, Height: n.Height, Clock: n.Now,
+		Rand: testRand(t), Channels: []Channel{{SCID: small, Spendable: 1_000}, {SCID: big, Spendable: 900_000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	ctx := context.Background()
+	for i, tc := range []struct {
+		hop  graph.Hop
+		want graph.SCID
+		ok   bool
+	}{
+		{graph.Hop{ID: b, Channel: small}, small, true},                // named, ours, to b
+		{graph.Hop{ID: b, Channel: other}, big, true},                  // not ours: the one that can spend the most
+		{graph.Hop{ID: b, Channel: graph.NewSCID(9, 9, 9)}, big, true}, // unknown
+		{graph.Hop{ID: c, Channel: other}, 0, false},                   // no channel of ours to c
+	} {
+		if got, ok := e.firstChannel(ctx, tc.hop); got != tc.want || ok != tc.ok {
+			t.Errorf("#%d %+v: %s %v, want %s %v", i, tc.hop, got, ok, tc.want, tc.ok)
+		}
+	}
 }

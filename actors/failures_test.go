@@ -45,16 +45,21 @@ func TestEngineSendPayFailures(t *testing.T) {
 	r := newEngineRig(t, sub300)
 	ctx := context.Background()
 
-	// Vector 7: a first hop that is not one of our channels.
+	// Vector 7: a first hop to a node we have no channel with: 204 from
+	// sendpay itself, and nothing written.
 	inv, route := r.routeTo(t, 2_000_000)
 	bad := append(graph.Route(nil), route...)
-	bad[0].Channel = graph.NewSCID(1, 2, 3)
-	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: bad, Hash: inv.PaymentHash, Secret: inv.PaymentSecret}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := r.e.WaitSendPay(ctx, inv.PaymentHash, nil)
-	if rf := failureOf(t, err); code(err) != 204 || rf.ErringIndex != 0 || rf.FailCode != lnwire.CodeUnknownNextPeer || rf.ErringNode != r.n.Self() {
+	bad[0].ID, bad[0].Channel = r.notPeer(t), graph.NewSCID(1, 2, 3)
+	_, _, err := r.e.SendPay(ctx, SendPayRequest{Route: bad, Hash: inv.PaymentHash, Secret: inv.PaymentSecret})
+	if rf := failureOf(t, err); code(err) != 204 || message(err) != "No connection to first peer found" || rf.ErringIndex != 0 ||
+		rf.FailCode != lnwire.CodeUnknownNextPeer || rf.ErringNode != r.n.Self() || rf.ErringChannel != bad[0].Channel {
 		t.Fatalf("no first peer: %v %+v", err, rf)
+	}
+	if _, err := r.e.WaitSendPay(ctx, inv.PaymentHash, nil); code(err) != 208 {
+		t.Fatalf("waitsendpay after an immediate failure: %v, want 208", err)
+	}
+	if n := r.l.NextPaymentID(); n != 1 {
+		t.Fatalf("a payment row was written (next id %d)", n)
 	}
 
 	// Vector 9, remote: the second hop's node gets too small a fee.
@@ -103,4 +108,37 @@ func TestEngineSendPayFailures(t *testing.T) {
 	if d := r.n.Delivered(inv.PaymentHash); d.Settlements != 1 {
 		t.Fatalf("settled %d times", d.Settlements)
 	}
+
+	// route[0].channel that does not lead to route[0].id: the HTLC goes
+	// on our channel to route[0].id, as Core Lightning picks it by the
+	// peer, and the payment goes through.
+	inv2, route2 := r.routeTo(t, 1_000_000)
+	other := append(graph.Route(nil), route2...)
+	for _, scid := range r.n.LocalChannels() {
+		if scid != route2[0].Channel {
+			other[0].Channel = scid
+			break
+		}
+	}
+	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: other, Hash: inv2.PaymentHash, Secret: inv2.PaymentSecret}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := r.e.WaitSendPay(ctx, inv2.PaymentHash, nil); err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("sendpay over another of our channels: %+v %v", rec, err)
+	}
+	if atts := r.attempts(t, inv2.PaymentHash); len(atts) != 1 || atts[0].FirstHop != route2[0].Channel || atts[0].Route[0].Channel != route2[0].Channel {
+		t.Fatalf("attempt went out on %+v, want %s", atts, route2[0].Channel)
+	}
+}
+
+// notPeer returns a node of the graph we have no channel with.
+func (r *engineRig) notPeer(t *testing.T) graph.NodeID {
+	t.Helper()
+	for _, n := range r.n.Graph().Nodes() {
+		if n != r.n.Self() && len(r.e.channels[n]) == 0 {
+			return n
+		}
+	}
+	t.Fatal("every node is our peer")
+	return graph.NodeID{}
 }

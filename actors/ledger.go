@@ -50,6 +50,16 @@ func (a *ledgerActor) Receive(ctx actor.Context) {
 				ctx.Logger().Error("ledger: liquidity knowledge", "err", err)
 			}
 		}()
+	case *messages.DeleteLedger:
+		sender, root := ctx.Sender(), ctx.ActorSystem().Root
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			err := a.l.DeletePayment(context.Background(), m.PaymentHash, m.GroupID)
+			if sender != nil {
+				root.Send(sender, &messages.Written{Err: err})
+			}
+		}()
 	case *actor.Stopping:
 		a.wg.Wait()
 	}

@@ -206,9 +206,6 @@ func (e *Engine) Graph() *graph.Graph { return e.opts.Graph }
 // Channels are our channels as the engine started with them.
 func (e *Engine) Channels() []Channel { return e.opts.Channels }
 
-// Now is the engine's clock.
-func (e *Engine) Now() time.Time { return e.opts.Clock() }
-
 // dispatchPlan hands a plan to a worker with the knowledge as it stands
 // now; a reserving plan holds the planner until its parts are reserved.
 func (a *graphActor) dispatchPlan(ctx actor.Context, m *messages.PlanFlow, sender *actor.PID) {

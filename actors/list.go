@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/messages"
@@ -135,4 +136,105 @@ func (e *Engine) liveParts(hash [32]byte) (int, error) {
 		}
 	}
 	return n, nil
+
+}
+
+// PayStatus is one payment as paystatus shows it: its record (bolt11,
+// amount, destination, label) and every attempt the ledger keeps, in
+// order.
+type PayStatus struct {
+	Record   payment.Record
+	ID       uint64 // the ledger's row id
+	Attempts []PayAttempt
+}
+
+// PayAttempt is one HTLC attempt of a payment, from the ledger.
+type PayAttempt struct {
+	// Strategy says why the attempt was made, as v0.7's pay notes it:
+	// "Initial attempt" for the first; after a 204 the exclusion pay's
+	// rule took ("Excluded node X" for the NODE bit, else "Excluded
+	// channel SCID/DIR"); empty when no rule says (a sendpay after a
+	// failure that ended a pay).
+	Strategy string
+	Route    graph.Route
+	Start    time.Time
+	End      time.Time // zero while in flight
+	Pending  bool
+	Preimage *[32]byte        // set when it settled
+	Failure  *payment.Failure // set when it failed
+}
+
+// PayStatus lists the payments that carry a bolt11 (all, or those of one
+// bolt11; a bolt11 that does not decode is -32602), with their attempts,
+// for Core Lightning's paystatus.
+func (e *Engine) PayStatus(bolt11 string) ([]PayStatus, error) {
+	var rows []messages.Payment
+	if bolt11 != "" {
+		inv, err := htlc.Decode(bolt11, htlc.DecodeOptions{Network: e.opts.Network})
+		if err != nil {
+			return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
+		}
+		ps, err := e.opts.Ledger.Payments(inv.PaymentHash)
+		if err != nil {
+			return nil, fmt.Errorf("actors: paystatus: %w", err)
+		}
+		for _, p := range ps {
+			if p.Bolt11 == bolt11 {
+				rows = append(rows, p)
+			}
+		}
+	} else {
+		ps, err := e.opts.Ledger.ListByCreated(persistence.Cursor{}, 0)
+		if err != nil {
+			return nil, fmt.Errorf("actors: paystatus: %w", err)
+		}
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+		for _, p := range ps {
+			if p.Bolt11 != "" {
+				rows = append(rows, p)
+			}
+		}
+	}
+	out := make([]PayStatus, 0, len(rows))
+	for i := range rows {
+		atts, err := e.opts.Ledger.Attempts(rows[i].PaymentHash, rows[i].GroupID)
+		if err != nil {
+			return nil, fmt.Errorf("actors: paystatus: attempts of %x: %w", rows[i].PaymentHash, err)
+		}
+		st := PayStatus{Record: *fromPayment(&rows[i]), ID: rows[i].ID}
+		for j := range atts {
+			st.Attempts = append(st.Attempts, payAttempt(&atts[j], atts[:j]))
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// payAttempt shapes a ledger attempt; before are the attempts made before
+// it, whose last failure says what pay excluded.
+func payAttempt(a *messages.Attempt, before []messages.Attempt) PayAttempt {
+	pa := PayAttempt{Route: a.Route, Start: time.Unix(int64(a.CreatedAt), 0), Pending: a.Status == messages.AttemptPending}
+	if a.ResolvedAt != nil {
+		pa.End = time.Unix(int64(*a.ResolvedAt), 0)
+	}
+	switch a.Status {
+	case messages.AttemptSettled:
+		pa.Preimage = a.Preimage
+	case messages.AttemptFailed:
+		pa.Failure = fromFailure(a.Failure)
+	}
+	if len(before) == 0 {
+		pa.Strategy = "Initial attempt"
+		return pa
+	}
+	prev := before[len(before)-1].Failure
+	if prev == nil || prev.Routing == nil || prev.Code != payment.CodeTryOtherRoute {
+		return pa
+	}
+	if r := prev.Routing; lnwire.FailCode(r.FailCode)&lnwire.FlagNode != 0 {
+		pa.Strategy = "Excluded node " + r.ErringNode.String()
+	} else {
+		pa.Strategy = "Excluded channel " + graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String()
+	}
+	return pa
 }

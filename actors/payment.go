@@ -26,7 +26,7 @@ type PaymentDeps struct {
 	Peer   func(graph.SCID) *actor.PID
 	Height func() uint32    // the current block height
 	Clock  func() time.Time // now
-	Rand   io.Reader        // onion session keys (crypto/rand in production)
+	Rand   io.Reader        // onion session keys and fuzz seeds (crypto/rand in production)
 	NextID func() uint64    // HTLC ids, unique among those in flight
 	// Avoid is how long a failure keeps the failing channel or node out of
 	// later routes; default 60 s.
@@ -156,6 +156,7 @@ type paymentActor struct {
 	queue   []payment.Effect
 	writing bool // a ledger write is under way: the queue waits
 	persist bool // that write is an attempt: answer the core with Persisted
+	delete  bool // that write is a deletion: answer the core with Deleted
 	sent    *sentHTLC
 	parts   uint64 // attempts numbered so far
 	// flow holds the parts of a pay in parts, by the core's part number;
@@ -280,6 +281,9 @@ func withReply(ev payment.Event, r payment.ReplyTo) payment.Event {
 	case payment.WaitSendPay:
 		e.Reply = r
 		return e
+	case payment.DelPay:
+		e.Reply = r
+		return e
 	case payment.Pay:
 		e.Reply = r
 		return e
@@ -307,7 +311,9 @@ func (a *paymentActor) run(ctx actor.Context) {
 		switch e := e.(type) {
 		case payment.FindRoute:
 			p := e.Params
-			p.FromID = a.deps.Self
+			// A fresh fuzz seed for every route pay asks for, as v0.7's
+			// pay calls getroute without one.
+			p.FromID, p.Seed = a.deps.Self, drawSeed(a.deps.Rand)
 			ctx.Request(a.deps.Graph, &messages.FindRoute{Params: p, Now: a.deps.Clock()})
 		case payment.PersistAttempt:
 			if e.Part != 0 {
@@ -357,6 +363,9 @@ func (a *paymentActor) run(ctx actor.Context) {
 			}
 			att := toAttempt(&e.Record, a.routeOf(), id, part)
 			ctx.Request(a.deps.Ledger, &messages.WriteLedger{Payments: []messages.Payment{toPayment(&e.Record)}, Attempts: []messages.Attempt{att}})
+		case payment.DeleteRecord:
+			a.writing, a.delete = true, true
+			ctx.Request(a.deps.Ledger, &messages.DeleteLedger{PaymentHash: a.hash})
 		case payment.SendHTLC:
 			if e.Part != 0 {
 				a.sendPart(ctx, e)
@@ -410,8 +419,12 @@ func (a *paymentActor) written(ctx actor.Context, err error) {
 		return
 	}
 	a.writing = false
-	persist := a.persist
-	a.persist = false
+	persist, del := a.persist, a.delete
+	a.persist, a.delete = false, false
+	if del {
+		a.step(ctx, payment.Deleted{Err: err})
+		return
+	}
 	if err != nil {
 		ctx.Logger().Error("payment: ledger write failed", "hash", fmt.Sprintf("%x", a.hash), "err", err)
 		a.queue = nil

@@ -60,11 +60,17 @@ type SetSpendable struct{ Amount graph.MilliSat }
 // back on its own goroutine.
 type linkDone struct{ res link.Result }
 
+// spendableQuery asks a peer actor what its channel can send now; it
+// answers a graph.MilliSat.
+type spendableQuery struct{}
+
 func (a *peerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *SetSpendable:
 		a.spendable = m.Amount
 		a.reportBalance(ctx)
+	case spendableQuery:
+		ctx.Respond(a.spendable)
 	case *messages.OfferHTLC:
 		if err := a.offer(ctx, m); err != nil {
 			ctx.Respond(&messages.HTLCResolved{ID: m.ID, Local: err})

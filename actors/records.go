@@ -66,12 +66,36 @@ func toFailure(f *payment.Failure) *messages.Failure {
 	return out
 }
 
+// routingOf is the ledger's form of a routing failure object: every field,
+// so that fromRouting gives back the same object and a reloaded answer is
+// the live one.
 func routingOf(r *htlc.RoutingFailure) *messages.RoutingFailure {
 	return &messages.RoutingFailure{
-		ErringIndex: uint32(r.ErringIndex), ErringNode: r.ErringNode, ErringChannel: r.ErringChannel,
-		ErringDirection: r.ErringDirection, FailCode: uint16(r.FailCode), ChannelUpdate: r.ChannelUpdate,
-		RawMessage: r.RawMessage,
+		ErringIndex: uint32(r.ErringIndex), OriginIndex: int32(r.OriginIndex), ErringNode: r.ErringNode,
+		Destination: r.Destination, ErringChannel: r.ErringChannel, ErringDirection: r.ErringDirection,
+		FailCode: uint16(r.FailCode), ChannelUpdate: r.ChannelUpdate, RawMessage: r.RawMessage,
 	}
+}
+
+// fromRouting is routingOf's inverse.
+func fromRouting(r *messages.RoutingFailure) *htlc.RoutingFailure {
+	return &htlc.RoutingFailure{
+		ErringIndex: int(r.ErringIndex), OriginIndex: int(r.OriginIndex), ErringNode: r.ErringNode,
+		Destination: r.Destination, ErringChannel: r.ErringChannel, ErringDirection: r.ErringDirection,
+		FailCode: lnwire.FailCode(r.FailCode), ChannelUpdate: r.ChannelUpdate, RawMessage: r.RawMessage,
+	}
+}
+
+// fromFailure is toFailure's inverse.
+func fromFailure(f *messages.Failure) *payment.Failure {
+	if f == nil {
+		return nil
+	}
+	out := &payment.Failure{Code: int(f.Code), Message: f.Message, OnionReply: f.ErrorOnion}
+	if f.Routing != nil {
+		out.Routing = fromRouting(f.Routing)
+	}
+	return out
 }
 
 // fromPayment is the core's record of a ledger payment.
@@ -92,18 +116,6 @@ func fromPayment(p *messages.Payment) *payment.Record {
 			RiskFactor: run.RiskFactor, MaxFeePercent: run.MaxFeePercent, ExemptFee: run.ExemptFee,
 			RetryFor: time.Duration(run.RetryFor), MaxDelay: run.MaxDelay}}
 	}
-	if f := p.Failure; f != nil {
-		r.Failure = &payment.Failure{Code: int(f.Code), Message: f.Message, OnionReply: f.ErrorOnion}
-		if rf := f.Routing; rf != nil {
-			r.Failure.Routing = &htlc.RoutingFailure{
-				ErringIndex: int(rf.ErringIndex), OriginIndex: int(rf.ErringIndex) - 1, ErringNode: rf.ErringNode,
-				ErringChannel: rf.ErringChannel, ErringDirection: rf.ErringDirection, FailCode: lnwire.FailCode(rf.FailCode),
-				ChannelUpdate: rf.ChannelUpdate, RawMessage: rf.RawMessage,
-				// The ledger keeps no route length; the destination is
-				// the one node that can be both erring and paid.
-				Destination: rf.ErringIndex > 0 && rf.ErringNode == p.Destination,
-			}
-		}
-	}
+	r.Failure = fromFailure(p.Failure)
 	return r
 }

@@ -401,24 +401,20 @@ func TestEngineSendPayVectors(t *testing.T) {
 	// waitsendpay with timeout 0 is 200 "Timed out while waiting".
 	held := newInvoice(1000)
 	r.n.Hold(c)
-	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: held.PaymentHash, Secret: held.PaymentSecret}); err != nil {
+	heldRoute := routeFor(1000)
+	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: heldRoute, Hash: held.PaymentHash, Secret: held.PaymentSecret}); err != nil {
 		t.Fatal(err)
 	}
+	// One HTLC per hop of the route once it is held at C.
+	waitFor(t, func() bool { return r.n.InFlight() == len(heldRoute) })
 	if _, _, err := r.e.SendPay(ctx, SendPayRequest{Route: routeFor(1000), Hash: held.PaymentHash, Secret: held.PaymentSecret}); code(err) != payment.CodeInProgress {
 		t.Fatalf("sendpay while pending: %v", err)
 	}
 	if _, err := r.e.WaitSendPay(ctx, held.PaymentHash, &zero); code(err) != payment.CodeInProgress || message(err) != "Timed out while waiting" {
 		t.Fatalf("waitsendpay timeout 0: %v", err)
 	}
-	// One HTLC holds one slot on each channel of its route (simnet's
-	// InFlight); wait until it is held at C, then no second one may come.
-	hops := len(routeFor(1000))
-	for deadline := time.Now().Add(10 * time.Second); r.n.InFlight() < hops && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
-	if n := r.n.InFlight(); n != hops {
-		t.Fatalf("%d HTLC slots in flight, want exactly one HTLC over %d channels", n, hops)
+	if n := r.n.InFlight(); n != len(heldRoute) {
+		t.Fatalf("%d HTLCs in flight, want exactly one set of %d", n, len(heldRoute))
 	}
 	r.n.Release(c)
 	if rec, err := r.e.WaitSendPay(ctx, held.PaymentHash, nil); err != nil || rec.Status != payment.StatusComplete {

@@ -35,8 +35,11 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 		h[i] = math.MaxUint64
 	}
 	amt := float64(q.amount)
-	keep := 1 - q.fuzz  // the least scale, unless each channel's is known
-	exact := q.zeroSeed // exact per-channel scales are free only then
+	keep := 1 - q.fuzz // the least scale, unless each channel's is used
+	// Each channel's own scale: kept with the snapshot for the zero seed,
+	// hashed as met (and cached for the search) for any other. With 1-fuzz
+	// for all, a non-zero seed's bound was loose enough to cost 9x at p99.
+	exact := true
 	if q.fuzz == 0 {
 		keep, exact = 1, false
 	}
@@ -79,8 +82,13 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 				continue
 			}
 			scale := keep
-			if exact {
-				scale = q.scale(g, w, e, g.outHash[ei])
+			switch {
+			case exact && q.zeroSeed:
+				scale = scaleOf(g.outHash[ei], q.fuzz)
+			case exact:
+				// Hashed here, not through the search's cache: the
+				// bound meets many channels the search never does.
+				scale = fuzzScale(&q.seed, g.chans[e.half>>1].scid, q.fuzz)
 			}
 			d := top.d
 			// Less 2 for float rounding; the sum stays far below 2^63.

@@ -133,36 +133,15 @@ func RoutePayloads(p OnionParams) ([]HopPayload, error) {
 // reader in tests); the filler is derived from it, so the same rand bytes
 // give the same packet.
 func BuildOnion(p OnionParams, rand io.Reader) (*Onion, error) {
-	payloads, err := RoutePayloads(p)
+	path, ids, payloads, err := onionPath(p)
 	if err != nil {
 		return nil, err
-	}
-	if len(p.Route) > MaxHops {
-		return nil, fmt.Errorf("%w: %d hops, at most %d", ErrInvalidRoute, len(p.Route), MaxHops)
 	}
 	session, err := drawSessionKey(rand)
 	if err != nil {
 		return nil, err
 	}
-	var path sphinx.PaymentPath
-	ids := make([]graph.NodeID, len(p.Route))
-	for i, hop := range p.Route {
-		pub, err := btcec.ParsePubKey(hop.ID[:])
-		if err != nil {
-			return nil, fmt.Errorf("%w: hop %d node %s: %w", ErrInvalidRoute, i, hop.ID, err)
-		}
-		raw, err := payloads[i].Encode()
-		if err != nil {
-			return nil, err
-		}
-		hp, err := sphinx.NewTLVHopPayload(raw)
-		if err != nil {
-			return nil, fmt.Errorf("htlc: hop %d payload: %w", i, err)
-		}
-		path[i] = sphinx.OnionHop{NodePub: *pub, HopPayload: hp}
-		ids[i] = hop.ID
-	}
-	pkt, err := sphinx.NewOnionPacket(&path, session, p.PaymentHash[:], sphinx.DeterministicPacketFiller)
+	pkt, err := sphinx.NewOnionPacket(path, session, p.PaymentHash[:], sphinx.DeterministicPacketFiller)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRoute, err)
 	}
@@ -188,6 +167,59 @@ func BuildOnion(p OnionParams, rand io.Reader) (*Onion, error) {
 	copy(o.Packet[:], buf.Bytes())
 	copy(o.Circuit.SessionKey[:], session.Serialize())
 	return o, nil
+}
+
+// MaxPayloadBytes is how many bytes of hop payloads (each with its length
+// and HMAC) an onion carries: BOLT 4's 1300.
+const MaxPayloadBytes = sphinx.MaxRoutingPayloadSize
+
+// CheckOnion reports whether BuildOnion can wrap the route: at most
+// MaxHops hops, every node id a public key, CLTVs that fit, and hop
+// payloads within MaxPayloadBytes (with TLV payloads about 20 to 27 hops
+// fit, as amounts, CLTVs and the final payment_data vary in size). It
+// draws no key and does no elliptic-curve work beyond parsing the ids,
+// so a caller can refuse a route before writing anything. Its errors wrap
+// ErrEmptyRoute or ErrInvalidRoute.
+func CheckOnion(p OnionParams) error {
+	_, _, _, err := onionPath(p)
+	return err
+}
+
+// onionPath encodes the route's payloads for lightning-onion, checking
+// everything NewOnionPacket would refuse.
+func onionPath(p OnionParams) (*sphinx.PaymentPath, []graph.NodeID, []HopPayload, error) {
+	payloads, err := RoutePayloads(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(p.Route) > MaxHops {
+		return nil, nil, nil, fmt.Errorf("%w: %d hops, an onion carries at most %d", ErrInvalidRoute, len(p.Route), MaxHops)
+	}
+	var path sphinx.PaymentPath
+	ids := make([]graph.NodeID, len(p.Route))
+	size := 0
+	for i, hop := range p.Route {
+		pub, err := btcec.ParsePubKey(hop.ID[:])
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: hop %d node %s: %w", ErrInvalidRoute, i, hop.ID, err)
+		}
+		raw, err := payloads[i].Encode()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		hp, err := sphinx.NewTLVHopPayload(raw)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("htlc: hop %d payload: %w", i, err)
+		}
+		path[i] = sphinx.OnionHop{NodePub: *pub, HopPayload: hp}
+		ids[i] = hop.ID
+		size += hp.NumBytes()
+	}
+	if size > MaxPayloadBytes {
+		return nil, nil, nil, fmt.Errorf("%w: the payloads of %d hops take %d bytes, an onion carries %d",
+			ErrInvalidRoute, len(p.Route), size, MaxPayloadBytes)
+	}
+	return &path, ids, payloads, nil
 }
 
 // drawSessionKey reads 32-byte candidates from r until one is a valid

@@ -239,3 +239,35 @@ func TestBuildOnionErrors(t *testing.T) {
 		t.Errorf("empty random source: %v", err)
 	}
 }
+
+// CheckOnion agrees with BuildOnion on every route length up to one past
+// MaxHops, with small and large amounts and with and without the final
+// payment_data: a route it passes builds, one it refuses does not, and
+// past some length the 1300 bytes of hop payloads run out before MaxHops.
+func TestCheckOnionAgreesWithBuild(t *testing.T) {
+	secret := [32]byte{1}
+	for _, amount := range []graph.MilliSat{1_000, 2_000_000_000} {
+		for _, sec := range []*[32]byte{nil, &secret} {
+			longest := 0
+			for hops := 1; hops <= MaxHops+1; hops++ {
+				l := newLine(t, uint64(hops), hops, amount, 18)
+				p := OnionParams{Route: l.route, PaymentSecret: sec, BlockHeight: testHeight}
+				cerr := CheckOnion(p)
+				_, berr := BuildOnion(p, seeded(1))
+				if (cerr == nil) != (berr == nil) {
+					t.Fatalf("%d hops, %s: CheckOnion %v, BuildOnion %v", hops, amount, cerr, berr)
+				}
+				if cerr != nil && !errors.Is(cerr, ErrInvalidRoute) {
+					t.Fatalf("%d hops: %v does not wrap ErrInvalidRoute", hops, cerr)
+				}
+				if cerr == nil {
+					longest = hops
+				}
+			}
+			t.Logf("amount %s, payment_data %v: at most %d hops fit", amount, sec != nil, longest)
+			if longest < 20 || longest > MaxHops {
+				t.Fatalf("amount %s: %d hops fit, want 20..%d", amount, longest, MaxHops)
+			}
+		}
+	}
+}

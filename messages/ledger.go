@@ -140,11 +140,18 @@ type Failure struct {
 // RoutingFailure is Core Lightning's routing failure object (spec §3).
 type RoutingFailure struct {
 	// ErringIndex is 0 for the local node, k+1 when route node k reported
-	// it. The original pages' origin_index is always ErringIndex-1 (-1 for
-	// the local node), so it is not stored.
+	// it.
 	ErringIndex uint32
+	// OriginIndex is the original pages' origin_index as answered: -1 for
+	// the local node, else the index of the reporting route node.
+	OriginIndex int32
 	// ErringNode is the node blamed.
 	ErringNode graph.NodeID
+	// Destination is true when the destination itself reported the
+	// failure (erring_channel is then answered as 0:0:0). It is kept
+	// because nothing else tells it: a BADONION reported by the hop
+	// before the destination blames the destination too.
+	Destination bool
 	// ErringChannel is the channel blamed.
 	ErringChannel graph.SCID
 	// ErringDirection is the direction of ErringChannel (0 or 1).

@@ -53,5 +53,14 @@ type WriteLedger struct {
 	Attempts []Attempt
 }
 
-// Written answers WriteLedger; Err is nil once the records are durable.
+// DeleteLedger asks the ledger actor to delete the payment (PaymentHash,
+// GroupID) with its attempts and index entries, in one batch; the answer,
+// a Written, goes to the sender once the deletion is durable.
+type DeleteLedger struct {
+	PaymentHash [32]byte
+	GroupID     uint64
+}
+
+// Written answers WriteLedger and DeleteLedger; Err is nil once the
+// change is durable.
 type Written struct{ Err error }

@@ -22,6 +22,7 @@ const (
 	phasePersisting              // attempt written, waiting for the ledger
 	phaseInFlight                // HTLC out, waiting for its outcome
 	phaseRouting                 // pay asked the graph for a route
+	phaseDeleting                // delpay asked the ledger to delete the record
 )
 
 // Core is the lifecycle of one payment hash. It is not safe for concurrent
@@ -33,7 +34,7 @@ type Core struct {
 	route   graph.Route // the attempt being persisted or in flight
 	secret  *[32]byte
 	total   graph.MilliSat
-	sender  *ReplyTo  // the sendpay caller waiting for the attempt to be durable
+	sender  *ReplyTo  // the sendpay or delpay caller waiting for the ledger
 	waiters []ReplyTo // waitsendpay callers
 	pay     *payRun   // the pay driving this hash, if any
 }
@@ -139,6 +140,13 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 			return nil, fmt.Errorf("%w: no route in phase %d", ErrUnexpected, c.phase)
 		}
 		return c.stepNoRoute(ev), nil
+	case DelPay:
+		return c.stepDelPay(ev), nil
+	case Deleted:
+		if c.phase != phaseDeleting {
+			return nil, fmt.Errorf("%w: deleted in phase %d", ErrUnexpected, c.phase)
+		}
+		return c.stepDeleted(ev), nil
 	}
 	return nil, fmt.Errorf("%w: %T", ErrUnexpected, ev)
 }
@@ -184,6 +192,11 @@ func (c *Core) stepSendPay(now time.Time, ev SendPay) []Effect {
 			return []Effect{fail(ev.Reply, CodeRHashUsed, "Already succeeded to %s", c.rec.Destination)}
 		}
 		return []Effect{Reply{To: ev.Reply, Record: c.Record()}}
+	}
+	if f := ev.NoPeer; f != nil {
+		// v0.7 answers before storing anything: the record, if any,
+		// stays as it was.
+		return []Effect{Reply{To: ev.Reply, Err: &Error{Code: f.Code, Message: f.Message, Data: FailureData{Routing: f.Routing}}}}
 	}
 	sender := ev.Reply
 	c.sender = &sender
@@ -272,7 +285,8 @@ func (c *Core) failureError() *Error {
 }
 
 // FailureData is the data of a 203 or 204 error: the routing failure
-// object and the payment's fields (v0.7.3 carries both).
+// object and the payment's fields (v0.7.3 carries both); Record is nil for
+// a failure sendpay answers before any record exists.
 type FailureData struct {
 	Record  *Record
 	Routing *htlc.RoutingFailure
@@ -308,4 +322,43 @@ func (c *Core) stepTimeout(ev WaitTimeout) []Effect {
 		}
 	}
 	return nil
+}
+
+// stepDelPay is Core Lightning's delpay: the record goes, with its
+// attempts, only if its status is the one named. A hash with an attempt
+// or a pay under way counts as pending, which delpay never deletes.
+// Errors are CLN's: 208 for an unknown hash, a status that differs, or a
+// (groupid, partid) that names no payment.
+func (c *Core) stepDelPay(ev DelPay) []Effect {
+	switch {
+	case c.rec == nil:
+		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "Unknown payment with payment_hash: %x", c.hash)}
+	case ev.Part != nil && *ev.Part != [2]uint64{}:
+		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "No payment for that payment_hash with that partid and groupid")}
+	}
+	status := c.rec.Status
+	if c.busy() {
+		status = StatusPending
+	}
+	if status != ev.Status {
+		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "Payment with hash %x has %s status but it different from the one provided %s",
+			c.hash, status, ev.Status)}
+	}
+	sender := ev.Reply
+	c.sender, c.phase = &sender, phaseDeleting
+	return []Effect{DeleteRecord{Record: *c.rec}}
+}
+
+// stepDeleted forgets the record once the ledger has, and answers delpay
+// with it; a hash deleted is a hash never paid.
+func (c *Core) stepDeleted(ev Deleted) []Effect {
+	c.phase = phaseIdle
+	to := *c.sender
+	c.sender = nil
+	if ev.Err != nil {
+		return []Effect{fail(to, -1, "ledger delete failed: %v", ev.Err)}
+	}
+	rec := c.rec
+	c.rec = nil
+	return []Effect{Reply{To: to, Record: rec}}
 }

@@ -60,6 +60,8 @@ func describe(effects []Effect) []string {
 			out = append(out, "report-failure")
 		case StartTimer:
 			out = append(out, fmt.Sprintf("start-timer to=%d after=%v", e.Reply, e.After))
+		case DeleteRecord:
+			out = append(out, "delete-record "+string(e.Record.Status))
 		case Reply:
 			switch {
 			case e.Err != nil:
@@ -280,4 +282,84 @@ func TestRecoveredInFlight(t *testing.T) {
 	step(t, c, t0, SendPay{Reply: 1, Route: routeABC(1000)}, "reply to=1 error 200 Payment is still in progress")
 	step(t, c, t0, WaitSendPay{Reply: 2})
 	step(t, c, t0, Settled{Preimage: pre}, "persist-outcome complete", "reply to=2 complete")
+}
+
+// Spec vector 7: with no channel to the first hop's node, sendpay answers
+// 204 at once, after the record's checks (a paid hash still answers
+// complete, a pending one 200), and writes and sends nothing: a failed
+// record stays as it was.
+func TestSendPayNoPeer(t *testing.T) {
+	noPeer := remoteFailure(204, 0, nid(1), chAB, lnwire.CodeUnknownNextPeer)
+	noPeer.Message = "No connection to first peer found"
+	c := New(hash, nil, nil)
+	effects := step(t, c, t0, SendPay{Reply: 1, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=1 error 204 No connection to first peer found")
+	if d, ok := effects[0].(Reply).Err.Data.(FailureData); !ok || d.Record != nil || d.Routing != noPeer.Routing {
+		t.Fatalf("data %+v", effects[0].(Reply).Err.Data)
+	}
+	if c.Record() != nil || !c.Done() {
+		t.Fatalf("record %+v after an immediate failure", c.Record())
+	}
+	step(t, c, t0, WaitSendPay{Reply: 2}, "reply to=2 error 208 Never attempted payment for '"+fmt.Sprintf("%x", hash)+"'")
+
+	failed := &Record{Hash: hash, Destination: nodeC, Amount: 1000, Status: StatusFailed, Failure: &noPeer}
+	c = New(hash, failed, nil)
+	step(t, c, t0, SendPay{Reply: 1, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=1 error 204 No connection to first peer found")
+	if r := c.Record(); r.Status != StatusFailed {
+		t.Fatalf("record %+v", r)
+	}
+	paid := New(hash, &Record{Hash: hash, Destination: nodeC, Amount: 1000, Status: StatusComplete, Preimage: &pre}, nil)
+	step(t, paid, t0, SendPay{Reply: 1, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=1 complete")
+	busy := New(hash, nil, nil)
+	step(t, busy, t0, SendPay{Reply: 1, Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, busy, t0, SendPay{Reply: 2, Route: routeABC(1000), NoPeer: &noPeer}, "reply to=2 error 200 Payment is still in progress")
+}
+
+// delpay (Core Lightning's, on the one payment per hash this engine keeps):
+// only a record of the status named goes; a pending one never does, nor a
+// failed one a pay is still retrying; once the ledger has deleted it the
+// hash is as if never paid, and nothing brings it back.
+func TestDelPay(t *testing.T) {
+	h := fmt.Sprintf("%x", hash)
+	c := New(hash, nil, nil)
+	step(t, c, t0, DelPay{Reply: 1, Status: StatusFailed}, "reply to=1 error 208 Unknown payment with payment_hash: "+h)
+	step(t, c, t0, SendPay{Reply: 2, Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, DelPay{Reply: 3, Status: StatusComplete},
+		"reply to=3 error 208 Payment with hash "+h+" has pending status but it different from the one provided complete")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2", "reply to=2 pending (Monitor status with listpayments or waitsendpay)")
+	step(t, c, t0, DelPay{Reply: 4, Status: StatusFailed},
+		"reply to=4 error 208 Payment with hash "+h+" has pending status but it different from the one provided failed")
+	step(t, c, t0, Settled{Preimage: pre}, "persist-outcome complete")
+	step(t, c, t0, DelPay{Reply: 5, Status: StatusFailed},
+		"reply to=5 error 208 Payment with hash "+h+" has complete status but it different from the one provided failed")
+	step(t, c, t0, DelPay{Reply: 6, Status: StatusComplete, Part: &[2]uint64{1, 0}},
+		"reply to=6 error 208 No payment for that payment_hash with that partid and groupid")
+	step(t, c, t0, DelPay{Reply: 7, Status: StatusComplete, Part: &[2]uint64{0, 0}}, "delete-record complete")
+	// While the ledger deletes, the hash is busy.
+	step(t, c, t0, SendPay{Reply: 8, Route: routeABC(1000)}, "reply to=8 error 200 Payment is still in progress")
+	step(t, c, t0, WaitSendPay{Reply: 9}, "reply to=9 complete")
+	step(t, c, t0, Deleted{}, "reply to=7 complete")
+	if c.Record() != nil || !c.Done() {
+		t.Fatalf("record %+v after delpay", c.Record())
+	}
+	step(t, c, t0, WaitSendPay{Reply: 10}, "reply to=10 error 208 Never attempted payment for '"+h+"'")
+	// The hash can be paid again, as a new payment.
+	step(t, c, t0, SendPay{Reply: 11, Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+
+	// A failed record a pay is still retrying counts as pending.
+	p := New(hash, nil, nil)
+	step(t, p, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: DefaultPayParams()}, "find-route exclude=[]")
+	step(t, p, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, p, t0, Persisted{}, "send-htlc hops=2")
+	step(t, p, t0, Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome failed", "report-failure", "find-route exclude=["+graph.SCIDDir{SCID: chBC}.String()+"]")
+	step(t, p, t0, DelPay{Reply: 2, Status: StatusFailed},
+		"reply to=2 error 208 Payment with hash "+h+" has pending status but it different from the one provided failed")
+
+	// A ledger that cannot delete leaves the record as it was.
+	f := New(hash, &Record{Hash: hash, Destination: nodeC, Amount: 1000, Status: StatusFailed}, nil)
+	step(t, f, t0, DelPay{Reply: 1, Status: StatusFailed}, "delete-record failed")
+	step(t, f, t0, Deleted{Err: errors.New("disk full")}, "reply to=1 error -1 ledger delete failed: disk full")
+	if r := f.Record(); r == nil || r.Status != StatusFailed || !f.Done() {
+		t.Fatalf("record %+v after a failed delete", r)
+	}
 }

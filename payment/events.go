@@ -17,6 +17,12 @@ type SendPay struct {
 	Label  string
 	Bolt11 string
 	Secret *[32]byte
+	// NoPeer, when set, is the failure to answer because we have no
+	// channel to route[0]'s node (204 "No connection to first peer
+	// found", spec section 5.2 and vector 7): once the hash's record has
+	// been checked, sendpay answers it at once, and nothing is written or
+	// sent.
+	NoPeer *Failure
 }
 
 // WaitSendPay is a waitsendpay call (spec section 6). A nil Timeout waits
@@ -68,6 +74,20 @@ type Pay struct {
 	Params  PayParams
 }
 
+// DelPay is a delpay call: delete the hash's record if its status is
+// Status (complete or failed; the rpc layer refuses pending). Part, when
+// set, names the (groupid, partid) to delete; this engine keeps one
+// payment per hash, group 0 and part 0.
+type DelPay struct {
+	Reply  ReplyTo
+	Status Status
+	Part   *[2]uint64
+}
+
+// Deleted says the record of the last DeleteRecord is gone from the
+// ledger, or, with Err, that the ledger could not delete it.
+type Deleted struct{ Err error }
+
 // RouteFound answers a FindRoute effect.
 type RouteFound struct{ Route graph.Route }
 
@@ -113,6 +133,8 @@ func (Failed) isEvent()        {}
 func (FlowFound) isEvent()     {}
 func (PlanAgain) isEvent()     {}
 func (WaitTimeout) isEvent()   {}
+func (DelPay) isEvent()        {}
+func (Deleted) isEvent()       {}
 
 // Effect is an output of Core.Step. Effects are carried out in the order
 // given; a PersistAttempt must be durable before the HTLC leaves, which the
@@ -186,6 +208,10 @@ type Reply struct {
 	Err     *Error
 }
 
+// DeleteRecord deletes the record (and its attempts) from the ledger;
+// answer with Deleted once that is durable.
+type DeleteRecord struct{ Record Record }
+
 // StartTimer asks for a WaitTimeout event after the duration.
 type StartTimer struct {
 	Reply ReplyTo
@@ -201,3 +227,4 @@ func (Reply) isEffect()          {}
 func (StartTimer) isEffect()     {}
 func (PlanFlow) isEffect()       {}
 func (WaitToPlan) isEffect()     {}
+func (DeleteRecord) isEffect()   {}

@@ -41,6 +41,9 @@ func (c *Core) stepPay(now time.Time, ev Pay) []Effect {
 		return []Effect{fail(ev.Reply, CodeInvalidParams, "msatoshi parameter unnecessary")}
 	case inv.Amount == nil && ev.Amount == nil:
 		return []Effect{fail(ev.Reply, CodeInvalidParams, "msatoshi parameter required")}
+	case inv.Amount == nil && *ev.Amount == 0:
+		// Nothing to route: not a 205 from the graph.
+		return []Effect{fail(ev.Reply, CodeInvalidParams, "msatoshi parameter must be positive, not 0msat")}
 	}
 	if c.rec != nil && c.rec.Status == StatusComplete {
 		// The original pages: once paid, pay of the same bolt11 succeeds at

@@ -21,6 +21,10 @@ func TestPayPrechecks(t *testing.T) {
 		"reply to=1 error -32602 msatoshi parameter unnecessary")
 	step(t, c, t0, Pay{Reply: 2, Invoice: invoice(nil), Params: DefaultPayParams()},
 		"reply to=2 error -32602 msatoshi parameter required")
+	// An amountless invoice paid with 0 has nothing to route: -32602,
+	// not the graph's 205.
+	step(t, c, t0, Pay{Reply: 2, Invoice: invoice(nil), Amount: msat(0), Params: DefaultPayParams()},
+		"reply to=2 error -32602 msatoshi parameter must be positive, not 0msat")
 	step(t, c, t0.Add(time.Hour+time.Second), Pay{Reply: 3, Invoice: invoice(msat(1000)), Params: DefaultPayParams()},
 		"reply to=3 error 207 Invoice expired")
 	// At exactly created+expiry it is not yet expired.

@@ -275,7 +275,7 @@ func (l *Ledger) applyWrite(b *pebble.Batch, r *request, next uint64) (uint64, e
 		case err != nil:
 			return next, err
 		default:
-			if len(old) < payFixedHeaderLen || old[0] != recordV1 {
+			if len(old) < payFixedHeaderLen || version(old, "payment") != nil {
 				closer.Close()
 				return next, fmt.Errorf("%w: stored payment %x", ErrCorrupt, key)
 			}

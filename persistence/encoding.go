@@ -9,15 +9,16 @@ import (
 	"github.com/payengine/payengine/messages"
 )
 
-// Record encoding, version 1. Every record starts with a version byte; a
-// reader rejects versions it does not know (ErrUnknownVersion). Integers are
+// Record encoding, version 2 (version 1 still decodes). Every record
+// starts with a version byte; a reader rejects versions it does not know
+// (ErrUnknownVersion). Integers are
 // unsigned varints unless said otherwise; strings and byte slices are a
 // varint length and the bytes; optional fields are announced by a flags byte
 // and present only when their bit is set. A record must be consumed exactly.
 //
 // Payment:
 //
-//	version=1  id[8 BE]  created_at[8 BE]  flags
+//	version  id[8 BE]  created_at[8 BE]  flags
 //	hash[32] groupid destination[33] status[1]
 //	amount_msat?  amount_sent_msat  completed_at?  preimage[32]?
 //	label bolt11 description  payment_secret[32]?  failure?
@@ -29,16 +30,27 @@ import (
 //
 // Attempt:
 //
-//	version=1  hash[32] groupid partid flags status[1]
+//	version  hash[32] groupid partid flags status[1]
 //	amount_msat amount_sent_msat first_hop link_id created_at resolved_at?
 //	route: count, then per hop id[33] channel direction[1] amount delay style
 //	preimage[32]?  failure?
 //
 // Failure: code (signed varint) message flags
-// [erring_index origin_index erring_node[33] erring_channel erring_direction[1]
-// failcode channel_update raw_message]? erroronion.
+// [erring_index origin_index(v2, signed varint) erring_node[33]
+// erring_channel erring_direction[1] failcode channel_update raw_message]?
+// erroronion. Flag bit 0 says the routing failure object is there; bit 1
+// (v2) that the destination reported it.
+//
+// Version 2 added origin_index and the destination bit, so that a failure
+// read back answers exactly as it did live. A version 1 failure gets
+// origin_index erring_index-1 and, for the destination bit, the best the
+// record tells: for an attempt, that the last node of its route reported
+// it; for a payment, that the erring node is the one paid.
 const (
 	recordV1 byte = 1
+	recordV2 byte = 2
+	// recordVersion is the version this code writes.
+	recordVersion = recordV2
 
 	payHasAmount      = 1 << 0
 	payHasCompletedAt = 1 << 1
@@ -54,7 +66,9 @@ const (
 	attFlagsKnown    = 1<<3 - 1
 
 	failHasRouting    = 1 << 0
-	failFlagsKnown    = 1
+	failDestination   = 1 << 1
+	failFlagsKnownV1  = failHasRouting
+	failFlagsKnown    = failHasRouting | failDestination
 	payIDOffset       = 1
 	payCreatedOffset  = 9
 	payFixedHeaderLen = 17
@@ -75,7 +89,7 @@ var attemptStatusCodes = map[messages.AttemptStatus]byte{
 
 var attemptStatusNames = [...]messages.AttemptStatus{1: messages.AttemptPending, 2: messages.AttemptSettled, 3: messages.AttemptFailed}
 
-// EncodePayment returns the current (version 1) encoding of p. It fails,
+// EncodePayment returns the current (version 2) encoding of p. It fails,
 // with ErrInvalidRecord, only on an unknown status.
 func EncodePayment(p *messages.Payment) ([]byte, error) {
 	st, ok := paymentStatusCodes[p.Status]
@@ -102,7 +116,7 @@ func EncodePayment(p *messages.Payment) ([]byte, error) {
 		flags |= payHasPayRun
 	}
 	b := make([]byte, 0, 128+len(p.Label)+len(p.Bolt11)+len(p.Description))
-	b = append(b, recordV1)
+	b = append(b, recordVersion)
 	b = binary.BigEndian.AppendUint64(b, p.ID)
 	b = binary.BigEndian.AppendUint64(b, p.CreatedAt)
 	b = append(b, flags)
@@ -140,7 +154,7 @@ func EncodePayment(p *messages.Payment) ([]byte, error) {
 	return b, nil
 }
 
-// EncodeAttempt returns the current (version 1) encoding of a. It fails,
+// EncodeAttempt returns the current (version 2) encoding of a. It fails,
 // with ErrInvalidRecord, only on an unknown status.
 func EncodeAttempt(a *messages.Attempt) ([]byte, error) {
 	st, ok := attemptStatusCodes[a.Status]
@@ -158,7 +172,7 @@ func EncodeAttempt(a *messages.Attempt) ([]byte, error) {
 		flags |= attHasResolvedAt
 	}
 	b := make([]byte, 0, 96+len(a.Route)*(minHopLen+16))
-	b = append(b, recordV1)
+	b = append(b, recordVersion)
 	b = append(b, a.PaymentHash[:]...)
 	b = binary.AppendUvarint(b, a.GroupID)
 	b = binary.AppendUvarint(b, a.PartID)
@@ -208,8 +222,13 @@ func appendFailure(b []byte, f *messages.Failure) []byte {
 		b = append(b, 0)
 	} else {
 		r := f.Routing
-		b = append(b, failHasRouting)
+		flags := byte(failHasRouting)
+		if r.Destination {
+			flags |= failDestination
+		}
+		b = append(b, flags)
 		b = binary.AppendUvarint(b, uint64(r.ErringIndex))
+		b = binary.AppendVarint(b, int64(r.OriginIndex))
 		b = append(b, r.ErringNode[:]...)
 		b = binary.AppendUvarint(b, uint64(r.ErringChannel))
 		b = append(b, r.ErringDirection)
@@ -226,6 +245,7 @@ type reader struct {
 	b   []byte
 	off int
 	err error
+	v   byte // the record's version
 }
 
 func (r *reader) fail(format string, args ...any) {
@@ -339,7 +359,7 @@ func version(b []byte, what string) error {
 	if len(b) == 0 {
 		return fmt.Errorf("%w: empty %s record", ErrCorrupt, what)
 	}
-	if b[0] != recordV1 {
+	if b[0] != recordV1 && b[0] != recordV2 {
 		return fmt.Errorf("%w: %s record version %d", ErrUnknownVersion, what, b[0])
 	}
 	return nil
@@ -353,7 +373,7 @@ func DecodePayment(b []byte) (messages.Payment, error) {
 	if err := version(b, "payment"); err != nil {
 		return p, err
 	}
-	r := &reader{b: b, off: 1}
+	r := &reader{b: b, off: 1, v: b[0]}
 	p.ID = r.be64("id")
 	p.CreatedAt = r.be64("created_at")
 	flags := r.flags("payment flags", payFlagsKnown)
@@ -389,6 +409,9 @@ func DecodePayment(b []byte) (messages.Payment, error) {
 	}
 	if flags&payHasFailure != 0 {
 		p.Failure = r.failure()
+		if rf := p.Failure.Routing; r.v == recordV1 && rf != nil {
+			rf.Destination = rf.ErringIndex > 0 && rf.ErringNode == p.Destination
+		}
 	}
 	if flags&payHasPayRun != 0 {
 		p.Pay = &messages.PayRun{StartedAt: r.uvarint("pay started_at"), RetryFor: r.uvarint("pay retry_for"),
@@ -410,7 +433,7 @@ func DecodeAttempt(b []byte) (messages.Attempt, error) {
 	if err := version(b, "attempt"); err != nil {
 		return a, err
 	}
-	r := &reader{b: b, off: 1}
+	r := &reader{b: b, off: 1, v: b[0]}
 	r.fixed(a.PaymentHash[:], "payment_hash")
 	a.GroupID = r.uvarint("groupid")
 	a.PartID = r.uvarint("partid")
@@ -454,6 +477,9 @@ func DecodeAttempt(b []byte) (messages.Attempt, error) {
 	}
 	if flags&attHasFailure != 0 {
 		a.Failure = r.failure()
+		if rf := a.Failure.Routing; r.v == recordV1 && rf != nil {
+			rf.Destination = rf.ErringIndex > 0 && int(rf.ErringIndex) == len(a.Route)
+		}
 	}
 	r.end()
 	if r.err != nil {
@@ -470,9 +496,22 @@ func (r *reader) failure() *messages.Failure {
 	}
 	f.Code = int32(code)
 	f.Message = r.string("failure message")
-	if r.flags("failure flags", failFlagsKnown)&failHasRouting != 0 {
-		rf := &messages.RoutingFailure{}
+	known := byte(failFlagsKnown)
+	if r.v == recordV1 {
+		known = failFlagsKnownV1
+	}
+	if flags := r.flags("failure flags", known); flags&failHasRouting != 0 {
+		rf := &messages.RoutingFailure{Destination: flags&failDestination != 0}
 		rf.ErringIndex = uint32(r.uint("erring_index", math.MaxUint32))
+		if r.v == recordV1 {
+			rf.OriginIndex = int32(rf.ErringIndex) - 1
+		} else {
+			oi := r.varint("origin_index")
+			if oi < math.MinInt32 || oi > math.MaxInt32 {
+				r.fail("origin_index %d out of range", oi)
+			}
+			rf.OriginIndex = int32(oi)
+		}
 		r.fixed(rf.ErringNode[:], "erring_node")
 		rf.ErringChannel = graph.SCID(r.uvarint("erring_channel"))
 		rf.ErringDirection = r.byte1("erring_direction")

@@ -1,6 +1,8 @@
 package persistence
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"strings"
@@ -142,5 +144,42 @@ func TestDecodeGarbage(t *testing.T) {
 				_ = tc.decode(c) // must not panic
 			}
 		}
+	}
+}
+
+// Records written by version 1 (before origin_index and the destination
+// bit were kept) still decode: origin_index is erring_index-1, and the
+// destination bit is what the record tells of it.
+func TestDecodeVersion1(t *testing.T) {
+	// Encoded by version 1's EncodePayment and EncodeAttempt from
+	// fullPayment(1) (ID 5, erring node the payee, nodeOf(9)) and
+	// fullAttempt(1, 3, failed), whose failure has erring_index 2.
+	const v1Payment = "010000000000000005000000006553f1013f00000000000000010000000000000000000000000000000000000000000000ab07020a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627282903a08d069b8e06e4e2cfaa060102030000000000000000000000000000000000000000000000000000000000096c6162656c20e29883086c6e6263312e2e2e06636f66666565040506000000000000000000000000000000000000000000000000000000000097031e574952455f54454d504f524152595f4348414e4e454c5f4641494c5552450102020a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728298180b080808098d70a018720020102041007000002dead959a97ece39fe7cb1780b09dc2df013ff80000000000003fd00000000000008827e00f"
+	const v1Attempt = "0100000000000000010000000000000000000000000000000000000000000000ab07030703a08d069b8e068380888080202d0307070381e2cfaa06b2e2cfaa06020202030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021838088808020019b8e062803746c76020a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728298680948080800100a08d060903746c76090000000000000000000000000000000000000000000000000000000000000097031e574952455f54454d504f524152595f4348414e4e454c5f4641494c555245010202060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324258180b080808098d70a018720020102041007000002dead"
+	b, _ := hex.DecodeString(v1Payment)
+	p, err := DecodePayment(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fullPayment(1)
+	want.ID = 5
+	want.Failure.Routing.ErringNode = nodeOf(9)
+	if !reflect.DeepEqual(p, want) {
+		t.Fatalf("v1 payment:\n got %+v\nwant %+v", p.Failure.Routing, want.Failure.Routing)
+	}
+	b, _ = hex.DecodeString(v1Attempt)
+	a, err := DecodeAttempt(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wa := fullAttempt(1, 3, messages.AttemptFailed); !reflect.DeepEqual(a, wa) {
+		t.Fatalf("v1 attempt:\n got %+v\nwant %+v", a.Failure.Routing, wa.Failure.Routing)
+	}
+	// A v1 record cannot carry the destination bit.
+	msg := []byte(fullFailure().Message)
+	flags := bytes.Index(b, msg) + len(msg) // the failure's flags follow its message
+	b[flags] |= failDestination
+	if _, err := DecodeAttempt(b); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("v1 attempt with the v2 destination flag: %v, want ErrCorrupt", err)
 	}
 }

@@ -53,7 +53,9 @@ func fullFailure() *messages.Failure {
 		Message: "WIRE_TEMPORARY_CHANNEL_FAILURE",
 		Routing: &messages.RoutingFailure{
 			ErringIndex:     2,
+			OriginIndex:     1,
 			ErringNode:      nodeOf(5),
+			Destination:     true,
 			ErringChannel:   graph.NewSCID(700_000, 12, 1),
 			ErringDirection: 1,
 			FailCode:        0x1007,

@@ -59,8 +59,9 @@ func (h *handlers) commands() []Command {
 				{Name: "fuzzpercent", Parse: parsePercent},
 				{Name: "exclude", Parse: parseExclude},
 				{Name: "maxhops", Parse: parseU32},
+				{Name: "seed", Parse: parseSeed},
 			},
-			Description: "Find the cheapest route to id for amount_msat (msatoshi), with CLN's cost: fees plus riskfactor (annual %) over the locked blocks; cltv defaults to 9, fuzzpercent to 5, maxhops to 20; exclude lists scid/direction or node ids."},
+			Description: "Find the cheapest route to id for amount_msat (msatoshi), with CLN's cost: fees plus riskfactor (annual %) over the locked blocks; cltv defaults to 9, fuzzpercent to 5, maxhops to 20; exclude lists scid/direction or node ids. Each fee is fuzzed by up to fuzzpercent, with a fresh random seed per call as in v0.7; seed (v0.6's parameter: a string of at most 16 bytes) fixes the fuzz, so the same call gives the same route."},
 		{Name: "sendpay", Category: "payment", Handler: h.sendpay,
 			Params: []Param{
 				{Name: "route", Required: true, Parse: parseRoute},
@@ -108,6 +109,17 @@ func (h *handlers) commands() []Command {
 			Description: "Deprecated alias of listsendpays."},
 		{Name: "listpays", Category: "payment", Handler: h.listpays, Params: pListFilters,
 			Description: "List pays: one row per payment, pending while a pay is still retrying it."},
+		{Name: "paystatus", Category: "payment", Handler: h.paystatus,
+			Params:      []Param{{Name: "bolt11", Parse: parseString}},
+			Description: "Show each payment made with a bolt11 (or those of bolt11), as the pay plugin does: bolt11, amount_msat, destination, label, and every attempt from the ledger with its strategy, start and end times, state, route, and failure (an error object, as waitsendpay answers it) or success."},
+		{Name: "delpay", Category: "payment", Handler: h.delpay,
+			Params: []Param{
+				{Name: "payment_hash", Required: true, Parse: parseHash},
+				{Name: "status", Required: true, Parse: parseDelStatus},
+				{Name: "partid", Parse: parseU64},
+				{Name: "groupid", Parse: parseU64},
+			},
+			Description: "Delete the payment of payment_hash, with its attempts, if its status is status (complete or failed; a pending payment, or one a pay is still retrying, is never deleted), and return it. partid and groupid go together; a payment here is groupid 0, partid 0. Errors: 208 for an unknown payment_hash, a status that differs, or a partid and groupid that name no payment."},
 	}
 }
 
@@ -252,6 +264,11 @@ func (h *handlers) getroute(ctx context.Context, a *Args) (any, error) {
 	if v, ok := Arg[uint64](a, "maxhops"); ok {
 		m := uint32(v)
 		p.MaxHops = &m
+	}
+	if v, ok := Arg[graph.Seed](a, "seed"); ok {
+		p.Seed = v
+	} else {
+		p.Seed = h.e.DrawSeed()
 	}
 	route, err := h.e.GetRoute(ctx, p)
 	if err != nil {

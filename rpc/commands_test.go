@@ -29,7 +29,7 @@ func TestGetinfoHelp(t *testing.T) {
 	for _, h := range help.Help {
 		names = append(names, strings.Fields(h.Command)[0])
 	}
-	want := "askrene-age askrene-inform-channel askrene-listlayers askrene-listreservations askrene-remove-layer askrene-reserve askrene-unreserve decodepay getinfo getroute getroutes help listpayments listpays listsendpays pay sendpay simnet-fault simnet-invoice simnet-listnodes simnet-truth waitsendpay"
+	want := "askrene-age askrene-inform-channel askrene-listlayers askrene-listreservations askrene-remove-layer askrene-reserve askrene-unreserve decodepay delpay getinfo getroute getroutes help listpayments listpays listsendpays pay paystatus sendpay simnet-fault simnet-invoice simnet-listnodes simnet-truth waitsendpay"
 	if strings.Join(names, " ") != want {
 		t.Fatalf("help lists %v", names)
 	}
@@ -107,7 +107,11 @@ func TestSimnetCommandsDecodepay(t *testing.T) {
 func TestGetroute(t *testing.T) {
 	r := sub300Rig(t)
 	dest := r.payable(t, 1, 50_000, 0)[0]
-	route := r.route(t, dest, 50_000)
+	var fixed struct {
+		Route []hopJSON `json:"route"`
+	}
+	r.ok(t, "getroute", map[string]any{"id": dest, "amount_msat": 50_000, "riskfactor": 1, "cltv": simnet.DefaultMinFinalCLTV, "seed": "t"}, &fixed)
+	route := fixed.Route
 	last := route[len(route)-1]
 	if last.ID != dest || last.Amount != 50_000 || last.Delay != simnet.DefaultMinFinalCLTV || last.Style != "tlv" || route[0].Amount < 50_000 {
 		t.Fatalf("route %+v", route)
@@ -116,7 +120,7 @@ func TestGetroute(t *testing.T) {
 	var res struct {
 		Route []hopJSON `json:"route"`
 	}
-	r.ok(t, "getroute", []any{dest, "50sat", 1, simnet.DefaultMinFinalCLTV}, &res)
+	r.ok(t, "getroute", []any{dest, "50sat", 1, simnet.DefaultMinFinalCLTV, nil, nil, nil, nil, "t"}, &res)
 	if len(res.Route) != len(route) || res.Route[0] != route[0] {
 		t.Fatalf("positional: %+v, want %+v", res.Route, route)
 	}

@@ -3,9 +3,12 @@ package rpc
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
+	"io"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,6 +37,37 @@ type rig struct {
 	sock string
 	c    *Client
 	done chan error // Serve's return
+
+	ledgerDir string
+	mod       func(*Options)
+	maxHTLCs  int
+	starts    uint64 // engines started, to seed each one's randomness apart
+}
+
+// lockedRand is a seeded source safe for concurrent use, as the engine's
+// Options.Rand must be.
+type lockedRand struct {
+	mu sync.Mutex
+	r  *mrand.ChaCha8
+}
+
+func (l *lockedRand) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// engineRand seeds the engine's randomness (route fuzz, session keys, HTLC
+// ids) from the test's name and how many engines the rig started, so a run
+// is the same every time and a restarted engine draws new HTLC ids.
+func (r *rig) engineRand(t testing.TB) io.Reader {
+	r.starts++
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], h.Sum64())
+	binary.LittleEndian.PutUint64(seed[8:], r.starts)
+	return &lockedRand{r: mrand.NewChaCha8(seed)}
 }
 
 var (
@@ -76,54 +110,77 @@ func newRig(t testing.TB, graphName string, nopts simnet.Options, mod func(*Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := persistence.Open(filepath.Join(shortDir(t), "ledger"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var chans []actors.Channel
-	for _, scid := range n.LocalChannels() {
-		spendable, _ := n.Spendable(scid)
-		chans = append(chans, actors.Channel{SCID: scid, Spendable: spendable})
-	}
-	e, err := actors.Start(actors.Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
-		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: nopts.MaxHTLCs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{Engine: e, Node: SimnetInfo(n), Commands: SimnetCommands(n), Ledger: l, Version: "test"}
-	if mod != nil {
-		mod(&opts)
-	}
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{n: n, l: l, e: e, s: s, dir: shortDir(t), done: make(chan error, 1)}
+	r := &rig{n: n, dir: shortDir(t), ledgerDir: filepath.Join(shortDir(t), "ledger"), mod: mod, maxHTLCs: nopts.MaxHTLCs}
 	r.sock = filepath.Join(r.dir, SocketName)
-	ln, err := Listen(r.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { r.done <- s.Serve(ln) }()
-	if r.c, err = Dial(r.sock); err != nil {
-		t.Fatal(err)
-	}
+	r.start(t)
 	t.Cleanup(func() {
-		r.c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-r.done; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("serve returned %v", err)
-		}
-		e.Stop()
-		l.Close()
+		r.stop(t)
 		n.Close()
 		checkNoLeaks(t)
 	})
 	return r
+}
+
+// start opens the ledger, starts the engine and the server on the socket,
+// and dials it.
+func (r *rig) start(t testing.TB) {
+	t.Helper()
+	var err error
+	if r.l, err = persistence.Open(r.ledgerDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	var chans []actors.Channel
+	for _, scid := range r.n.LocalChannels() {
+		spendable, _ := r.n.Spendable(scid)
+		chans = append(chans, actors.Channel{SCID: scid, Spendable: spendable})
+	}
+	r.e, err = actors.Start(actors.Options{Self: r.n.Self(), Graph: r.n.Graph(), Link: r.n.Link(), Ledger: r.l, Channels: chans,
+		Network: htlc.Regtest, Height: r.n.Height, Clock: r.n.Now, Rand: r.engineRand(t), MaxHTLCs: r.maxHTLCs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Engine: r.e, Node: SimnetInfo(r.n), Commands: SimnetCommands(r.n), Ledger: r.l, Version: "test"}
+	if r.mod != nil {
+		r.mod(&opts)
+	}
+	if r.s, err = New(opts); err != nil {
+		t.Fatal(err)
+	}
+	r.done = make(chan error, 1)
+	ln, err := Listen(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, done := r.s, r.done
+	go func() { done <- s.Serve(ln) }()
+	if r.c, err = Dial(r.sock); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop closes the client, shuts the server down, and stops the engine and
+// the ledger; the network goes on.
+func (r *rig) stop(t testing.TB) {
+	t.Helper()
+	r.c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.s.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	if err := <-r.done; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("serve returned %v", err)
+	}
+	r.e.Stop()
+	r.l.Close()
+}
+
+// restart stops the daemon's parts and starts them again on the same
+// ledger and network, as a payd restart does.
+func (r *rig) restart(t testing.TB) {
+	t.Helper()
+	r.stop(t)
+	r.start(t)
 }
 
 // checkNoLeaks fails the test if a connection's, a request's or a

@@ -94,3 +94,16 @@ func parseHop(at string, raw json.RawMessage) (graph.Hop, error) {
 	}
 	return hop, nil
 }
+
+// parseSeed is getroute's seed, as v0.6 took it: a string (or a number's
+// text) of at most 16 bytes, zero-padded into the fuzz's siphash key. ""
+// is the zero seed, whose per-channel hashes the graph keeps ready.
+func parseSeed(name string, raw json.RawMessage) (any, error) {
+	s, ok := primitive(raw)
+	if !ok || len(s) > len(graph.Seed{}) {
+		return nil, bad(name, fmt.Sprintf("a string of at most %d bytes", len(graph.Seed{})), raw)
+	}
+	var seed graph.Seed
+	copy(seed[:], s)
+	return seed, nil
+}

@@ -18,6 +18,7 @@ var schemaFiles = map[string]string{
 	"getroutes": "getroutes", "askrene-listlayers": "askrene-listlayers", "askrene-inform-channel": "askrene-inform-channel",
 	"askrene-age": "askrene-age", "askrene-reserve": "askrene-reserve", "askrene-unreserve": "askrene-unreserve",
 	"askrene-listreservations": "askrene-listreservations", "askrene-remove-layer": "askrene-remove-layer",
+	"delpay": "delpay",
 }
 
 // responseSchemas compiles the response schema of every command that has

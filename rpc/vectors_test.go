@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,16 +202,19 @@ func TestSpecSendpayFailures(t *testing.T) {
 	hash := inv.PaymentHash
 	self := r.n.Self().String()
 
-	// Vector 7: a first hop that is not our channel: 204 "No connection
-	// to first peer found", erring_index 0, unknown_next_peer, our node.
+	// Vector 7: a first hop to a node we have no channel with: sendpay
+	// itself answers 204 "No connection to first peer found",
+	// erring_index 0, unknown_next_peer, our node, route[0]'s channel and
+	// direction; nothing is written, so waitsendpay knows no payment.
 	bad := append([]hopJSON(nil), route...)
-	bad[0].Channel = "1x2x3"
-	r.ok(t, "sendpay", []any{bad, hash, nil, nil, inv.Bolt11}, nil)
-	e := r.fails(t, "waitsendpay", []any{hash}, 204)
+	bad[0].ID, bad[0].Channel = r.notPeer(t), "1x2x3"
+	e := r.fails(t, "sendpay", []any{bad, hash, nil, nil, inv.Bolt11}, 204)
 	if d := dataOf(t, e); e.Message != "No connection to first peer found" || d.ErringIndex != 0 || d.OriginIndex != -1 ||
-		d.FailCode != 16394 || d.ErringNode != self || d.ErringChannel != "1x2x3" || d.PaymentHash != hash || d.Status != "failed" || d.ID != 1 {
+		d.FailCode != 16394 || d.ErringNode != self || d.ErringChannel != "1x2x3" || d.PaymentHash != "" ||
+		d.ErringDirection != int(graph.Direction(r.n.Self(), mustNode(t, bad[0].ID))) {
 		t.Fatalf("no first peer: %s %+v", e.Message, d)
 	}
+	r.fails(t, "waitsendpay", []any{hash}, 208)
 
 	// Vector 9, remote: B is paid too small a fee: 204 from erring_index
 	// 1, erring_node B, erring_channel BC, fee_insufficient (UPDATE|12)
@@ -448,10 +452,12 @@ func TestSpecPayRetry(t *testing.T) {
 	}
 
 	// After retry_for, the next 204 gives 210 "Gave up after 1 attempt",
-	// with the attempt and its failure in data.
-	inv3, route3 := r.feeRoute(t, amt, 2)
-	b3, bc3 := mustNode(t, route3[0].ID), mustSCID(t, route3[1].Channel)
-	if err := r.n.SetBalance(bc3, b3, 0); err != nil {
+	// with the attempt and its failure in data. The destination holds the
+	// HTLC, then fails it with temporary_node_failure (no PERM bit: 204),
+	// whichever route the pay's fuzz chose.
+	inv3, _ := r.feeRoute(t, amt, 2)
+	b3 := mustNode(t, inv3.Destination)
+	if err := r.n.SetFault(b3, simnet.Fault{NodeFailure: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.n.Hold(b3); err != nil {
@@ -462,7 +468,7 @@ func TestSpecPayRetry(t *testing.T) {
 		e, _ := err.(*Error)
 		res <- e
 	}()
-	waitFor(t, "the pay's HTLC at B", func() bool { return r.n.InFlight() > 0 })
+	waitFor(t, "the pay's HTLC at the destination", func() bool { return r.n.InFlight() > 0 })
 	r.n.SetNow(r.n.Now().Add(31 * time.Second))
 	r.n.Release(b3)
 	e = <-res
@@ -471,10 +477,11 @@ func TestSpecPayRetry(t *testing.T) {
 	}
 	var data payFailureData
 	if err := json.Unmarshal(e.Data.(json.RawMessage), &data); err != nil || len(data.Attempts) != 1 ||
-		data.Attempts[0].Failure == nil || data.Attempts[0].Failure.Code != 204 || data.Attempts[0].Failure.Data.ErringNode != route3[0].ID ||
-		len(data.Attempts[0].Route) != len(route3) {
+		data.Attempts[0].Failure == nil || data.Attempts[0].Failure.Code != 204 || data.Attempts[0].Failure.Data.ErringNode != inv3.Destination ||
+		len(data.Attempts[0].Route) == 0 || data.Attempts[0].Route[len(data.Attempts[0].Route)-1].ID != inv3.Destination {
 		t.Fatalf("210 data: %s (%v)", e.Data, err)
 	}
+	r.n.SetFault(b3, simnet.Fault{})
 
 	// No route before any attempt: 205.
 	big := r.invoice(t, inv.Destination, "10.0btc", nil)
@@ -524,4 +531,24 @@ func (r *rig) leaf(t *testing.T, amount uint64) (graph.NodeID, edgeInto) {
 	}
 	t.Fatal("no payable leaf node")
 	return graph.NodeID{}, edgeInto{}
+}
+
+// notPeer returns a node of the network we have no channel with, other
+// than those named.
+func (r *rig) notPeer(t *testing.T, except ...string) string {
+	t.Helper()
+	peers := map[graph.NodeID]bool{}
+	g := r.n.Graph()
+	for _, scid := range r.n.LocalChannels() {
+		if c, ok := g.Channel(scid); ok {
+			peers[c.Node1], peers[c.Node2] = true, true
+		}
+	}
+	for _, n := range g.Nodes() {
+		if !peers[n] && !slices.Contains(except, n.String()) {
+			return n.String()
+		}
+	}
+	t.Fatal("every node is our peer")
+	return ""
 }

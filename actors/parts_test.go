@@ -176,6 +176,7 @@ func TestConcurrentPlansDoNotShareLiquidity(t *testing.T) {
 			futures[i] = r.e.sys.Root.RequestFuture(r.e.graph, &messages.PlanFlow{Params: params, Now: r.n.Now(), Reserve: reserve}, 30*time.Second)
 		}
 		used := map[graph.SCID]graph.MilliSat{}
+		var routes []graph.Route
 		for _, f := range futures {
 			res, err := f.Result()
 			if err != nil {
@@ -187,10 +188,15 @@ func TestConcurrentPlansDoNotShareLiquidity(t *testing.T) {
 			}
 			for _, part := range fp.Flow.Parts {
 				used[part.Route[0].Channel] += part.Route[0].Amount
-				if reserve {
-					if err := r.e.Knowledge().Unreserve(part.Route); err != nil {
-						t.Fatal(err)
-					}
+				routes = append(routes, part.Route)
+			}
+		}
+		// Released only once both are planned, as payments release
+		// theirs when their HTLCs end.
+		for _, rt := range routes {
+			if reserve {
+				if err := r.e.Knowledge().Unreserve(rt); err != nil {
+					t.Fatal(err)
 				}
 			}
 		}

@@ -36,6 +36,9 @@ type StandardRow struct {
 	PartsPerSuccess     float64 `json:"parts_per_success"`
 	PlannerP50Ms        float64 `json:"planner_p50_ms"`
 	PlannerP99Ms        float64 `json:"planner_p99_ms"`
+	// PlannerP99Over: the p99 is above the metric's largest bucket, and
+	// PlannerP99Ms that bound (a lower bound).
+	PlannerP99Over bool `json:"planner_p99_over,omitempty"`
 }
 
 // NewStandard makes the rows of the runs, in their order.
@@ -50,7 +53,7 @@ func NewStandard(runs []*Report) *Standard {
 			row.AmountMsat = r.Success.AmountMsat / uint64(r.Success.Payments)
 		}
 		if p := r.Parts.Planner; p != nil {
-			row.PlannerP50Ms, row.PlannerP99Ms = p.P50, p.P99
+			row.PlannerP50Ms, row.PlannerP99Ms, row.PlannerP99Over = p.P50, p.P99, p.P99Over
 		}
 		st.Rows = append(st.Rows, row)
 	}
@@ -85,11 +88,15 @@ func (st *Standard) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "amount\tside\tpayments\tsuccess\tfeasible\tone path\tsuccess/feasible\tHTLCs/success\tparts/success\tplanner p50 ms\tplanner p99 ms\t\n")
 	for _, row := range st.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.3f\t%.3f\t\n",
+		p99 := fmt.Sprintf("%.3f", row.PlannerP99Ms)
+		if row.PlannerP99Over {
+			p99 = ">" + p99
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.3f\t%s\t\n",
 			workload.FormatAmount(graph.MilliSat(row.AmountMsat)), row.Side, row.Payments,
 			percent(row.Succeeded, row.Payments), percent(row.Feasible, row.Payments), percent(row.SinglePath, row.Payments),
 			percentOf(row.SucceededOfFeasible, row.Feasible), row.HTLCsPerSuccess, row.PartsPerSuccess,
-			row.PlannerP50Ms, row.PlannerP99Ms)
+			row.PlannerP50Ms, p99)
 	}
 	return tw.Flush()
 }

@@ -68,7 +68,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p.f("parts        n/a (the target does not see the network)\n")
 	}
 	if pl := pa.Planner; pl != nil {
-		p.f("planner      p50 %.3f ms, p99 %.3f ms over %d searches (%s)\n", pl.P50, pl.P99, pl.Count, pl.Source)
+		over := map[bool]string{true: ">"}
+		p.f("planner      p50 %s%.3f ms, p99 %s%.3f ms over %d searches (%s)\n", over[pl.P50Over], pl.P50, over[pl.P99Over], pl.P99, pl.Count, pl.Source)
 	}
 	p.f("\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -205,9 +205,11 @@ func (e *Embedded) PlannerLatency() (Latency, bool) {
 			bounds = append(bounds, b.GetUpperBound())
 			counts = append(counts, b.GetCumulativeCount())
 		}
-		return Latency{Source: plannerMetric, Count: h.GetSampleCount(),
-			P50: 1000 * Quantile(0.5, bounds, counts, h.GetSampleCount()),
-			P99: 1000 * Quantile(0.99, bounds, counts, h.GetSampleCount())}, true
+		l := Latency{Source: plannerMetric, Count: h.GetSampleCount()}
+		l.P50, l.P50Over = Quantile(0.5, bounds, counts, h.GetSampleCount())
+		l.P99, l.P99Over = Quantile(0.99, bounds, counts, h.GetSampleCount())
+		l.P50, l.P99 = 1000*l.P50, 1000*l.P99
+		return l, true
 	}
 	return Latency{}, false
 }
@@ -215,11 +217,11 @@ func (e *Embedded) PlannerLatency() (Latency, bool) {
 // Quantile estimates the q-quantile of a histogram given as bucket upper
 // bounds with cumulative counts (the +Inf bucket implied by total), by
 // linear interpolation inside the bucket that holds it, as Prometheus's
-// histogram_quantile does; a quantile in the +Inf bucket is the largest
-// finite bound.
-func Quantile(q float64, bounds []float64, cumulative []uint64, total uint64) float64 {
+// histogram_quantile does. A quantile in the +Inf bucket is the largest
+// finite bound, with over true.
+func Quantile(q float64, bounds []float64, cumulative []uint64, total uint64) (v float64, over bool) {
 	if total == 0 || len(bounds) == 0 {
-		return 0
+		return 0, false
 	}
 	rank := q * float64(total)
 	lower, below := 0.0, uint64(0)
@@ -227,13 +229,13 @@ func Quantile(q float64, bounds []float64, cumulative []uint64, total uint64) fl
 		if float64(cumulative[i]) >= rank {
 			in := cumulative[i] - below
 			if in == 0 {
-				return ub
+				return ub, false
 			}
-			return lower + (ub-lower)*(rank-float64(below))/float64(in)
+			return lower + (ub-lower)*(rank-float64(below))/float64(in), false
 		}
 		lower, below = ub, cumulative[i]
 	}
-	return bounds[len(bounds)-1]
+	return bounds[len(bounds)-1], true
 }
 
 // Oracle implements Target: simnet sees every balance.

@@ -101,6 +101,10 @@ type Latency struct {
 	// histogram's buckets (as Prometheus's histogram_quantile does).
 	P50 float64 `json:"p50_ms"`
 	P99 float64 `json:"p99_ms"`
+	// P50Over and P99Over say the quantile lies above the histogram's
+	// largest bound, which the figure then is: a lower bound.
+	P50Over bool `json:"p50_over,omitempty"`
+	P99Over bool `json:"p99_over,omitempty"`
 }
 
 // Oracle says what the network could have carried (simnet.Net implements

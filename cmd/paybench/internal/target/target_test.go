@@ -75,14 +75,14 @@ func TestQuantile(t *testing.T) {
 	for _, tc := range []struct{ q, want float64 }{
 		{0.1, 0.4}, {0.25, 1}, {0.5, 1.5}, {0.75, 2}, {0.875, 6}, {1, 8},
 	} {
-		if got := Quantile(tc.q, bounds, cum, 40); got < tc.want-1e-9 || got > tc.want+1e-9 {
-			t.Errorf("q %g: %g, want %g", tc.q, got, tc.want)
+		if got, over := Quantile(tc.q, bounds, cum, 40); got < tc.want-1e-9 || got > tc.want+1e-9 || over {
+			t.Errorf("q %g: %g (over %v), want %g", tc.q, got, over, tc.want)
 		}
 	}
-	if got := Quantile(0.99, bounds, cum, 50); got != 8 { // in the +Inf bucket
-		t.Errorf("in +Inf: %g", got)
+	if got, over := Quantile(0.99, bounds, cum, 50); got != 8 || !over { // in the +Inf bucket
+		t.Errorf("in +Inf: %g, over %v", got, over)
 	}
-	if Quantile(0.5, nil, nil, 0) != 0 {
+	if got, _ := Quantile(0.5, nil, nil, 0); got != 0 {
 		t.Error("empty histogram")
 	}
 }

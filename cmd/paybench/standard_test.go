@@ -37,6 +37,7 @@ func TestStandardMPP(t *testing.T) {
 			Feasible        int
 			HTLCsPerSuccess float64 `json:"htlcs_per_success"`
 			PartsPerSuccess float64 `json:"parts_per_success"`
+			AttemptsPerSucc float64 `json:"attempts_per_success"`
 			PlannerP50Ms    float64 `json:"planner_p50_ms"`
 			PlannerP99Ms    float64 `json:"planner_p99_ms"`
 		}
@@ -54,6 +55,7 @@ func TestStandardMPP(t *testing.T) {
 				AmountMsat  uint64        `json:"amount_msat"`
 				Status      string        `json:"status"`
 				Truth       *target.Truth `json:"truth"`
+				Attempts    int           `json:"attempts"`
 			} `json:"payments"`
 		} `json:"runs"`
 	}
@@ -68,7 +70,7 @@ func TestStandardMPP(t *testing.T) {
 			run.Setup.Dest != string(workload.DestCapacity) {
 			t.Fatalf("row %d: %+v, setup %+v", i, row, run.Setup)
 		}
-		htlcs, parts, ok := 0, 0, 0
+		htlcs, parts, attempts, ok := 0, 0, 0, 0
 		for j, p := range run.Payments {
 			if p.AmountMsat != wantAmt {
 				t.Fatalf("row %d payment %d: %d msat", i, j, p.AmountMsat)
@@ -85,9 +87,11 @@ func TestStandardMPP(t *testing.T) {
 			ok++
 			htlcs += p.Truth.HTLCs
 			parts += p.Truth.Parts
+			attempts += p.Attempts
 		}
 		if ok != row.Succeeded || ok == 0 || run.Parts.Known != ok ||
-			row.HTLCsPerSuccess != float64(htlcs)/float64(ok) || row.PartsPerSuccess != float64(parts)/float64(ok) {
+			row.HTLCsPerSuccess != float64(htlcs)/float64(ok) || row.PartsPerSuccess != float64(parts)/float64(ok) ||
+			row.AttemptsPerSucc != float64(attempts)/float64(ok) {
 			t.Fatalf("row %d: %+v, from the payments %d successes, %d HTLCs, %d parts", i, row, ok, htlcs, parts)
 		}
 		if pl := run.Parts.Planner; pl == nil || pl.Count == 0 || pl.P50 <= 0 || pl.P99 < pl.P50 ||

@@ -340,7 +340,7 @@ func (rep *Report) timeline(run *driver.Run) {
 
 // parts averages the ground truth of the successful payments.
 func (rep *Report) parts(rs []*driver.Result) {
-	var htlcs, parts int
+	var htlcs, parts, attempts int
 	for _, r := range rs {
 		t := r.Outcome.Truth
 		if !r.Outcome.Complete || t == nil {
@@ -349,10 +349,12 @@ func (rep *Report) parts(rs []*driver.Result) {
 		rep.Parts.Known++
 		htlcs += t.HTLCs
 		parts += t.Parts
+		attempts += max(r.Outcome.Attempts, 0)
 		rep.Parts.MaxParts = max(rep.Parts.MaxParts, t.Parts)
 	}
 	if k := rep.Parts.Known; k > 0 {
 		rep.Parts.HTLCsPerSuccess = float64(htlcs) / float64(k)
 		rep.Parts.PartsPerSuccess = float64(parts) / float64(k)
+		rep.Parts.AttemptsPerSuccess = float64(attempts) / float64(k)
 	}
 }

@@ -204,6 +204,10 @@ type Parts struct {
 	HTLCsPerSuccess float64 `json:"htlcs_per_success"`
 	PartsPerSuccess float64 `json:"parts_per_success"`
 	MaxParts        int     `json:"max_parts"`
+	// AttemptsPerSuccess is the ledger's attempts per successful payment,
+	// which also counts attempts our own channel refused before any HTLC
+	// left (the target's attempt count, over the same payments).
+	AttemptsPerSuccess float64 `json:"attempts_per_success"`
 	// Planner is the engine's route-search (planner) time over the run,
 	// nil when the target does not serve it.
 	Planner *target.Latency `json:"planner,omitempty"`

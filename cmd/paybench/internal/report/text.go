@@ -63,7 +63,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	pa := rep.Parts
 	if pa.Known > 0 {
-		p.f("parts        %.2f HTLCs sent and %.2f parts settled per success (max %d parts)\n", pa.HTLCsPerSuccess, pa.PartsPerSuccess, pa.MaxParts)
+		p.f("parts        %.2f HTLCs sent and %.2f parts settled per success (max %d parts); %.2f attempts per success\n",
+			pa.HTLCsPerSuccess, pa.PartsPerSuccess, pa.MaxParts, pa.AttemptsPerSuccess)
 	} else {
 		p.f("parts        n/a (the target does not see the network)\n")
 	}

@@ -300,7 +300,8 @@ func TestMPPTimeout(t *testing.T) {
 // The parts' checks: a total_msat unlike the held parts' is refused
 // (incorrect_or_unknown_payment_details) and the held part stays; so are a
 // part without payment_secret, one with a wrong secret, a total below the
-// invoice or above twice it. None of them opens a set or disturbs the
+// invoice or above twice it, and a part larger than its total. None of
+// them opens a set or disturbs the
 // held part, which the right second part then completes.
 func TestMPPRefusedParts(t *testing.T) {
 	n, err := Load(sub300, Options{Seed: 33})
@@ -334,6 +335,18 @@ func TestMPPRefusedParts(t *testing.T) {
 		}
 	}
 	pending(t, "the held part", ch)
+	// A part larger than its total (an invoice of 20,000 msat, total
+	// 20,000, the part 30,000) is refused too, though the total is right.
+	small, err := n.Invoice(c.dest, 20_000, "small", 0, n.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := decode(t, small)
+	sc := &mppCase{hash: si.PaymentHash, routes: c.routes}
+	big := sc.part(t, n, 1, si.PaymentSecret, 20_000, 30)
+	if code := failCode(t, n, big, send(t, l, big.req)); code != lnwire.CodeIncorrectOrUnknownPaymentDetails {
+		t.Fatalf("a part larger than its total: %v", code)
+	}
 	checkPreimage(t, send(t, l, c.part(t, n, 1, &c.secret, c.total, 20).req), c.hash)
 	checkPreimage(t, outcomeOf(t, ch), c.hash)
 	if d := n.Delivered(c.hash); d.Settlements != 1 || d.Parts != 2 || d.Amount != c.total {

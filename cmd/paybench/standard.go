@@ -19,6 +19,7 @@ func runStandard(ctx context.Context, cfg *config, argv []string, stdout, stderr
 		c := *cfg
 		for j, s := range cfg.sides {
 			c.amounts = func(uint64) workload.Amounts { return workload.Fixed(amt) }
+			s.label = workload.FormatAmount(amt) + " " + s.label // the charts' series
 			rep, err := runSide(ctx, &c, s, 2*k+j, argv, stdout, stderr)
 			if err != nil {
 				return fmt.Errorf("%s at %s: %w", s.label, amt, err)

@@ -46,7 +46,7 @@ type StandardRow struct {
 func NewStandard(runs []*Report) *Standard {
 	st := &Standard{Runs: runs}
 	for _, r := range runs {
-		row := StandardRow{Side: r.Label, MaxPartsApplied: r.Setup.MaxPartsApplied, Payments: r.Success.Payments,
+		row := StandardRow{Side: fmt.Sprintf("maxparts=%d", r.Setup.MaxParts), MaxPartsApplied: r.Setup.MaxPartsApplied, Payments: r.Success.Payments,
 			Succeeded: r.Success.Succeeded, Feasible: r.Feasibility.Feasible, SinglePath: r.Feasibility.SinglePath,
 			SucceededOfFeasible: r.Feasibility.SucceededOfFeasible, HTLCsPerSuccess: r.Parts.HTLCsPerSuccess,
 			PartsPerSuccess: r.Parts.PartsPerSuccess, AttemptsPerSuccess: r.Parts.AttemptsPerSuccess}

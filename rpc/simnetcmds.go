@@ -78,7 +78,7 @@ func SimnetCommands(n *simnet.Net) []Command {
 			Description: "Make a node of the simulated network misbehave from now on: offline, failing every HTLC (node_failure), failing a fraction fail_rate in [0, 1] of what it forwards, sitting delay ms on each HTLC, or answering with garbage onions. The fields not given are off; all off heals the node."},
 		{Name: "simnet-truth", Category: "developer", Handler: h.simnetTruth,
 			Params:      []Param{{Name: "payment_hash", Required: true, Parse: parseHash}},
-			Description: "What the simulated network did with a payment hash: settlements at the destination, delivered_msat settled in all, and htlcs, how many HTLCs our node added for it."},
+			Description: "What the simulated network did with a payment hash: settlements at the destination (a multi-part payment settles once), parts, the HTLCs it settled, delivered_msat settled in all, and htlcs, how many HTLCs our node added for it."},
 	}
 }
 
@@ -212,6 +212,7 @@ type simnetFaultJSON struct {
 type simnetTruthJSON struct {
 	PaymentHash   string `json:"payment_hash"`
 	Settlements   int    `json:"settlements"`
+	Parts         int    `json:"parts"`
 	DeliveredMsat uint64 `json:"delivered_msat"`
 	HTLCs         int    `json:"htlcs"`
 }
@@ -220,5 +221,5 @@ func (h *simnetCmds) simnetTruth(_ context.Context, a *Args) (any, error) {
 	hash, _ := Arg[[32]byte](a, "payment_hash")
 	d := h.net.Delivered(hash)
 	return simnetTruthJSON{PaymentHash: hex.EncodeToString(hash[:]), Settlements: d.Settlements,
-		DeliveredMsat: uint64(d.Amount), HTLCs: d.HTLCs}, nil
+		Parts: d.Parts, DeliveredMsat: uint64(d.Amount), HTLCs: d.HTLCs}, nil
 }

@@ -14,6 +14,7 @@ import (
 
 type truthJSON struct {
 	Settlements   int    `json:"settlements"`
+	Parts         int    `json:"parts"`
 	DeliveredMsat uint64 `json:"delivered_msat"`
 	HTLCs         int    `json:"htlcs"`
 }
@@ -47,7 +48,7 @@ func TestSimnetFaultAndTruth(t *testing.T) {
 	inv = r.invoice(t, dests[1], 10_000, nil)
 	r.ok(t, "pay", map[string]any{"bolt11": inv.Bolt11}, nil)
 	r.ok(t, "simnet-truth", []any{inv.PaymentHash}, &truth)
-	if truth != (truthJSON{Settlements: 1, DeliveredMsat: 10_000, HTLCs: 1}) {
+	if truth != (truthJSON{Settlements: 1, Parts: 1, DeliveredMsat: 10_000, HTLCs: 1}) {
 		t.Fatalf("truth of a payment: %+v", truth)
 	}
 

@@ -8,7 +8,8 @@
 // htlc_minimum/htlc_maximum, balance and slots, and answers with real BOLT 4
 // failure messages, carrying channel_updates signed with its key and
 // encrypted back along the path; destinations issue real BOLT 11 invoices
-// (regtest), check payment details and settle with the preimage. Balances
+// (regtest), check payment details and settle with the preimage, multi-part
+// payments as BOLT 4's basic_mpp says (mpp.go). Balances
 // move on settle and return on failure, and a block height and clock that
 // the caller advances drive every expiry check. The engine reaches simnet only
 // through a link.Link, so a real node backend can take its place; tests and

@@ -29,6 +29,8 @@ import (
 //     users, or a network state deleted while a ledger that saw its
 //     invoices stays) never share a payment hash.
 //   - The ground truth of every payment hash (Delivered).
+//   - The destinations' multi-part HTLC sets: an open set's total and
+//     start, a settled set's total (mpp.go).
 //   - Height, and the simulated clock when it is not the wall clock.
 //   - HTLCs: see below.
 //
@@ -61,8 +63,9 @@ import (
 // write of its outcome: the channels it holds and what the destination
 // settled.
 type trace struct {
-	hops      []traceHop
-	delivered graph.MilliSat
+	hops       []traceHop
+	delivered  graph.MilliSat
+	settlement bool // the HTLC completed a payment on its own
 }
 
 // traceHop is one channel an HTLC holds, offered by side from.
@@ -124,6 +127,13 @@ func (n *Net) openState(dir string) error {
 		return errors.Join(err, s.close())
 	}
 	n.store = s
+	// A wall clock's open sets time out on their own; a loaded set whose
+	// deadline passed goes at once.
+	n.mppMu.Lock()
+	for hash, set := range n.sets {
+		n.armTimer(hash, set)
+	}
+	n.mppMu.Unlock()
 	return nil
 }
 
@@ -211,7 +221,35 @@ func (n *Net) load(s *store) error {
 		if !ok || len(k) != 33 {
 			return fmt.Errorf("%w: truth %x", errCorrupt, k[1:])
 		}
-		n.truth[[32]byte(k[1:])] = &Delivery{Amount: graph.MilliSat(t[0]), Settlements: int(t[1]), HTLCs: int(t[2])}
+		d := n.truthOf([32]byte(k[1:]))
+		d.Amount, d.Settlements, d.HTLCs = graph.MilliSat(t[0]), int(t[1]), int(t[2])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = s.scan(prefixParts, func(k, v []byte) error {
+		t, ok := readInt64s(v, 1)
+		if !ok || len(k) != 33 {
+			return fmt.Errorf("%w: parts %x", errCorrupt, k[1:])
+		}
+		n.truthOf([32]byte(k[1:])).Parts = int(t[0])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = s.scan(prefixSet, func(k, v []byte) error {
+		st, err := decodeSet(v)
+		if err != nil || len(k) != 33 {
+			return fmt.Errorf("%w: htlc set %x", errCorrupt, k[1:])
+		}
+		hash := [32]byte(k[1:])
+		if st.settled {
+			n.paid[hash] = st.total
+		} else {
+			n.sets[hash] = &mppSet{total: st.total, start: st.start}
+		}
 		return nil
 	})
 	if err != nil {
@@ -285,7 +323,13 @@ func (n *Net) resolved(req *link.AddHTLC, res link.Result, tr *trace) bool {
 			d[h.from], d[1-h.from] = -int64(h.amount), int64(h.amount)
 			ops = append(ops, storeOp{kind: opMerge, key: key8(prefixChannel, uint64(n.chans[h.ch].scid)), value: int64s(d[0], d[1])})
 		}
-		ops = append(ops, storeOp{kind: opMerge, key: keyHash(prefixTruth, req.PaymentHash), value: int64s(int64(tr.delivered), 1, 0)})
+		settlements := int64(0)
+		if tr.settlement {
+			settlements = 1 // a multi-part set's was written when it completed
+		}
+		ops = append(ops,
+			storeOp{kind: opMerge, key: keyHash(prefixTruth, req.PaymentHash), value: int64s(int64(tr.delivered), settlements, 0)},
+			storeOp{kind: opMerge, key: keyHash(prefixParts, req.PaymentHash), value: int64s(1)})
 	}
 	if err := n.store.write(ops...); err != nil {
 		n.broke(err)

@@ -81,14 +81,17 @@ func fill(n *Net, b []byte) {
 
 // settle is what the destination does with an HTLC whose onion says it is
 // the last hop (BOLT 4 final node checks): it fails with
-// incorrect_or_unknown_payment_details for an unknown hash, a wrong payment
-// secret, an amount outside [invoice, 2*invoice] (>= 1 for any-amount), an
-// expiry below height + min_final_cltv_expiry, an expired invoice or a
-// multi-part payment (not supported); with final_incorrect_htlc_amount when
-// amt_to_forward is not the HTLC amount and final_incorrect_cltv_expiry when
-// outgoing_cltv_value is not the HTLC expiry. Otherwise it settles, records
-// the delivery and releases the preimage. It settles an invoice again if
-// paid again, so a double payment shows in the ground truth.
+// incorrect_or_unknown_payment_details for an unknown hash, a missing or
+// wrong payment secret, a total_msat outside [invoice, 2*invoice] (>= 1 for
+// any-amount), an HTLC larger than total_msat, an expiry below height +
+// min_final_cltv_expiry or an expired invoice; with
+// final_incorrect_htlc_amount when amt_to_forward is not the HTLC amount
+// and final_incorrect_cltv_expiry when outgoing_cltv_value is not the HTLC
+// expiry. Otherwise the HTLC is a part of its payment's HTLC set (mpp.go):
+// one that carries the whole total settles at once, releasing the
+// preimage and recording the delivery; others are held until the set is
+// complete or times out. It settles an invoice again if paid again, so a
+// double payment shows in the ground truth.
 func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome {
 	p := peeled.Payload
 	height := n.Height()
@@ -97,6 +100,10 @@ func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome
 	n.invMu.RUnlock()
 	var msg lnwire.FailureMessage
 	details := lnwire.NewFailIncorrectDetails(lnwire.MilliSatoshi(in.amount), height)
+	var total graph.MilliSat
+	if p.PaymentData != nil {
+		total = p.PaymentData.TotalMsat
+	}
 	switch {
 	case inv == nil || inv.node != node:
 		msg = details
@@ -108,11 +115,11 @@ func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome
 		msg = lnwire.NewFinalIncorrectCltvExpiry(in.expiry)
 	case uint64(in.expiry) < uint64(height)+uint64(inv.minFinal):
 		msg = details
-	case p.PaymentData.TotalMsat != in.amount:
+	case in.amount > total:
 		msg = details
-	case inv.amount == 0 && in.amount < 1,
-		inv.amount > 0 && (in.amount < inv.amount || in.amount/2 > inv.amount ||
-			in.amount/2 == inv.amount && in.amount%2 == 1):
+	case inv.amount == 0 && total < 1,
+		inv.amount > 0 && (total < inv.amount || total/2 > inv.amount ||
+			total/2 == inv.amount && total%2 == 1):
 		msg = details
 	case n.Now().Unix() > inv.expires:
 		msg = details
@@ -120,20 +127,7 @@ func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome
 	if msg != nil {
 		return n.fail(peeled.SharedSecret, msg)
 	}
-	n.truthMu.Lock()
-	d := n.truth[in.hash]
-	if d == nil {
-		d = &Delivery{}
-		n.truth[in.hash] = d
-	}
-	d.Amount += in.amount
-	d.Settlements++
-	n.truthMu.Unlock()
-	if in.tr != nil {
-		in.tr.delivered = in.amount
-	}
-	pre := inv.preimage
-	return outcome{preimage: &pre}
+	return n.collect(in, peeled.SharedSecret, total, inv.preimage)
 }
 
 // CancelInvoice makes the invoice's node forget it, as CLN's delinvoice

@@ -1,6 +1,7 @@
 package simnet
 
 import (
+	"math"
 	"sync"
 
 	"github.com/payengine/payengine/graph"
@@ -14,10 +15,9 @@ import (
 // first breadth-first search (one path carries everything).
 
 // Feasibility is what the network could have carried from our node to one
-// destination at one moment. Fees are ignored and htlc_maximum is applied
-// to a channel's total, not to each HTLC, so both figures are upper bounds
-// of what a payer could achieve (MaxFlow for a payment split at will,
-// SinglePath for a single-part one).
+// destination at one moment. Fees are ignored, so both figures are upper
+// bounds of what a payer could achieve: MaxFlow for a payment split into
+// parts at will (a multi-part payment), SinglePath for a single-part one.
 type Feasibility struct {
 	// MaxFlow is min(amount, maximum flow): what could have been delivered
 	// over any number of paths at once, the amount split at will.
@@ -28,18 +28,21 @@ type Feasibility struct {
 }
 
 // MaxFlow returns min(amount, maximum flow from our node to to) over the
-// live channel state: each direction of a channel carries at most
-// min(the sending side's balance, its htlc_maximum), and nothing when its
-// policy is unknown or disabled, all its HTLC slots are taken, or (on a
-// channel into to) the amount is below its htlc_minimum. Fees are ignored,
-// so this is an upper bound of what a payer could deliver. An unknown
-// node gets 0; our own node gets amount. See Feasible.
+// live channel state, what a multi-part payment could deliver at most:
+// each direction of a channel carries at most the sending side's balance
+// and htlc_maximum per free HTLC slot (each part is one HTLC), and nothing
+// when its policy is unknown or disabled, all its HTLC slots are taken, or
+// (on a channel into to) the amount is below its htlc_minimum (no part can
+// then pass it). Fees are ignored, so this is an upper bound of what a
+// payer could deliver. An unknown node gets 0; our own node gets amount.
+// See Feasible.
 func (n *Net) MaxFlow(to graph.NodeID, amount graph.MilliSat) graph.MilliSat {
 	return n.Feasible(to, amount).MaxFlow
 }
 
 // Feasible computes MaxFlow and whether a single path could carry the
-// whole amount, reading each channel's state under its lock as the search
+// whole amount in one HTLC (each hop's balance and htlc_maximum at least
+// what it carries, fees ignored), reading each channel's state under its lock as the search
 // reaches it (the balances are not one atomic snapshot while HTLCs move).
 // It is safe for concurrent use, including while payments are in flight.
 func (n *Net) Feasible(to graph.NodeID, amount graph.MilliSat) Feasibility {
@@ -118,6 +121,7 @@ type flowWork struct {
 	amount graph.MilliSat
 
 	res    []graph.MilliSat // residual per arc, valid when loaded[c] == call
+	one    []graph.MilliSat // per arc: what one HTLC can carry (the single-path check)
 	loaded []uint32         // per channel
 	call   uint32
 	level  []int32 // per node, valid when seen[u] == bfs
@@ -133,7 +137,7 @@ type flowWork struct {
 // newFlowWork allocates a scratch space for a network of nodes nodes.
 func newFlowWork(t *flowTopo, nodes int) *flowWork {
 	arcs := len(t.from)
-	return &flowWork{topo: t, res: make([]graph.MilliSat, arcs), loaded: make([]uint32, arcs/2),
+	return &flowWork{topo: t, res: make([]graph.MilliSat, arcs), one: make([]graph.MilliSat, arcs), loaded: make([]uint32, arcs/2),
 		level: make([]int32, nodes), seen: make([]uint32, nodes), next: make([]int32, nodes),
 		queue: make([]int32, 0, nodes), parent: make([]int32, nodes)}
 }
@@ -160,49 +164,66 @@ func (w *flowWork) newBFS() {
 // state the first time the search touches it.
 func (w *flowWork) residual(a int32) graph.MilliSat {
 	c := a >> 1
-	if w.loaded[c] != w.call {
-		w.res[2*c], w.res[2*c+1] = w.n.capacities(c, w.amount, w.sink)
-		w.loaded[c] = w.call
-	}
+	w.load(c)
 	return w.res[a]
 }
 
+// load reads channel c's capacities the first time the search touches it.
+func (w *flowWork) load(c int32) {
+	if w.loaded[c] != w.call {
+		w.res[2*c], w.res[2*c+1], w.one[2*c], w.one[2*c+1] = w.n.capacities(c, w.amount, w.sink)
+		w.loaded[c] = w.call
+	}
+}
+
 // capacities returns what each direction of channel c can carry for a
-// payment of amount to sink, under the channel's lock. htlc_minimum is
+// payment of amount to sink, under the channel's lock: in all, over its
+// free HTLC slots, and in one HTLC. htlc_minimum is
 // checked only on a direction into the sink: there the HTLC carries
 // exactly the amount, while on earlier hops it carries the amount plus
 // the fees of the hops after, which may clear a minimum the amount alone
 // does not; fees being ignored, excluding those hops would break the upper
 // bound.
-func (n *Net) capacities(c int32, amount graph.MilliSat, sink int32) (graph.MilliSat, graph.MilliSat) {
+func (n *Net) capacities(c int32, amount graph.MilliSat, sink int32) (all0, all1, one0, one1 graph.MilliSat) {
 	cs := &n.chans[c]
-	var out [2]graph.MilliSat
+	var all, one [2]graph.MilliSat
 	cs.mu.Lock()
 	for d := range 2 {
 		p := &cs.policy[d]
-		if !cs.known[d] || p.Disabled || cs.slots[d] >= n.opts.MaxHTLCs || (cs.nodes[1-d] == sink && amount < p.HTLCMin) {
+		free := n.opts.MaxHTLCs - cs.slots[d]
+		if !cs.known[d] || p.Disabled || free <= 0 || (cs.nodes[1-d] == sink && amount < p.HTLCMin) {
 			continue
 		}
-		out[d] = min(cs.balance[d], p.HTLCMax)
+		one[d] = min(cs.balance[d], p.HTLCMax)
+		all[d] = min(cs.balance[d], satMul(p.HTLCMax, free))
 	}
 	cs.mu.Unlock()
-	return out[0], out[1]
+	return all[0], all[1], one[0], one[1]
+}
+
+// satMul is a*k, saturating at the largest amount.
+func satMul(a graph.MilliSat, k int) graph.MilliSat {
+	if k > 0 && a > graph.MilliSat(math.MaxUint64)/graph.MilliSat(k) {
+		return graph.MilliSat(math.MaxUint64)
+	}
+	return a * graph.MilliSat(k)
 }
 
 // run answers Feasible for source s and sink t.
 func (w *flowWork) run(s, t int32, amount graph.MilliSat) Feasibility {
 	w.amount, w.source, w.sink = amount, s, t
 	w.newCall()
-	// One path that carries everything is both the single-path answer and
-	// a flow of amount: most feasible payments end here.
-	if w.search(amount) {
+	// One path that carries everything in one HTLC is both the single-path
+	// answer and a flow of amount: most feasible payments end here.
+	if w.search(amount, true) {
 		return Feasibility{MaxFlow: amount, SinglePath: true}
 	}
 	return Feasibility{MaxFlow: w.dinic(amount)}
 }
 
 // search is a breadth-first search backward from the sink over arcs whose
-// residual is at least least (which is at least 1): level[u] is u's
+// residual (with single, what one HTLC can carry) is at least least (which
+// is at least 1): level[u] is u's
 // distance to the sink and parent[u] the arc u takes toward it. It stops
 // as soon as it reaches the source, reporting whether it did.
 //
@@ -212,7 +233,7 @@ func (w *flowWork) run(s, t int32, amount graph.MilliSat) Feasibility {
 // hubs' thousands of neighbours first; and when no path is left the
 // search sees only the sink's side of the cut, which is small when the
 // sink's own channels are the bottleneck.
-func (w *flowWork) search(least graph.MilliSat) bool {
+func (w *flowWork) search(least graph.MilliSat, single bool) bool {
 	w.newBFS()
 	t := w.topo
 	w.queue = append(w.queue[:0], w.sink)
@@ -223,7 +244,7 @@ func (w *flowWork) search(least graph.MilliSat) bool {
 		for _, out := range t.adj[t.start[v]:t.start[v+1]] {
 			a := out ^ 1
 			u := t.from[a]
-			if w.seen[u] == w.bfs || w.residual(a) < least {
+			if w.seen[u] == w.bfs || w.residual(a) < least || single && w.one[a] < least {
 				continue
 			}
 			w.seen[u], w.level[u], w.parent[u] = w.bfs, w.level[v]+1, a
@@ -243,7 +264,7 @@ func (w *flowWork) search(least graph.MilliSat) bool {
 // current-arc pointer per node.
 func (w *flowWork) dinic(amount graph.MilliSat) graph.MilliSat {
 	var flow graph.MilliSat
-	for flow < amount && w.search(1) {
+	for flow < amount && w.search(1, false) {
 		for _, u := range w.queue {
 			w.next[u] = w.topo.start[u]
 		}

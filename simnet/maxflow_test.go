@@ -21,19 +21,25 @@ const flowMainnet = "../graphdata/ln-mainnet-2026-02-03.describegraph.json.gz"
 
 // publicCap is the oracle's capacity rule restated over the public
 // ChannelState: what direction d of a channel can carry for a payment of
-// amount to dest (htlc_minimum applies on the last hop only).
-func publicCap(s ChannelState, d int, amount graph.MilliSat, dest graph.NodeID, maxHTLCs int) graph.MilliSat {
+// amount to dest (htlc_minimum applies on the last hop only), in all over
+// its free HTLC slots (all) and in one HTLC (one).
+func publicCap(s ChannelState, d int, amount graph.MilliSat, dest graph.NodeID, maxHTLCs int) (all, one graph.MilliSat) {
 	p := s.Policy[d]
 	if p == nil || p.Disabled || s.HTLCs[d] >= maxHTLCs || (s.Nodes[1-d] == dest && amount < p.HTLCMin) {
-		return 0
+		return 0, 0
 	}
-	return min(s.Balance[d], p.HTLCMax)
+	perSlots := p.HTLCMax * graph.MilliSat(maxHTLCs-s.HTLCs[d])
+	if perSlots/graph.MilliSat(maxHTLCs-s.HTLCs[d]) != p.HTLCMax { // overflow
+		perSlots = math.MaxUint64
+	}
+	return min(s.Balance[d], perSlots), min(s.Balance[d], p.HTLCMax)
 }
 
-// arc is one direction of a channel with its capacity, for brute force.
+// arc is one direction of a channel with its capacities (in all, and in
+// one HTLC), for brute force.
 type arc struct {
 	from, to int
-	cap      graph.MilliSat
+	cap, one graph.MilliSat
 }
 
 // publicArcs lists every direction of every channel with its capacity for
@@ -51,7 +57,8 @@ func publicArcs(t *testing.T, n *Net, ids []graph.NodeID, amount graph.MilliSat,
 			t.Fatalf("channel %s has no state", c.SCID)
 		}
 		for d := range 2 {
-			out = append(out, arc{pos[s.Nodes[d]], pos[s.Nodes[1-d]], publicCap(s, d, amount, dest, n.opts.MaxHTLCs)})
+			all, one := publicCap(s, d, amount, dest, n.opts.MaxHTLCs)
+			out = append(out, arc{pos[s.Nodes[d]], pos[s.Nodes[1-d]], all, one})
 		}
 		return true
 	})
@@ -88,7 +95,7 @@ func bruteMinCut(nodes int, arcs []arc, s, t int) graph.MilliSat {
 }
 
 // brutePath enumerates simple paths from u and reports whether one reaches
-// t over arcs of capacity at least amount.
+// t over arcs that carry at least amount in one HTLC.
 func brutePath(arcs []arc, u, t int, amount graph.MilliSat, onPath []bool) bool {
 	if u == t {
 		return true
@@ -96,7 +103,7 @@ func brutePath(arcs []arc, u, t int, amount graph.MilliSat, onPath []bool) bool 
 	onPath[u] = true
 	defer func() { onPath[u] = false }()
 	for _, a := range arcs {
-		if a.from == u && !onPath[a.to] && a.cap >= amount && brutePath(arcs, a.to, t, amount, onPath) {
+		if a.from == u && !onPath[a.to] && a.one >= amount && brutePath(arcs, a.to, t, amount, onPath) {
 			return true
 		}
 	}
@@ -399,20 +406,20 @@ func TestMaxFlowMainnet(t *testing.T) {
 		if got.SinglePath {
 			pushed = 0 // the path search answers without pushing flow
 		}
-		caps := certifyFlow(t, n, w, dest, amount, pushed)
+		caps, ones := certifyFlow(t, n, w, dest, amount, pushed)
 		switch {
 		case got.SinglePath:
 			feasible++
-			certifyPath(t, n, w, dest, amount, caps)
+			certifyPath(t, n, w, dest, amount, ones)
 		case got.MaxFlow == amount:
 			feasible++
 			partial++
-			if reachable(n, caps, amount, dest) {
+			if reachable(n, ones, amount, dest) {
 				t.Fatalf("destination %s, amount %s: no single path reported, yet one exists", n.ids[dest], amount)
 			}
 		default:
 			certifyCut(t, n, w, dest, got.MaxFlow, caps)
-			if reachable(n, caps, amount, dest) {
+			if reachable(n, ones, amount, dest) {
 				t.Fatalf("destination %s, amount %s: infeasible, yet a single path exists", n.ids[dest], amount)
 			}
 		}
@@ -425,15 +432,18 @@ func TestMaxFlowMainnet(t *testing.T) {
 }
 
 // certifyFlow checks the search's residuals describe a valid flow of value
-// from us to dest and returns every arc's capacity (public rule).
-func certifyFlow(t *testing.T, n *Net, w *flowWork, dest int32, amount, value graph.MilliSat) []graph.MilliSat {
+// from us to dest and returns every arc's capacity and what it carries in
+// one HTLC (public rule).
+func certifyFlow(t *testing.T, n *Net, w *flowWork, dest int32, amount, value graph.MilliSat) (caps, ones []graph.MilliSat) {
 	t.Helper()
-	caps := make([]graph.MilliSat, 2*len(n.chans))
+	caps = make([]graph.MilliSat, 2*len(n.chans))
+	ones = make([]graph.MilliSat, 2*len(n.chans))
 	net := make([]int64, len(n.ids)) // outflow minus inflow, msat
 	for c := range n.chans {
 		s, _ := n.Channel(n.chans[c].scid)
 		d := n.ids[dest]
-		caps[2*c], caps[2*c+1] = publicCap(s, 0, amount, d, n.opts.MaxHTLCs), publicCap(s, 1, amount, d, n.opts.MaxHTLCs)
+		caps[2*c], ones[2*c] = publicCap(s, 0, amount, d, n.opts.MaxHTLCs)
+		caps[2*c+1], ones[2*c+1] = publicCap(s, 1, amount, d, n.opts.MaxHTLCs)
 		if w.loaded[c] != w.call {
 			continue // never reached: no flow
 		}
@@ -459,11 +469,11 @@ func certifyFlow(t *testing.T, n *Net, w *flowWork, dest int32, amount, value gr
 			t.Fatalf("node %s: net outflow %d, want %d", n.ids[u], f, want)
 		}
 	}
-	return caps
+	return caps, ones
 }
 
 // certifyPath follows the search's parent arcs from us and checks they
-// form a path to dest whose every arc carries amount.
+// form a path to dest whose every arc carries amount in one HTLC.
 func certifyPath(t *testing.T, n *Net, w *flowWork, dest int32, amount graph.MilliSat, caps []graph.MilliSat) {
 	t.Helper()
 	hops := 0
@@ -514,7 +524,8 @@ func certifyCut(t *testing.T, n *Net, w *flowWork, dest int32, value graph.Milli
 }
 
 // reachable is a plain search over channels (not the oracle's arcs) for a
-// path from us to dest whose every direction carries amount.
+// path from us to dest whose every direction carries amount (caps: what
+// each carries in one HTLC).
 func reachable(n *Net, caps []graph.MilliSat, amount graph.MilliSat, dest int32) bool {
 	out := make(map[int32][]int32)
 	for c := range n.chans {

@@ -17,6 +17,8 @@ import (
 //	p scid side       a policy SetPolicy set
 //	i hash            an invoice
 //	t hash            a payment hash's ground truth (merge: settled msat, settlements, htlcs)
+//	u hash            the parts its destination settled (merge: one counter)
+//	s hash            its destination's multi-part HTLC set: open or settled
 //	q id              an HTLC our link took, in flight (with its onion)
 //	r id              an HTLC's outcome
 const (
@@ -25,6 +27,8 @@ const (
 	prefixPolicy  byte = 'p'
 	prefixInvoice byte = 'i'
 	prefixTruth   byte = 't'
+	prefixParts   byte = 'u'
+	prefixSet     byte = 's'
 	prefixPending byte = 'q'
 	prefixResult  byte = 'r'
 )
@@ -261,4 +265,38 @@ func decodePolicy(b []byte) (graph.Policy, error) {
 	p.LastUpdate = d.u32()
 	p.Disabled = d.u8() == 1
 	return p, d.end("policy")
+}
+
+// storedSet is a destination's HTLC set of a multi-part payment: its
+// total_msat, when its first part came, and whether it settled.
+type storedSet struct {
+	total   graph.MilliSat
+	start   int64
+	settled bool
+}
+
+func encodeSet(s storedSet) []byte {
+	st := byte(0)
+	if s.settled {
+		st = 1
+	}
+	return enc{recordVersion}.u64(uint64(s.total)).u64(uint64(s.start)).u8(st)
+}
+
+func decodeSet(b []byte) (storedSet, error) {
+	d := &dec{b: b}
+	var s storedSet
+	if d.u8() != recordVersion {
+		d.bad = true
+	}
+	s.total = graph.MilliSat(d.u64())
+	s.start = int64(d.u64())
+	switch d.u8() {
+	case 0:
+	case 1:
+		s.settled = true
+	default:
+		d.bad = true
+	}
+	return s, d.end("htlc set")
 }

@@ -100,6 +100,11 @@ type Options struct {
 	// The directory must have been written with the same graph, Seed and
 	// channel options. Empty keeps everything in memory.
 	Dir string
+	// MPPTimeout is how long, on the network's clock, a destination
+	// holds the parts of a multi-part payment whose sum has not reached
+	// its total before failing them with mpp_timeout (mpp.go). Default
+	// DefaultMPPTimeout.
+	MPPTimeout time.Duration
 }
 
 // withDefaults returns a copy with zero fields set to their defaults.
@@ -141,6 +146,9 @@ func (o Options) withDefaults() Options {
 	if o.ExpirySafety == 0 {
 		o.ExpirySafety = DefaultExpirySafety
 	}
+	if o.MPPTimeout == 0 {
+		o.MPPTimeout = DefaultMPPTimeout
+	}
 	return o
 }
 
@@ -158,6 +166,9 @@ func (o Options) validate() error {
 	}
 	if o.HopLatency < 0 || o.HopJitter < 0 {
 		errs = append(errs, errors.New("HopLatency and HopJitter must not be negative"))
+	}
+	if o.MPPTimeout < 0 {
+		errs = append(errs, fmt.Errorf("MPPTimeout %s is negative", o.MPPTimeout))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
@@ -204,6 +215,12 @@ type Net struct {
 
 	truthMu sync.Mutex
 	truth   map[[32]byte]*Delivery
+
+	// The destinations' HTLC sets of multi-part payments still open, and
+	// the total of each hash's last settled set (mpp.go).
+	mppMu sync.Mutex
+	sets  map[[32]byte]*mppSet
+	paid  map[[32]byte]graph.MilliSat
 
 	inflight atomic.Int64
 
@@ -272,6 +289,8 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		rng:      rand.New(rand.NewPCG(opts.Seed, 0x73696d6e6574)), // "simnet"
 		invoices: make(map[[32]byte]*invoice),
 		truth:    make(map[[32]byte]*Delivery),
+		sets:     make(map[[32]byte]*mppSet),
+		paid:     make(map[[32]byte]graph.MilliSat),
 		stop:     make(chan struct{}),
 		linkID:   make(map[uint64][]func(link.Result)),
 		results:  make(map[uint64]link.Result),
@@ -467,8 +486,10 @@ func (n *Net) Now() time.Time {
 	return time.Unix(0, n.now.Load()).UTC()
 }
 
-// SetNow sets the simulated time.
+// SetNow sets the simulated time; multi-part payments held longer than
+// Options.MPPTimeout then fail.
 func (n *Net) SetNow(t time.Time) {
+	defer n.expireDue()
 	if n.store == nil {
 		n.now.Store(t.UnixNano())
 		return

@@ -11,8 +11,13 @@ import (
 type Delivery struct {
 	// Amount is the sum of the HTLC amounts settled.
 	Amount graph.MilliSat
-	// Settlements is how many HTLCs were settled.
+	// Settlements is how many times the destination settled a payment of
+	// the hash: once for a multi-part payment whose parts all settled
+	// together, once for each single-part payment.
 	Settlements int
+	// Parts is how many HTLCs the destination settled (the parts of
+	// every settlement).
+	Parts int
 	// HTLCs is how many HTLCs for the hash our node added to its channels
 	// (calls of Link().AddHTLC that took an id), whatever became of them:
 	// with Settlements it shows whether a payer sent an HTLC twice.
@@ -34,12 +39,18 @@ func (n *Net) Delivered(hash [32]byte) Delivery {
 func (n *Net) countHTLC(hash [32]byte) {
 	n.truthMu.Lock()
 	defer n.truthMu.Unlock()
+	n.truthOf(hash).HTLCs++
+}
+
+// truthOf returns hash's ground truth, made if need be; the caller holds
+// truthMu.
+func (n *Net) truthOf(hash [32]byte) *Delivery {
 	d := n.truth[hash]
 	if d == nil {
 		d = &Delivery{}
 		n.truth[hash] = d
 	}
-	d.HTLCs++
+	return d
 }
 
 // ChannelState is a channel's live state. Index 0 is the channel's Node1

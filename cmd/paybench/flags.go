@@ -38,7 +38,10 @@ type args struct {
 	exemptFee     uint64
 	retryFor      time.Duration
 	maxDelay      uint
+	maxParts      int
 	compare       string
+	standardMPP   bool
+	buckets       string
 
 	jsonFile    string
 	htmlFile    string
@@ -64,13 +67,24 @@ type config struct {
 	// sides are the two settings of --compare (nil otherwise), each a
 	// label and its pay parameters.
 	sides []side
+	// standard is --standard-mpp's amounts, one fresh run of each side
+	// per amount (nil otherwise).
+	standard []graph.MilliSat
 }
 
 // side is one setting of --compare.
 type side struct {
-	label  string
-	params payment.PayParams
+	label    string
+	params   payment.PayParams
+	maxParts int // pay's maxparts; 0: pay's default
 }
+
+// Defaults of --standard-mpp.
+const (
+	standardPayments = 400
+	standardMaxParts = 16 // the multi-part side, as LND's default max_parts
+	standardBuckets  = "1000sat,10000sat,100000sat,1000000sat,5000000sat"
+)
 
 // newFlagSet registers every flag on a new set that writes its usage to w.
 func newFlagSet(a *args, w io.Writer) *flag.FlagSet {
@@ -93,8 +107,12 @@ func newFlagSet(a *args, w io.Writer) *flag.FlagSet {
 	fs.Uint64Var(&a.exemptFee, "exemptfee", uint64(def.ExemptFee), "pay's exemptfee in msat")
 	fs.DurationVar(&a.retryFor, "retry-for", def.RetryFor, "pay's retry_for")
 	fs.UintVar(&a.maxDelay, "maxdelay", uint(def.MaxDelay), "pay's maxdelay in blocks")
+	fs.IntVar(&a.maxParts, "maxparts", 0, "pay's maxparts: the most parts a payment is split into (0: pay's default)")
 	fs.StringVar(&a.compare, "compare", "", "run the workload twice, with two pay settings A,B, each key=value[+key=value]\n"+
-		"(keys riskfactor, maxfeepercent, exemptfee, retry_for, maxdelay), e.g. riskfactor=1,riskfactor=10")
+		"(keys riskfactor, maxfeepercent, exemptfee, retry_for, maxdelay, maxparts), e.g. riskfactor=1,riskfactor=10")
+	fs.BoolVar(&a.standardMPP, "standard-mpp", false, fmt.Sprintf("the standard multi-part run: for each amount of --buckets, a fresh network per side, maxparts=1\n"+
+		"against maxparts=--maxparts (default %d), %d payments (--payments), --graph mainnet and --dest capacity unless given", standardMaxParts, standardPayments))
+	fs.StringVar(&a.buckets, "buckets", standardBuckets, "--standard-mpp's fixed amounts, one run per amount")
 	fs.StringVar(&a.jsonFile, "json", "", "write every figure and every payment as JSON to this file")
 	fs.StringVar(&a.htmlFile, "html", "", "write a self-contained HTML page of charts to this file")
 	fs.StringVar(&a.echartsJS, "echarts-js", "", "ECharts for --html: empty for the embedded copy (offline), a file to inline, or an http(s) URL to load")
@@ -122,6 +140,9 @@ func (a *args) check() (*config, error) {
 	}
 	if a.payments == 0 && a.duration == 0 {
 		c.payments = defaultPayments
+		if a.standardMPP {
+			c.payments = standardPayments
+		}
 	}
 	if a.warmup != "" {
 		if n, err := strconv.Atoi(a.warmup); err == nil && n >= 0 {
@@ -173,12 +194,18 @@ func (a *args) check() (*config, error) {
 	if err := checkParams(c.params); err != nil {
 		bad("%w", err)
 	}
+	if a.maxParts < 0 {
+		bad("--maxparts %d is negative", a.maxParts)
+	}
 	if a.compare != "" {
-		sides, err := parseCompare(a.compare, c.params)
+		sides, err := parseCompare(a.compare, side{params: c.params, maxParts: a.maxParts})
 		if err != nil {
 			bad("--compare: %w", err)
 		}
 		c.sides = sides
+	}
+	if a.standardMPP {
+		a.checkStandard(c, bad)
 	}
 	switch a.progress {
 	case "auto", "bar", "lines", "off":
@@ -227,6 +254,43 @@ func (a *args) checkRPC(bad func(string, ...any)) {
 	if a.compare != "" {
 		bad("--compare runs each side on a fresh network, which --rpc cannot: run paybench against two fresh payds instead")
 	}
+	if a.standardMPP {
+		bad("--standard-mpp runs on a fresh network per amount and side, which --rpc cannot")
+	}
+	if a.maxParts != 0 {
+		bad("--maxparts is not passed to payd's pay yet: drop it with --rpc")
+	}
+}
+
+// checkStandard sets --standard-mpp's amounts and sides, refusing the
+// flags it decides itself.
+func (a *args) checkStandard(c *config, bad func(string, ...any)) {
+	if a.amount != "" || a.amountMean != "" {
+		bad("--standard-mpp fixes the amounts: give them with --buckets, not --amount or --amount-mean")
+	}
+	if a.compare != "" {
+		bad("--standard-mpp compares maxparts=1 with --maxparts: drop --compare")
+	}
+	if a.duration != 0 || a.rate != 0 {
+		bad("--standard-mpp is a closed loop of --payments per amount: drop --duration and --rate")
+	}
+	if a.maxParts == 1 {
+		bad("--maxparts 1 is the single-part side of --standard-mpp: give the multi-part side's")
+	}
+	for _, s := range strings.Split(a.buckets, ",") {
+		amt, err := workload.ParseAmount(strings.TrimSpace(s))
+		if err != nil || amt == 0 {
+			bad("--buckets %q: want amounts such as 1000sat,10000sat", s)
+			continue
+		}
+		c.standard = append(c.standard, amt)
+	}
+	multi := a.maxParts
+	if multi == 0 {
+		multi = standardMaxParts
+	}
+	c.sides = []side{{label: "maxparts=1", params: c.params, maxParts: 1},
+		{label: fmt.Sprintf("maxparts=%d", multi), params: c.params, maxParts: multi}}
 }
 
 // checkParams rejects pay parameters pay itself would refuse.
@@ -246,21 +310,21 @@ func checkParams(p payment.PayParams) error {
 
 // parseCompare parses --compare's "A,B": each side starts from base and
 // applies its key=value settings (joined by + or spaces).
-func parseCompare(s string, base payment.PayParams) ([]side, error) {
+func parseCompare(s string, base side) ([]side, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 2 {
 		return nil, fmt.Errorf("%q: want two settings separated by a comma, e.g. riskfactor=1,riskfactor=10", s)
 	}
 	var out []side
 	for _, part := range parts {
-		p := base
+		sd := base
 		var labels []string
 		for _, kv := range strings.FieldsFunc(part, func(r rune) bool { return r == '+' || r == ' ' }) {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
 				return nil, fmt.Errorf("%q: want key=value", kv)
 			}
-			if err := setParam(&p, k, v); err != nil {
+			if err := setParam(&sd, k, v); err != nil {
 				return nil, err
 			}
 			labels = append(labels, k+"="+v)
@@ -268,10 +332,11 @@ func parseCompare(s string, base payment.PayParams) ([]side, error) {
 		if len(labels) == 0 {
 			return nil, fmt.Errorf("%q: a side with no setting", s)
 		}
-		if err := checkParams(p); err != nil {
+		if err := checkParams(sd.params); err != nil {
 			return nil, err
 		}
-		out = append(out, side{label: strings.Join(labels, "+"), params: p})
+		sd.label = strings.Join(labels, "+")
+		out = append(out, sd)
 	}
 	if out[0].label == out[1].label {
 		return nil, fmt.Errorf("%q: both sides are the same", s)
@@ -280,9 +345,14 @@ func parseCompare(s string, base payment.PayParams) ([]side, error) {
 }
 
 // setParam sets one pay parameter by its Core Lightning name.
-func setParam(p *payment.PayParams, key, value string) error {
+func setParam(sd *side, key, value string) error {
 	var err error
+	p := &sd.params
 	switch key {
+	case "maxparts":
+		var v uint64
+		v, err = strconv.ParseUint(value, 10, 16)
+		sd.maxParts = int(v)
 	case "riskfactor":
 		p.RiskFactor, err = strconv.ParseFloat(value, 64)
 	case "maxfeepercent":
@@ -304,7 +374,7 @@ func setParam(p *payment.PayParams, key, value string) error {
 		v, err = strconv.ParseUint(value, 10, 32)
 		p.MaxDelay = uint32(v)
 	default:
-		return fmt.Errorf("unknown setting %q: want riskfactor, maxfeepercent, exemptfee, retry_for or maxdelay", key)
+		return fmt.Errorf("unknown setting %q: want riskfactor, maxfeepercent, exemptfee, retry_for, maxdelay or maxparts", key)
 	}
 	if err != nil {
 		return fmt.Errorf("%s=%s: %w", key, value, err)

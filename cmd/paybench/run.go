@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"github.com/payengine/payengine/cmd/paybench/internal/report"
 	"github.com/payengine/payengine/cmd/paybench/internal/target"
 	"github.com/payengine/payengine/cmd/paybench/internal/workload"
+	"github.com/payengine/payengine/graphdata"
 	"golang.org/x/term"
 )
 
@@ -32,6 +34,16 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags only; see -h)", fs.Args())
 	}
+	if a.standardMPP {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if !given["graph"] {
+			a.graph = graphdata.Mainnet
+		}
+		if !given["dest"] {
+			a.dest = string(workload.DestCapacity)
+		}
+	}
 	cfg, err := a.check()
 	if err != nil {
 		return err
@@ -39,9 +51,12 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
 	if err := checkOutputs(cfg); err != nil {
 		return err
 	}
+	if cfg.standard != nil {
+		return runStandard(ctx, cfg, argv, stdout, stderr)
+	}
 	sides := cfg.sides
 	if sides == nil {
-		sides = []side{{params: cfg.params}}
+		sides = []side{{params: cfg.params, maxParts: cfg.maxParts}}
 	}
 	var reps []*report.Report
 	for i, s := range sides {
@@ -63,6 +78,10 @@ func runSide(ctx context.Context, cfg *config, s side, i int, argv []string, std
 	t, attempts, closeTarget, err := openTarget(ctx, cfg, i)
 	if err != nil {
 		return nil, err
+	}
+	applied := s.maxParts == 0
+	if mp, ok := t.(interface{ SetMaxParts(int) bool }); ok {
+		applied = mp.SetMaxParts(s.maxParts)
 	}
 	defer func() {
 		if cerr := closeTarget(); err == nil && cerr != nil {
@@ -88,6 +107,14 @@ func runSide(ctx context.Context, cfg *config, s side, i int, argv []string, std
 	rep = report.Build(run, t.Info(), attempts)
 	rep.Label = s.label
 	rep.Setup = setup(cfg, s, amounts, argv)
+	rep.Setup.MaxParts, rep.Setup.MaxPartsApplied = s.maxParts, applied && s.maxParts != 0
+	if pl, ok := t.(interface {
+		PlannerLatency() (target.Latency, bool)
+	}); ok {
+		if l, ok := pl.PlannerLatency(); ok {
+			rep.Parts.Planner = &l
+		}
+	}
 	return rep, nil
 }
 
@@ -116,6 +143,8 @@ func openTarget(ctx context.Context, cfg *config, i int) (target.Target, string,
 			return nil, "", nil, fmt.Errorf("temporary data directory: %w", err)
 		}
 		dir, remove = tmp, true
+	case cfg.standard != nil:
+		dir = filepath.Join(dir, fmt.Sprintf("%d%c", i/2, 'a'+i%2))
 	case len(cfg.sides) > 0:
 		dir = filepath.Join(dir, string(rune('a'+i)))
 	}
@@ -194,6 +223,12 @@ func writeReports(cfg *config, reps []*report.Report, stdout io.Writer) error {
 	if err := text(stdout); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}
+	return writeFiles(cfg, doc, reps)
+}
+
+// writeFiles writes doc as --json and the reports' charts as --html, when
+// asked.
+func writeFiles(cfg *config, doc any, reps []*report.Report) error {
 	if cfg.jsonFile != "" {
 		if err := writeFile(cfg.jsonFile, func(w io.Writer) error {
 			enc := json.NewEncoder(w)

@@ -63,6 +63,7 @@ func Build(run *driver.Run, info target.Info, attempts string) *Report {
 	rep.attempts(measured, attempts)
 	rep.fees(measured)
 	rep.feasibility(measured, run.Oracle)
+	rep.parts(measured)
 	rep.timeline(run)
 	return rep
 }
@@ -334,5 +335,26 @@ func (rep *Report) timeline(run *driver.Run) {
 	}
 	for i := range rep.Timeline {
 		rep.Timeline[i].Warmup = rep.Timeline[i].Done > 0 && !measured[i]
+	}
+}
+
+// parts averages the ground truth of the successful payments.
+func (rep *Report) parts(rs []*driver.Result) {
+	var htlcs, parts, attempts int
+	for _, r := range rs {
+		t := r.Outcome.Truth
+		if !r.Outcome.Complete || t == nil {
+			continue
+		}
+		rep.Parts.Known++
+		htlcs += t.HTLCs
+		parts += t.Parts
+		attempts += max(r.Outcome.Attempts, 0)
+		rep.Parts.MaxParts = max(rep.Parts.MaxParts, t.Parts)
+	}
+	if k := rep.Parts.Known; k > 0 {
+		rep.Parts.HTLCsPerSuccess = float64(htlcs) / float64(k)
+		rep.Parts.PartsPerSuccess = float64(parts) / float64(k)
+		rep.Parts.AttemptsPerSuccess = float64(attempts) / float64(k)
 	}
 }

@@ -47,6 +47,14 @@ func Compare(a, b *Report) *Comparison {
 		add("feasible", float64(a.Feasibility.Feasible), float64(b.Feasibility.Feasible))
 		add("success/feasible", a.Feasibility.SucceededOfFeasible, b.Feasibility.SucceededOfFeasible)
 	}
+	if a.Parts.Known > 0 && b.Parts.Known > 0 {
+		add("HTLCs per success", a.Parts.HTLCsPerSuccess, b.Parts.HTLCsPerSuccess)
+		add("parts per success", a.Parts.PartsPerSuccess, b.Parts.PartsPerSuccess)
+	}
+	if a.Parts.Planner != nil && b.Parts.Planner != nil {
+		add("planner p50 ms", a.Parts.Planner.P50, b.Parts.Planner.P50)
+		add("planner p99 ms", a.Parts.Planner.P99, b.Parts.Planner.P99)
+	}
 	for i := range a.Buckets {
 		if i < len(b.Buckets) {
 			add("success "+a.Buckets[i].Label, a.Buckets[i].SuccessRate, b.Buckets[i].SuccessRate)

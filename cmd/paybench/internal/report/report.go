@@ -37,6 +37,7 @@ type Report struct {
 	Failures    []Failure   `json:"failures"`
 	Fees        Fees        `json:"fees"`
 	Feasibility Feasibility `json:"feasibility"`
+	Parts       Parts       `json:"parts"`
 
 	Timeline         []Second  `json:"timeline"`
 	LatencyHistogram []Bin     `json:"latency_histogram"`
@@ -62,6 +63,10 @@ type Setup struct {
 	ExemptFeeMsat uint64  `json:"exemptfee_msat"`
 	RetryFor      string  `json:"retry_for"`
 	MaxDelay      uint32  `json:"maxdelay"`
+	// MaxParts is the maxparts paybench asked pay for (0: pay's
+	// default); MaxPartsApplied says whether the engine took it.
+	MaxParts        int  `json:"maxparts,omitempty"`
+	MaxPartsApplied bool `json:"maxparts_applied,omitempty"`
 	// Network options of the embedded target.
 	HopLatency string `json:"hop_latency,omitempty"`
 	HopJitter  string `json:"hop_jitter,omitempty"`
@@ -187,6 +192,27 @@ type Feasibility struct {
 	OracleMaxMs         float64 `json:"oracle_max_ms"`
 }
 
+// Parts is how successful payments were split, from the network's ground
+// truth, and how long the engine's planner took.
+type Parts struct {
+	// Known counts the successful payments whose truth the target gave
+	// (0: none, as over RPC; the other figures are then n/a).
+	Known int `json:"known"`
+	// HTLCsPerSuccess is the mean number of HTLCs our node sent for a
+	// successful payment (every part of every attempt); PartsPerSuccess
+	// the mean number the destination settled.
+	HTLCsPerSuccess float64 `json:"htlcs_per_success"`
+	PartsPerSuccess float64 `json:"parts_per_success"`
+	MaxParts        int     `json:"max_parts"`
+	// AttemptsPerSuccess is the ledger's attempts per successful payment,
+	// which also counts attempts our own channel refused before any HTLC
+	// left (the target's attempt count, over the same payments).
+	AttemptsPerSuccess float64 `json:"attempts_per_success"`
+	// Planner is the engine's route-search (planner) time over the run,
+	// nil when the target does not serve it.
+	Planner *target.Latency `json:"planner,omitempty"`
+}
+
 // Second is the payments that ended in one second of the run.
 type Second struct {
 	T         int  `json:"t"`
@@ -222,6 +248,8 @@ type Payment struct {
 	// asked).
 	MaxFlowMsat *uint64 `json:"max_flow_msat,omitempty"`
 	SinglePath  *bool   `json:"single_path,omitempty"`
+	// Truth is what the network saw of the hash (absent: not known).
+	Truth *target.Truth `json:"truth,omitempty"`
 }
 
 // paymentOf converts a result.
@@ -229,7 +257,7 @@ func paymentOf(r *driver.Result) Payment {
 	p := Payment{Seq: r.Seq, Warmup: r.Warmup, Hash: hex.EncodeToString(r.Hash[:]), Dest: r.Dest.String(),
 		AmountMsat: uint64(r.Amount), Status: "failed", Code: r.Outcome.Code, FailCode: r.Outcome.FailCode,
 		Message: r.Outcome.Message, Attempts: r.Outcome.Attempts, DueMs: ms(r.Due), StartMs: ms(r.Started),
-		LatencyMs: ms(r.Latency())}
+		LatencyMs: ms(r.Latency()), Truth: r.Outcome.Truth}
 	if r.Outcome.Complete {
 		p.Status = "complete"
 		p.FeeMsat = uint64(r.Outcome.AmountSent - r.Amount)

@@ -25,8 +25,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	p.f("%s: %s engine on %s (%d nodes, %d channels), seed %d\n", title, t.Mode, orNA(t.Graph), t.Nodes, t.Channels, s.Seed)
 	p.f("workload: %s; amounts %s; destinations %s\n", loop(s), s.Amounts, s.Dest)
-	p.f("pay: riskfactor %g, maxfeepercent %g, exemptfee %d msat, retry_for %s, maxdelay %d\n",
-		s.RiskFactor, s.MaxFeePercent, s.ExemptFeeMsat, s.RetryFor, s.MaxDelay)
+	p.f("pay: riskfactor %g, maxfeepercent %g, exemptfee %d msat, retry_for %s, maxdelay %d%s\n",
+		s.RiskFactor, s.MaxFeePercent, s.ExemptFeeMsat, s.RetryFor, s.MaxDelay, maxParts(s))
 	if rep.Run.Interrupted {
 		p.f("INTERRUPTED: the figures cover the payments made before the interrupt\n")
 	}
@@ -60,6 +60,17 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p.f("             oracle %.3f ms mean, %.3f ms max per payment (an upper bound: fees ignored)\n", fe.OracleMeanMs, fe.OracleMaxMs)
 	} else {
 		p.f("feasible     n/a (%s)\n", fe.Note)
+	}
+	pa := rep.Parts
+	if pa.Known > 0 {
+		p.f("parts        %.2f HTLCs sent and %.2f parts settled per success (max %d parts); %.2f attempts per success\n",
+			pa.HTLCsPerSuccess, pa.PartsPerSuccess, pa.MaxParts, pa.AttemptsPerSuccess)
+	} else {
+		p.f("parts        n/a (the target does not see the network)\n")
+	}
+	if pl := pa.Planner; pl != nil {
+		over := map[bool]string{true: ">"}
+		p.f("planner      p50 %s%.3f ms, p99 %s%.3f ms over %d searches (%s)\n", over[pl.P50Over], pl.P50, over[pl.P99Over], pl.P99, pl.Count, pl.Source)
 	}
 	p.f("\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -150,4 +161,15 @@ func orNA(s string) string {
 		return "n/a"
 	}
 	return s
+}
+
+// maxParts describes the maxparts setting, if any.
+func maxParts(s Setup) string {
+	switch {
+	case s.MaxParts == 0:
+		return ""
+	case s.MaxPartsApplied:
+		return fmt.Sprintf(", maxparts %d", s.MaxParts)
+	}
+	return fmt.Sprintf(", maxparts %d (NOT passed: the engine pays single-part)", s.MaxParts)
 }

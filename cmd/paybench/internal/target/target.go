@@ -75,6 +75,36 @@ type Outcome struct {
 	// Attempts is how many attempts the pay made, -1 when unknown (see
 	// Embedded for how it is counted).
 	Attempts int
+	// Truth is what the network saw of the payment hash, nil when the
+	// target cannot see it (a daemon in another process).
+	Truth *Truth
+}
+
+// Truth is the network's ground truth of one payment hash after its pay
+// returned.
+type Truth struct {
+	// HTLCs is how many HTLCs our node sent for the hash (every part of
+	// every attempt, including those our own channel refused).
+	HTLCs int `json:"htlcs"`
+	// Parts is how many HTLCs the destination settled: the parts of a
+	// successful payment.
+	Parts int `json:"parts"`
+}
+
+// Latency is a distribution of durations read from the engine's metrics.
+type Latency struct {
+	// Source names the metric.
+	Source string `json:"source"`
+	// Count is how many durations it holds.
+	Count uint64 `json:"count"`
+	// P50 and P99, in milliseconds, are interpolated inside the
+	// histogram's buckets (as Prometheus's histogram_quantile does).
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+	// P50Over and P99Over say the quantile lies above the histogram's
+	// largest bound, which the figure then is: a lower bound.
+	P50Over bool `json:"p50_over,omitempty"`
+	P99Over bool `json:"p99_over,omitempty"`
 }
 
 // Oracle says what the network could have carried (simnet.Net implements

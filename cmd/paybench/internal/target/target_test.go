@@ -66,3 +66,23 @@ func TestSocketPath(t *testing.T) {
 		t.Errorf("DialRPC on a file that is no socket: %v", err)
 	}
 }
+
+// TestQuantile checks the interpolation inside histogram buckets against
+// hand-computed values.
+func TestQuantile(t *testing.T) {
+	bounds := []float64{1, 2, 4, 8}
+	cum := []uint64{10, 30, 30, 40} // 10 in (0,1], 20 in (1,2], 10 in (4,8]
+	for _, tc := range []struct{ q, want float64 }{
+		{0.1, 0.4}, {0.25, 1}, {0.5, 1.5}, {0.75, 2}, {0.875, 6}, {1, 8},
+	} {
+		if got, over := Quantile(tc.q, bounds, cum, 40); got < tc.want-1e-9 || got > tc.want+1e-9 || over {
+			t.Errorf("q %g: %g (over %v), want %g", tc.q, got, over, tc.want)
+		}
+	}
+	if got, over := Quantile(0.99, bounds, cum, 50); got != 8 || !over { // in the +Inf bucket
+		t.Errorf("in +Inf: %g, over %v", got, over)
+	}
+	if got, _ := Quantile(0.5, nil, nil, 0); got != 0 {
+		t.Error("empty histogram")
+	}
+}

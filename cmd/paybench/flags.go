@@ -190,7 +190,7 @@ func (a *args) check() (*config, error) {
 	}
 	c.destMode = mode
 	c.params = payment.PayParams{RiskFactor: a.riskFactor, MaxFeePercent: a.maxFeePercent, ExemptFee: graph.MilliSat(a.exemptFee),
-		RetryFor: a.retryFor, MaxDelay: uint32(a.maxDelay)}
+		RetryFor: a.retryFor, MaxDelay: uint32(a.maxDelay), MaxParts: payment.DefaultMaxParts}
 	if err := checkParams(c.params); err != nil {
 		bad("%w", err)
 	}

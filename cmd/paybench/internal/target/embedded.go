@@ -110,22 +110,20 @@ func (e *Embedded) Invoice(_ context.Context, dest graph.NodeID, amount graph.Mi
 }
 
 // SetMaxParts sets the maxparts every later Pay passes to pay (0: pay's
-// default). It reports whether the engine takes maxparts: until it does,
-// the setting is recorded but pays are single-part.
+// default). It reports whether the engine takes maxparts (it does).
 func (e *Embedded) SetMaxParts(n int) bool {
 	e.maxParts = n
 	var p payment.PayParams
 	return applyMaxParts(&p, n)
 }
 
-// applyMaxParts puts maxparts in pay's parameters and reports whether it
-// could.
-//
-// TODO(lead, issue 13): once payment.PayParams has MaxParts (branch mpp),
-// make the body `if n > 0 { p.MaxParts = n }; return true`.
+// applyMaxParts puts maxparts in pay's parameters (0 keeps them) and
+// reports whether it could: always, since pay takes maxparts.
 func applyMaxParts(p *payment.PayParams, n int) bool {
-	_, _ = p, n
-	return n == 0
+	if n > 0 {
+		p.MaxParts = n
+	}
+	return true
 }
 
 // Pay implements Target: it fills Outcome.Truth from simnet.

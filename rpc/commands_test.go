@@ -1,11 +1,13 @@
 package rpc
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 	"testing"
 
+	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/simnet"
 )
 
@@ -29,7 +31,7 @@ func TestGetinfoHelp(t *testing.T) {
 	for _, h := range help.Help {
 		names = append(names, strings.Fields(h.Command)[0])
 	}
-	want := "askrene-age askrene-inform-channel askrene-listlayers askrene-listreservations askrene-remove-layer askrene-reserve askrene-unreserve decodepay delpay getinfo getroute getroutes help listpayments listpays listsendpays pay paystatus sendpay simnet-fault simnet-invoice simnet-listnodes simnet-truth waitsendpay"
+	want := "askrene-age askrene-inform-channel askrene-listlayers askrene-listreservations askrene-remove-layer askrene-reserve askrene-unreserve decodepay delpay getinfo getroute getroutes help listpayments listpays listsendpays pay paystatus sendpay waitsendpay"
 	if strings.Join(names, " ") != want {
 		t.Fatalf("help lists %v", names)
 	}
@@ -43,45 +45,13 @@ func TestGetinfoHelp(t *testing.T) {
 	}
 }
 
-// simnet-listnodes and simnet-invoice, with and without amount, labels
-// unique, unknown nodes refused; decodepay reads the invoices back.
-func TestSimnetCommandsDecodepay(t *testing.T) {
+// decodepay reads invoices back, with and without amount; its failure
+// and missing params. (simnetrpc's tests check simnet-invoice itself.)
+func TestDecodepay(t *testing.T) {
 	r := sub300Rig(t)
-	var nodes struct {
-		Nodes []simnetNodeJSON `json:"nodes"`
-	}
-	r.ok(t, "simnet-listnodes", nil, &nodes)
-	if len(nodes.Nodes) != 301 {
-		t.Fatalf("%d nodes", len(nodes.Nodes))
-	}
-	named := 0
-	for _, n := range nodes.Nodes {
-		if n.Alias != "" {
-			named++
-		}
-	}
-	if named < 200 {
-		t.Fatalf("only %d nodes have an alias", named)
-	}
 	dest := r.payable(t, 1, 10_000, 0)[0]
-	inv := r.invoice(t, dest, "10sat", map[string]any{"label": "a", "expiry": 600})
-	if inv.Destination != dest || len(inv.PaymentHash) != 64 || len(inv.PaymentSecret) != 64 ||
-		inv.ExpiresAt != uint64(r.n.Now().Unix())+600 || !strings.HasPrefix(inv.Bolt11, "lnbcrt") {
-		t.Fatalf("simnet-invoice: %+v", inv)
-	}
-	if e := r.fails(t, "simnet-invoice", map[string]any{"node": dest, "amount_msat": 1, "label": "a"}, CodeLabelExists); e.Message != "Duplicate label 'a'" {
-		t.Fatal(e.Message)
-	}
-	r.fails(t, "simnet-invoice", map[string]any{"node": "02eec7245d6b7d2ccb30380bfbe2a3648cd7a942653f5aa340edcea1f283686619", "amount_msat": 1}, CodeInvalidParams)
-	r.fails(t, "simnet-invoice", map[string]any{"node": dest, "amount_msat": "all"}, CodeInvalidParams)
-	// Only "any" makes an invoice without an amount, as with CLN's invoice.
-	for _, zero := range []any{0, "0msat", "0sat", "0.0btc"} {
-		e := r.fails(t, "simnet-invoice", map[string]any{"node": dest, "amount_msat": zero}, CodeInvalidParams)
-		if want := `'amount_msat' should be a positive millisatoshi amount or "any", not '`; !strings.HasPrefix(e.Message, want) ||
-			!strings.Contains(e.Message, `"any" makes an invoice without an amount`) {
-			t.Errorf("amount_msat %v: %q", zero, e.Message)
-		}
-	}
+	inv := r.invoice(t, dest, "10sat", map[string]any{"expiry": 600})
+	anyInv := r.invoice(t, dest, "any", nil)
 
 	var d map[string]any
 	r.ok(t, "decodepay", []any{inv.Bolt11}, &d)
@@ -89,7 +59,6 @@ func TestSimnetCommandsDecodepay(t *testing.T) {
 		d["description"] != "rpc test" || d["currency"] != "bcrt" || d["expiry"] != 600.0 {
 		t.Fatalf("decodepay: %v", d)
 	}
-	anyInv := r.invoice(t, dest, "any", nil)
 	d = nil
 	r.ok(t, "decodepay", map[string]any{"bolt11": anyInv.Bolt11}, &d)
 	if _, has := d["amount_msat"]; has {
@@ -269,4 +238,38 @@ func TestDeprecated(t *testing.T) {
 		t.Fatal(e.Message)
 	}
 	r.ok(t, "listsendpays", nil, nil)
+}
+
+// A backend's own commands (Options.Commands) are served beside CLN's and
+// listed by help; a name that is already taken is refused.
+func TestBackendCommands(t *testing.T) {
+	echo := Command{Name: "backend-echo", Category: "developer", Description: "Echo x.",
+		Params: []Param{{Name: "x", Required: true, Parse: ParseU32}, {Name: "on", Parse: ParseBool}},
+		Handler: func(_ context.Context, a *Args) (any, error) {
+			x, _ := Arg[uint64](a, "x")
+			on, _ := Arg[bool](a, "on")
+			return map[string]any{"x": x, "on": on}, nil
+		}}
+	r := newRig(t, graphdata.Sub300, simnet.Options{Seed: 5}, func(o *Options) { o.Commands = []Command{echo} })
+	var got struct {
+		X  uint64 `json:"x"`
+		On bool   `json:"on"`
+	}
+	r.ok(t, "backend-echo", []any{7, "true"}, &got)
+	if got.X != 7 || !got.On {
+		t.Fatalf("backend-echo: %+v", got)
+	}
+	r.fails(t, "backend-echo", map[string]any{"x": 1, "on": "maybe"}, CodeInvalidParams)
+	var help struct {
+		Help []helpEntry `json:"help"`
+	}
+	r.ok(t, "help", []any{"backend-echo"}, &help)
+	if len(help.Help) != 1 || help.Help[0].Command != "backend-echo x [on]" {
+		t.Fatalf("help backend-echo: %+v", help.Help)
+	}
+	taken := echo
+	taken.Name = "pay"
+	if _, err := New(Options{Engine: r.e, Node: simnetNode{r.n}, Ledger: r.l, Commands: []Command{taken}}); err == nil {
+		t.Fatal("New took a backend command named pay")
+	}
 }

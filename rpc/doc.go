@@ -10,9 +10,11 @@
 // (getinfo, help, decodepay, getroute, sendpay, waitsendpay, pay,
 // listsendpays, listpays, listpayments) over an *actors.Engine, with our
 // node as the backend describes it (NodeInfo), and the backend's own
-// commands (Options.Commands: SimnetCommands, the simnet-* helpers over a
-// simulated network; none over lnd). Client is the other end: one
-// connection, many concurrent calls.
+// commands (Options.Commands: the simnet-* helpers over a simulated
+// network, from package simnetrpc; none over lnd), which the backend's
+// package builds from this package's Command, Param and Parse* (rpc
+// imports no backend). Client is the other end: one connection, many
+// concurrent calls.
 //
 // Responses of pay, sendpay, waitsendpay, getroute, listsendpays, listpays
 // and decodepay follow Core Lightning's JSON schemas (package clnschema);

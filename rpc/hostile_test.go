@@ -26,7 +26,7 @@ import (
 // not cut it. The server is shut down before the rig.
 func (r *rig) serve(t testing.TB, mod func(*Options)) (*Server, string) {
 	t.Helper()
-	opts := Options{Engine: r.e, Node: SimnetInfo(r.n), Commands: SimnetCommands(r.n), Ledger: r.l, Version: "test"}
+	opts := Options{Engine: r.e, Node: simnetNode{r.n}, Ledger: r.l, Version: "test"}
 	mod(&opts)
 	s, err := New(opts)
 	if err != nil {

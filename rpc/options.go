@@ -55,8 +55,8 @@ type Options struct {
 	Node   NodeInfo
 	Ledger Ledger
 	// Commands are the backend's own commands, served beside Core
-	// Lightning's (the simnet-* commands of the simulated network:
-	// SimnetCommands); a backend without any leaves it empty, and those
+	// Lightning's (the simnet-* commands of the simulated network, from
+	// package simnetrpc); a backend without any leaves it empty, and those
 	// names are unknown commands (-32601).
 	Commands []Command
 	// Version is getinfo's version. Default: the module version the

@@ -302,6 +302,17 @@ var (
 	parseU64 = parseUint(64)
 )
 
+// parseBool is CLN's param_bool: true or false, bare or as a string.
+func parseBool(name string, raw json.RawMessage) (any, error) {
+	switch s, _ := text(raw); s {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return nil, bad(name, "a boolean", raw)
+}
+
 // parsePositiveDouble is CLN's param_percent shape: a finite number >= 0.
 func parsePositiveDouble(name string, raw json.RawMessage) (any, error) {
 	s, ok := primitive(raw)

@@ -139,7 +139,7 @@ func (r *rig) start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Engine: r.e, Node: SimnetInfo(r.n), Commands: SimnetCommands(r.n), Ledger: r.l, Version: "test"}
+	opts := Options{Engine: r.e, Node: simnetNode{r.n}, Ledger: r.l, Version: "test"}
 	if r.mod != nil {
 		r.mod(&opts)
 	}
@@ -276,33 +276,27 @@ type hopJSON struct {
 }
 
 // payable returns up to k distinct destinations getroute finds a route to
-// for amount, through the socket, skipping the first skip of them.
+// for amount, through the socket, skipping the first skip of them; the
+// nodes are tried in the graph's order, simnet-listnodes' order.
 func (r *rig) payable(t testing.TB, k int, amount uint64, skip int) []string {
 	t.Helper()
-	var nodes struct {
-		Nodes []struct {
-			ID          string `json:"id"`
-			NumChannels int    `json:"num_channels"`
-		} `json:"nodes"`
-	}
-	r.ok(t, "simnet-listnodes", nil, &nodes)
-	self := r.n.Self().String()
+	g := r.n.Graph()
 	var out []string
-	for _, nd := range nodes.Nodes {
+	for _, id := range g.Nodes() {
 		if len(out) == k {
 			break
 		}
-		if nd.ID == self || nd.NumChannels == 0 {
+		if id == r.n.Self() || g.NodeChannels(id) == 0 {
 			continue
 		}
-		if _, e := r.call(t, "getroute", map[string]any{"id": nd.ID, "amount_msat": amount, "riskfactor": 1, "cltv": 18}); e != nil {
+		if _, e := r.call(t, "getroute", map[string]any{"id": id.String(), "amount_msat": amount, "riskfactor": 1, "cltv": 18}); e != nil {
 			continue
 		}
 		if skip > 0 {
 			skip--
 			continue
 		}
-		out = append(out, nd.ID)
+		out = append(out, id.String())
 	}
 	if len(out) == 0 {
 		t.Fatal("no payable destination")
@@ -310,16 +304,11 @@ func (r *rig) payable(t testing.TB, k int, amount uint64, skip int) []string {
 	return out
 }
 
-// invoice has node issue an invoice through simnet-invoice.
+// invoice has node issue an invoice on the network, as simnet-invoice
+// would (issueInvoice).
 func (r *rig) invoice(t testing.TB, node string, amount any, extra map[string]any) invoiceJSON {
 	t.Helper()
-	p := map[string]any{"node": node, "amount_msat": amount, "description": "rpc test"}
-	for k, v := range extra {
-		p[k] = v
-	}
-	var inv invoiceJSON
-	r.ok(t, "simnet-invoice", p, &inv)
-	return inv
+	return issueInvoice(t, r.n, node, amount, extra)
 }
 
 // route asks getroute for a route to node for amount with the invoice's

@@ -105,6 +105,13 @@ func (km killMatrix) run(t *testing.T) {
 		} `json:"nodes"`
 	}
 	call(t, ctl, "simnet-listnodes", nil, &nodes)
+	// payd's own simnet-* commands send the caller to simnetd's control
+	// socket: its copy of the network is not the one that pays.
+	var re *rpc.Error
+	if err := tryCall(pd.client(), "simnet-listnodes", nil, nil); !errors.As(err, &re) || re.Code != rpc.CodeLightningd ||
+		!strings.Contains(re.Message, filepath.Join(simDir, node.SimnetRPCName)) {
+		t.Fatalf("simnet-listnodes on payd --simnet-addr: %v", err)
+	}
 	var dests []string
 	for _, n := range nodes.Nodes {
 		if tryCall(pd.client(), "getroute", map[string]any{"id": n.ID, "amount_msat": 100_000, "riskfactor": 1}, nil) == nil {

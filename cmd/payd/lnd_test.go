@@ -277,7 +277,8 @@ func checkPreimage(t *testing.T, preimage, hash string) {
 // settled, the payer's lnd lists the payment. The first attempt takes the
 // cheap path and fails at node-1 with TEMPORARY_CHANNEL_FAILURE on the
 // drained channel, with its channel_update; pay retries over the expensive
-// path. The ledger and lnd both hold both attempts.
+// path. The ledger and lnd both hold both attempts, and paystatus shows
+// them.
 func TestLNDPay(t *testing.T) {
 	n := regtestNet(t)
 	d := startLndPayd(t, n)
@@ -340,6 +341,46 @@ func TestLNDPay(t *testing.T) {
 	d.ok("listsendpays", map[string]any{"payment_hash": hash}, &ls)
 	if len(ls.Payments) != 1 || ls.Payments[0].Status != "complete" {
 		t.Fatalf("listsendpays %+v", ls)
+	}
+	// listsendpays has one row per hash; paystatus shows both attempts:
+	// the first failed by node-1 on the drained channel, the second paid.
+	var ps struct {
+		Pay []struct {
+			Bolt11   string `json:"bolt11"`
+			Attempts []struct {
+				State string `json:"state"`
+				Route []struct {
+					Channel string `json:"channel"`
+				} `json:"route"`
+				Failure *struct {
+					Code int `json:"code"`
+					Data struct {
+						ErringIndex   int    `json:"erring_index"`
+						FailCode      int    `json:"failcode"`
+						FailCodeName  string `json:"failcodename"`
+						ErringNode    string `json:"erring_node"`
+						ErringChannel string `json:"erring_channel"`
+					} `json:"data"`
+				} `json:"failure"`
+				Success *struct {
+					Preimage string `json:"payment_preimage"`
+				} `json:"success"`
+			} `json:"attempts"`
+		} `json:"pay"`
+	}
+	d.ok("paystatus", []any{bolt11}, &ps)
+	if len(ps.Pay) != 1 || ps.Pay[0].Bolt11 != bolt11 || len(ps.Pay[0].Attempts) != 2 {
+		t.Fatalf("paystatus %+v", ps)
+	}
+	first, second := ps.Pay[0].Attempts[0], ps.Pay[0].Attempts[1]
+	if f := first.Failure; first.State != "completed" || first.Success != nil || f == nil || f.Code != 204 ||
+		f.Data.ErringIndex != 1 || f.Data.FailCode != 0x1007 || f.Data.FailCodeName != "WIRE_TEMPORARY_CHANNEL_FAILURE" ||
+		f.Data.ErringNode != n.Nodes[regtest.CheapHop].PubKey || f.Data.ErringChannel != drained.SCID ||
+		len(first.Route) < 2 || first.Route[1].Channel != drained.SCID {
+		t.Fatalf("paystatus' first attempt: %+v %+v", first, first.Failure)
+	}
+	if second.State != "completed" || second.Failure != nil || second.Success == nil || second.Success.Preimage != p.Preimage {
+		t.Fatalf("paystatus' second attempt: %+v", second)
 	}
 
 	// Paying a paid bolt11 gives the stored preimage (test 3).

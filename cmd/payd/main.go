@@ -34,6 +34,7 @@ import (
 	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/rpc"
+	"github.com/payengine/payengine/simnet/simnetrpc"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -150,12 +151,13 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 			"id", nd.Net.Self(), "simnet", cmp.Or(c.simnetAddr, "embedded"), "took", time.Since(start).Round(time.Millisecond))
 	}
 
-	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Node: nd.Info, Commands: nd.Commands, Ledger: nd.Ledger, Version: version, Logger: log})
+	cmds := nd.Commands
+	if c.simnetAddr != "" {
+		cmds = simnetrpc.Redirect(cmds, filepath.Join(filepath.Dir(c.simnetAddr), node.SimnetRPCName))
+	}
+	srv, err := rpc.New(rpc.Options{Engine: nd.Engine, Node: nd.Info, Commands: cmds, Ledger: nd.Ledger, Version: version, Logger: log})
 	if err != nil {
 		return err
-	}
-	if c.simnetAddr != "" {
-		srv.RedirectSimnet(filepath.Join(filepath.Dir(c.simnetAddr), node.SimnetRPCName))
 	}
 	l, err := rpc.Listen(c.datadir)
 	if err != nil {

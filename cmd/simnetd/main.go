@@ -40,6 +40,7 @@ import (
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/rpc"
 	"github.com/payengine/payengine/simnet"
+	"github.com/payengine/payengine/simnet/simnetrpc"
 	"github.com/payengine/payengine/wirelink"
 )
 
@@ -121,7 +122,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	log.Info("network built", "graph", c.graph, "seed", c.seed, "latency", c.latency, "nodes", n.Graph().NumNodes(),
 		"channels", n.Graph().NumChannels(), "id", n.Self(), "took", time.Since(start).Round(time.Millisecond))
 
-	srv, err := rpc.NewSimnet(n, rpc.Options{Logger: log})
+	srv, err := simnetrpc.NewServer(n, rpc.Options{Logger: log})
 	if err != nil {
 		return err
 	}

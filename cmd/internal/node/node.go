@@ -29,6 +29,7 @@ import (
 	"github.com/payengine/payengine/persistence"
 	"github.com/payengine/payengine/rpc"
 	"github.com/payengine/payengine/simnet"
+	"github.com/payengine/payengine/simnet/simnetrpc"
 	"github.com/payengine/payengine/wirelink"
 )
 
@@ -199,7 +200,7 @@ func Start(cfg Config) (*Node, error) {
 		n.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	return &Node{Engine: e, Net: n, Ledger: l, Remote: remote, Info: rpc.SimnetInfo(n), Commands: rpc.SimnetCommands(n)}, nil
+	return &Node{Engine: e, Net: n, Ledger: l, Remote: remote, Info: simnetrpc.Info(n), Commands: simnetrpc.Commands(n)}, nil
 }
 
 // startLND connects to lnd, then opens the ledger and starts the engine

@@ -1,29 +1,36 @@
-package rpc
+// Package simnetrpc holds the simulated network's own JSON-RPC commands
+// (simnet-invoice, simnet-listnodes, simnet-fault, simnet-truth) and its
+// view of our node for getinfo: what a daemon over the embedded network
+// passes to rpc.New as Options.Commands and Options.Node, and what
+// simnetd's control socket serves alone (NewServer). It lives beside the
+// backend so that package rpc knows no backend.
+package simnetrpc
 
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/rpc"
 	"github.com/payengine/payengine/simnet"
 )
 
-// SimnetInfo is getinfo's view of our node in the simulated network n:
+// Info is getinfo's view of our node in the simulated network n:
 // its id and alias, the peers of its channels, the height, network
 // "regtest" (the invoices are lnbcrt, which Core Lightning's clients know
 // by that name).
-func SimnetInfo(n *simnet.Net) NodeInfo { return simnetInfo{n} }
+func Info(n *simnet.Net) rpc.NodeInfo { return simnetInfo{n} }
 
 type simnetInfo struct{ n *simnet.Net }
 
 func (s simnetInfo) Self() graph.NodeID { return s.n.Self() }
 
-func (s simnetInfo) Summary() NodeSummary {
+func (s simnetInfo) Summary() rpc.NodeSummary {
 	self, g, chans := s.n.Self(), s.n.Graph(), s.n.LocalChannels()
 	peers := map[graph.NodeID]bool{}
 	for _, scid := range chans {
@@ -35,7 +42,7 @@ func (s simnetInfo) Summary() NodeSummary {
 			peers[peer] = true
 		}
 	}
-	return NodeSummary{Alias: g.Alias(self), Peers: len(peers), Channels: len(chans), Height: s.n.Height(), Network: "regtest"}
+	return rpc.NodeSummary{Alias: g.Alias(self), Peers: len(peers), Channels: len(chans), Height: s.n.Height(), Network: "regtest"}
 }
 
 // CodeLabelExists is Core Lightning's INVOICE_LABEL_ALREADY_EXISTS.
@@ -49,35 +56,35 @@ type simnetCmds struct {
 	labels   map[string]bool // simnet-invoice labels issued
 }
 
-// SimnetCommands returns the simnet-* commands over n (simnet-invoice,
-// simnet-listnodes, simnet-fault, simnet-truth), for Options.Commands of a
-// daemon over the embedded network, or for simnetd's control socket.
-func SimnetCommands(n *simnet.Net) []Command {
+// Commands returns the simnet-* commands over n (simnet-invoice,
+// simnet-listnodes, simnet-fault, simnet-truth), for rpc.Options.Commands
+// of a daemon over the embedded network, or for simnetd's control socket.
+func Commands(n *simnet.Net) []rpc.Command {
 	h := &simnetCmds{net: n}
-	return []Command{
+	return []rpc.Command{
 		{Name: "simnet-invoice", Category: "developer", Handler: h.simnetInvoice,
-			Params: []Param{
-				{Name: "node", Required: true, Parse: parsePubkey},
-				{Name: "amount_msat", Aliases: []string{"msatoshi"}, Required: true, Parse: parseMsatOrAny},
-				{Name: "label", Parse: parseString},
-				{Name: "description", Parse: parseString},
-				{Name: "expiry", Parse: parseU32},
+			Params: []rpc.Param{
+				{Name: "node", Required: true, Parse: rpc.ParsePubkey},
+				{Name: "amount_msat", Aliases: []string{"msatoshi"}, Required: true, Parse: rpc.ParseMsatOrAny},
+				{Name: "label", Parse: rpc.ParseString},
+				{Name: "description", Parse: rpc.ParseString},
+				{Name: "expiry", Parse: rpc.ParseU32},
 			},
 			Description: `Make a node of the simulated network issue an invoice for amount_msat ("any": no amount), valid for expiry seconds (3600). A label may be given once.`},
 		{Name: "simnet-listnodes", Category: "developer", Handler: h.simnetListNodes,
 			Description: "List the nodes of the simulated network with their alias, number of usable channels and the total capacity of their channels in sat."},
 		{Name: "simnet-fault", Category: "developer", Handler: h.simnetFault,
-			Params: []Param{
-				{Name: "node", Required: true, Parse: parsePubkey},
-				{Name: "offline", Parse: parseBool},
-				{Name: "node_failure", Parse: parseBool},
-				{Name: "fail_rate", Parse: parsePositiveDouble},
-				{Name: "delay", Parse: parseU32},
-				{Name: "garbage", Parse: parseBool},
+			Params: []rpc.Param{
+				{Name: "node", Required: true, Parse: rpc.ParsePubkey},
+				{Name: "offline", Parse: rpc.ParseBool},
+				{Name: "node_failure", Parse: rpc.ParseBool},
+				{Name: "fail_rate", Parse: rpc.ParsePositiveDouble},
+				{Name: "delay", Parse: rpc.ParseU32},
+				{Name: "garbage", Parse: rpc.ParseBool},
 			},
 			Description: "Make a node of the simulated network misbehave from now on: offline, failing every HTLC (node_failure), failing a fraction fail_rate in [0, 1] of what it forwards, sitting delay ms on each HTLC, or answering with garbage onions. The fields not given are off; all off heals the node."},
 		{Name: "simnet-truth", Category: "developer", Handler: h.simnetTruth,
-			Params:      []Param{{Name: "payment_hash", Required: true, Parse: parseHash}},
+			Params:      []rpc.Param{{Name: "payment_hash", Required: true, Parse: rpc.ParseHash}},
 			Description: "What the simulated network did with a payment hash: settlements at the destination (a multi-part payment settles once), parts, the HTLCs it settled, delivered_msat settled in all, and htlcs, how many HTLCs our node added for it."},
 	}
 }
@@ -90,18 +97,18 @@ type simnetInvoiceJSON struct {
 	ExpiresAt     uint64 `json:"expires_at"`
 }
 
-func (h *simnetCmds) simnetInvoice(_ context.Context, a *Args) (any, error) {
-	node, _ := Arg[graph.NodeID](a, "node")
+func (h *simnetCmds) simnetInvoice(_ context.Context, a *rpc.Args) (any, error) {
+	node, _ := rpc.Arg[graph.NodeID](a, "node")
 	var amount graph.MilliSat
-	if v, _ := Arg[*graph.MilliSat](a, "amount_msat"); v != nil {
+	if v, _ := rpc.Arg[*graph.MilliSat](a, "amount_msat"); v != nil {
 		amount = *v
 	}
-	desc, _ := Arg[string](a, "description")
+	desc, _ := rpc.Arg[string](a, "description")
 	var expiry time.Duration
-	if v, ok := Arg[uint64](a, "expiry"); ok {
+	if v, ok := rpc.Arg[uint64](a, "expiry"); ok {
 		expiry = time.Duration(v) * time.Second
 	}
-	label, hasLabel := Arg[string](a, "label")
+	label, hasLabel := rpc.Arg[string](a, "label")
 	if hasLabel {
 		// Core Lightning's labels are unique; simnet keeps none, so the
 		// server remembers the ones it issued.
@@ -113,7 +120,7 @@ func (h *simnetCmds) simnetInvoice(_ context.Context, a *Args) (any, error) {
 		h.labels[label] = true
 		h.labelsMu.Unlock()
 		if dup {
-			return nil, &Error{Code: CodeLabelExists, Message: "Duplicate label '" + label + "'"}
+			return nil, &rpc.Error{Code: CodeLabelExists, Message: "Duplicate label '" + label + "'"}
 		}
 	}
 	b, err := h.net.Invoice(node, amount, desc, expiry, h.net.Now())
@@ -148,7 +155,7 @@ type simnetNodeJSON struct {
 	CapacitySat uint64 `json:"capacity_sat"`
 }
 
-func (h *simnetCmds) simnetListNodes(context.Context, *Args) (any, error) {
+func (h *simnetCmds) simnetListNodes(context.Context, *rpc.Args) (any, error) {
 	g := h.net.Graph()
 	capacity := make(map[graph.NodeID]uint64, g.NumNodes())
 	g.Channels(func(c graph.ChannelInfo) bool {
@@ -164,27 +171,16 @@ func (h *simnetCmds) simnetListNodes(context.Context, *Args) (any, error) {
 	return map[string]any{"nodes": out}, nil
 }
 
-// parseBool is CLN's param_bool: true or false, bare or as a string.
-func parseBool(name string, raw json.RawMessage) (any, error) {
-	switch s, _ := text(raw); s {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return nil, bad(name, "a boolean", raw)
-}
-
-func (h *simnetCmds) simnetFault(_ context.Context, a *Args) (any, error) {
-	node, _ := Arg[graph.NodeID](a, "node")
+func (h *simnetCmds) simnetFault(_ context.Context, a *rpc.Args) (any, error) {
+	node, _ := rpc.Arg[graph.NodeID](a, "node")
 	var f simnet.Fault
-	f.Offline, _ = Arg[bool](a, "offline")
-	f.NodeFailure, _ = Arg[bool](a, "node_failure")
-	f.FailRate, _ = Arg[float64](a, "fail_rate")
-	if ms, ok := Arg[uint64](a, "delay"); ok {
+	f.Offline, _ = rpc.Arg[bool](a, "offline")
+	f.NodeFailure, _ = rpc.Arg[bool](a, "node_failure")
+	f.FailRate, _ = rpc.Arg[float64](a, "fail_rate")
+	if ms, ok := rpc.Arg[uint64](a, "delay"); ok {
 		f.Delay = time.Duration(ms) * time.Millisecond
 	}
-	f.Garbage, _ = Arg[bool](a, "garbage")
+	f.Garbage, _ = rpc.Arg[bool](a, "garbage")
 	if f.FailRate > 1 {
 		return nil, invalidParams("'fail_rate' should be from 0 to 1, not '%v'", f.FailRate)
 	}
@@ -217,9 +213,15 @@ type simnetTruthJSON struct {
 	HTLCs         int    `json:"htlcs"`
 }
 
-func (h *simnetCmds) simnetTruth(_ context.Context, a *Args) (any, error) {
-	hash, _ := Arg[[32]byte](a, "payment_hash")
+func (h *simnetCmds) simnetTruth(_ context.Context, a *rpc.Args) (any, error) {
+	hash, _ := rpc.Arg[[32]byte](a, "payment_hash")
 	d := h.net.Delivered(hash)
 	return simnetTruthJSON{PaymentHash: hex.EncodeToString(hash[:]), Settlements: d.Settlements,
 		Parts: d.Parts, DeliveredMsat: uint64(d.Amount), HTLCs: d.HTLCs}, nil
+}
+
+// invalidParams is a -32602 error, for the handlers' own checks of their
+// args.
+func invalidParams(format string, a ...any) *rpc.Error {
+	return &rpc.Error{Code: rpc.CodeInvalidParams, Message: fmt.Sprintf(format, a...)}
 }

@@ -561,24 +561,7 @@ func (e *Engine) GetRoute(ctx context.Context, p graph.GetRouteParams) (graph.Ro
 	if p.FromID == (graph.NodeID{}) {
 		p.FromID = e.opts.Self
 	}
-	f := e.sys.Root.RequestFuture(e.graph, &messages.FindRoute{Params: p, Now: e.opts.Clock()}, time.Minute)
-	ch := make(chan any, 1)
-	go func() {
-		res, err := f.Result()
-		if err != nil {
-			ch <- err
-			return
-		}
-		ch <- res
-	}()
-	var res any
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		res = ctx.Err()
-	case <-e.stopped:
-		res = ErrStopped
-	}
+	res := e.askGraph(ctx, &messages.FindRoute{Params: p, Now: e.opts.Clock()})
 	switch r := res.(type) {
 	case *messages.RouteFound:
 		return r.Route, nil
@@ -598,4 +581,30 @@ func (e *Engine) DecodePay(bolt11 string, description *string) (htlc.DecodePayRe
 		return htlc.DecodePayResult{}, &payment.Error{Code: -1, Message: invalidBolt11(err)}
 	}
 	return inv.DecodePayResult(), nil
+}
+
+// askGraph sends msg to the graph actor and returns its answer, or the
+// error that ended the wait: ctx's, ErrStopped, or the future's (at most a
+// minute). A cancelled wait leaves the answer to a goroutine that ends
+// when the future does.
+func (e *Engine) askGraph(ctx context.Context, msg any) any {
+	f := e.sys.Root.RequestFuture(e.graph, msg, time.Minute)
+	ch := make(chan any, 1)
+	go func() {
+		res, err := f.Result()
+		if err != nil {
+			ch <- err
+			return
+		}
+		ch <- res
+	}()
+	var res any
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		res = ctx.Err()
+	case <-e.stopped:
+		res = ErrStopped
+	}
+	return res
 }

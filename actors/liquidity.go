@@ -170,24 +170,7 @@ func (e *Engine) PlanFlow(ctx context.Context, p graph.FlowParams, useAvoid bool
 	if p.Source == (graph.NodeID{}) {
 		p.Source = e.opts.Self
 	}
-	f := e.sys.Root.RequestFuture(e.graph, &messages.PlanFlow{Params: p, Now: e.opts.Clock(), UseAvoid: useAvoid}, time.Minute)
-	ch := make(chan any, 1)
-	go func() {
-		res, err := f.Result()
-		if err != nil {
-			ch <- err
-			return
-		}
-		ch <- res
-	}()
-	var res any
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		res = ctx.Err()
-	case <-e.stopped:
-		res = ErrStopped
-	}
+	res := e.askGraph(ctx, &messages.PlanFlow{Params: p, Now: e.opts.Clock(), UseAvoid: useAvoid})
 	switch r := res.(type) {
 	case *messages.FlowPlanned:
 		return r.Flow, r.Err

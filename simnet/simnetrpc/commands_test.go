@@ -40,7 +40,8 @@ func TestInfoHelp(t *testing.T) {
 	for _, h := range help.Help {
 		names = append(names, strings.Fields(h.Command)[0])
 	}
-	want := "decodepay delpay getinfo getroute help listpayments listpays listsendpays pay paystatus sendpay simnet-fault simnet-invoice simnet-listnodes simnet-truth waitsendpay"
+	want := "askrene-age askrene-inform-channel askrene-listlayers askrene-listreservations askrene-remove-layer askrene-reserve askrene-unreserve " +
+		"decodepay delpay getinfo getroute getroutes help listpayments listpays listsendpays pay paystatus sendpay simnet-fault simnet-invoice simnet-listnodes simnet-truth waitsendpay"
 	if strings.Join(names, " ") != want {
 		t.Fatalf("help lists %v", names)
 	}

@@ -161,7 +161,7 @@ func Up(ctx context.Context, o Options) (_ *Network, err error) {
 	step("btcd up, segwit active", t0)
 
 	t0 = time.Now()
-	if err := n.each(o.Nodes, func(i int) error { return n.StartNode(ctx, i) }); err != nil {
+	if err := n.each(o.Nodes, func(i int) error { return n.firstStart(ctx, i, log) }); err != nil {
 		return nil, err
 	}
 	for i := range n.Nodes {
@@ -361,7 +361,12 @@ func (n *Network) StartNode(ctx context.Context, i int) error {
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("regtest: %s (log %s): %w", nd.Name, filepath.Join(nd.LndDir, "lnd.out"), err)
+		logFile := filepath.Join(nd.LndDir, "lnd.out")
+		if errors.Is(err, errStopped) {
+			// CI keeps no files: the reason must travel in the error.
+			err = fmt.Errorf("%w; its last lines:\n%s", err, logTail(logFile, 12))
+		}
+		return fmt.Errorf("regtest: %s (log %s): %w", nd.Name, logFile, err)
 	}
 	return poll(ctx, 60*time.Second, nd.Name+" channels active", func() error {
 		var info struct {
@@ -379,6 +384,41 @@ func (n *Network) StartNode(ctx context.Context, i int) error {
 }
 
 var errStopped = errors.New("lnd exited (see its lnd.out)")
+
+// firstStart starts node i for the first time. Its ports were free when
+// Up chose them, but another process (a network of another test binary,
+// or any outgoing connection) may bind one before lnd does; lnd then
+// exits, and the node is tried again on fresh ports. Later starts keep
+// their ports: peers know them.
+func (n *Network) firstStart(ctx context.Context, i int, log io.Writer) error {
+	for try := 1; ; try++ {
+		err := n.StartNode(ctx, i)
+		if err == nil || try == 3 || !errors.Is(err, errStopped) ||
+			!strings.Contains(logTail(filepath.Join(n.Nodes[i].LndDir, "lnd.out"), 40), "address already in use") {
+			return err
+		}
+		ports, perr := freePorts(2)
+		if perr != nil {
+			return errors.Join(err, perr)
+		}
+		fmt.Fprintf(log, "%s: a port was taken (%s, %s); trying %s, %s\n", n.Nodes[i].Name,
+			n.Nodes[i].RPCServer, n.Nodes[i].P2PAddr, ports[0], ports[1])
+		n.Nodes[i].RPCServer, n.Nodes[i].P2PAddr = ports[0], ports[1]
+	}
+}
+
+// logTail returns the last n lines of a log file, or why it has none.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
 
 // StopNode stops node i's lnd (SIGTERM, SIGKILL after 20 s); its
 // directory stays for StartNode.

@@ -33,7 +33,16 @@ func startProcess(bin string, args []string, logFile, pidFile string) (*os.Proce
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	go cmd.Wait() //nolint:errcheck // reaping only; the log holds the reason
+	go func() {
+		// Reaping, and saying in the log how the process ended: a signal
+		// leaves nothing else there.
+		err := cmd.Wait()
+		if f, ferr := os.OpenFile(logFile, os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
+			fmt.Fprintf(f, "regtest: %s ended at %s: %v (%s)\n", filepath.Base(bin),
+				time.Now().Format(time.RFC3339Nano), err, cmd.ProcessState)
+			f.Close()
+		}
+	}()
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		return nil, fmt.Errorf("pid file: %w", err)
@@ -55,19 +64,29 @@ func readPid(pidFile string) (int, bool) {
 // network directory), so a reused pid is never signalled. A zombie counts
 // as gone.
 func alive(pid int, args []string) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
+	// A process in the middle of execve has an empty command line: the
+	// kernel releases the parent (and os/exec's Start returns) before it
+	// sets the new program's arguments, and under load the child can wait
+	// there for a while. Read again until it has one.
+	for wait := time.Millisecond; ; wait *= 2 {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			return false
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			return false
+		}
+		if len(cmdline) == 0 && wait < 5*time.Second {
+			time.Sleep(wait)
+			continue
+		}
+		// Arguments end with a NUL there, so node-1 does not match node-10.
+		return len(args) == 0 || bytes.Contains(cmdline, append([]byte(args[0]), 0))
 	}
-	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	// Arguments end with a NUL there, so node-1 does not match node-10.
-	return len(args) == 0 || bytes.Contains(cmdline, append([]byte(args[0]), 0))
 }
 
 // stopProcess ends the process of pidFile: SIGTERM to its group, then

@@ -111,7 +111,9 @@ func TestSendPayInTwoParts(t *testing.T) {
 	r.refuses(t, "sendpay", sendPart(inv, route2, 3, 1, 1_000_000), 200, "Already have 1000000msat of 1000000msat payments in progress")
 	r.n.Release(dest)
 
-	wait := func(partid uint64) string { return r.answer(t, "waitsendpay", map[string]any{"payment_hash": hash, "partid": partid, "groupid": 1}) }
+	wait := func(partid uint64) string {
+		return r.answer(t, "waitsendpay", map[string]any{"payment_hash": hash, "partid": partid, "groupid": 1})
+	}
 	w1, w2 := wait(1), wait(2)
 	for i, w := range []string{w1, w2} {
 		if !strings.HasPrefix(w, "result ") || !strings.Contains(w, `"status":"complete"`) || !strings.Contains(w, fmt.Sprintf(`"partid":%d`, i+1)) {

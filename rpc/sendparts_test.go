@@ -242,3 +242,29 @@ func TestSendPayPartTimesOut(t *testing.T) {
 		{"listpays", map[string]any{"payment_hash": hash}},
 	})
 }
+
+// A part in flight when payd stops is taken up at the restart: the ledger
+// holds it under its (groupid, partid), the restarted engine asks the link
+// what became of it, and the part sent after the restart completes the
+// payment with it.
+func TestSendPayPartAcrossRestart(t *testing.T) {
+	r, inv, route1, route2 := partsRig(t)
+	hash := inv.PaymentHash
+	r.ok(t, "sendpay", sendPart(inv, route1, 1, 1, 1_000_000), nil)
+	waitFor(t, "the first part at the destination", func() bool { return r.n.OpenSets() == 1 })
+	r.restart(t)
+	// The restarted engine knows part 1 is pending in group 1.
+	r.refuses(t, "sendpay", sendPart(inv, route2, 2, 1, 999_999), -32602, "msatoshi was previously 1000000msat, now 999999msat")
+	r.refuses(t, "waitsendpay", map[string]any{"payment_hash": hash, "partid": 1, "timeout": 0}, 200, "Timed out while waiting")
+	r.ok(t, "sendpay", sendPart(inv, route2, 2, 1, 1_000_000), nil)
+	for _, partid := range []int{1, 2} {
+		var p partRow
+		r.ok(t, "waitsendpay", map[string]any{"payment_hash": hash, "partid": partid}, &p)
+		if p.Status != "complete" || p.Preimage == "" {
+			t.Fatalf("part %d: %+v", partid, p)
+		}
+	}
+	if tr := r.n.Delivered(mustHash(t, hash)); tr.Settlements != 1 || uint64(tr.Amount) != 1_000_000 || tr.Parts != 2 {
+		t.Fatalf("simnet saw %+v", tr)
+	}
+}

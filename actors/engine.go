@@ -269,10 +269,14 @@ func (e *Engine) recover() error {
 }
 
 // load reads a hash's state from the ledger for its starting actor: the
-// record, the attempt in flight if any, the highest attempt number, and
-// the pay to resume.
+// record, the attempt in flight if any, the highest attempt number, the
+// pay to resume, and the sendpay parts.
 func (e *Engine) load(hash [32]byte) (PaymentState, error) {
 	var st PaymentState
+	var err error
+	if st.Groups, st.SendParts, err = e.sendParts(hash); err != nil {
+		return st, err
+	}
 	rec, err := e.record(hash)
 	if err != nil || rec == nil {
 		return st, err
@@ -476,6 +480,10 @@ type SendPayRequest struct {
 	Label  string
 	Bolt11 string
 	Secret *[32]byte
+	// PartID and GroupID are HEAD's partid and groupid: a partid other
+	// than 0 sends a part of a multi-part payment whose total is Amount.
+	PartID  uint64
+	GroupID *uint64
 }
 
 // SendPay starts one attempt over a route and returns once it is durable
@@ -486,9 +494,14 @@ type SendPayRequest struct {
 // ours and leads to that node, else on our channel to that node that can
 // spend the most (Core Lightning picks the channel by the peer).
 func (e *Engine) SendPay(ctx context.Context, req SendPayRequest) (*payment.Record, string, error) {
-	ev := payment.SendPay{Route: req.Route, Amount: req.Amount, Label: req.Label, Bolt11: req.Bolt11, Secret: req.Secret}
+	ev := payment.SendPay{Route: req.Route, Amount: req.Amount, Label: req.Label, Bolt11: req.Bolt11, Secret: req.Secret,
+		PartID: req.PartID, GroupID: req.GroupID}
 	if len(req.Route) > 0 {
-		err := htlc.CheckOnion(htlc.OnionParams{Route: req.Route, PaymentHash: req.Hash, PaymentSecret: req.Secret, BlockHeight: e.opts.Height()})
+		op := htlc.OnionParams{Route: req.Route, PaymentHash: req.Hash, PaymentSecret: req.Secret, BlockHeight: e.opts.Height()}
+		if req.PartID != 0 && req.Amount != nil {
+			op.TotalMsat = *req.Amount
+		}
+		err := htlc.CheckOnion(op)
 		if err != nil {
 			return nil, "", &payment.Error{Code: payment.CodeInvalidParams, Message: "route cannot be sent: " + strings.TrimPrefix(err.Error(), "htlc: ")}
 		}
@@ -539,7 +552,14 @@ func (e *Engine) firstChannel(ctx context.Context, hop graph.Hop) (graph.SCID, b
 // WaitSendPay waits for the hash's attempt to end (timeout nil: for ever;
 // zero: poll), per spec section 6.
 func (e *Engine) WaitSendPay(ctx context.Context, hash [32]byte, timeout *time.Duration) (*payment.Record, error) {
-	rec, _, err := e.call(ctx, hash, payment.WaitSendPay{Timeout: timeout})
+	return e.WaitSendPart(ctx, hash, 0, nil, timeout)
+}
+
+// WaitSendPart waits for one part of the hash's payment (HEAD's
+// waitsendpay partid and groupid; partid 0 is the single-part payment, a
+// nil groupid the hash's latest group of parts), as WaitSendPay does.
+func (e *Engine) WaitSendPart(ctx context.Context, hash [32]byte, partid uint64, groupid *uint64, timeout *time.Duration) (*payment.Record, error) {
+	rec, _, err := e.call(ctx, hash, payment.WaitSendPay{Timeout: timeout, PartID: partid, GroupID: groupid})
 	return rec, err
 }
 

@@ -20,8 +20,43 @@ type isPaying struct{ reply chan<- bool }
 
 // ListSendPays lists payment records (spec section 7): all of them in the
 // order they were created, or those of one hash, named directly or by a
-// bolt11. Giving both, or a bolt11 that does not decode, is -32602.
+// bolt11. Giving both, or a bolt11 that does not decode, is -32602. A
+// group of sendpay parts gives one record per part, by partid.
 func (e *Engine) ListSendPays(bolt11 string, hash *[32]byte) ([]payment.Record, error) {
+	ps, err := e.listRows(bolt11, hash)
+	if err != nil {
+		return nil, err
+	}
+	var out []payment.Record
+	for i := range ps {
+		recs, err := e.rowsOf(&ps[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// rowsOf is a ledger payment as listsendpays rows: itself (group 0), or
+// its parts (a group of sendpay parts).
+func (e *Engine) rowsOf(p *messages.Payment) ([]payment.Record, error) {
+	if p.GroupID == 0 {
+		return []payment.Record{*fromPayment(p)}, nil
+	}
+	atts, err := e.opts.Ledger.Attempts(p.PaymentHash, p.GroupID)
+	if err != nil {
+		return nil, fmt.Errorf("actors: listsendpays: parts of %x group %d: %w", p.PaymentHash, p.GroupID, err)
+	}
+	out := make([]payment.Record, len(atts))
+	for i := range atts {
+		out[i] = fromPart(&atts[i], p)
+	}
+	return out, nil
+}
+
+// listRows reads the ledger's payments for listsendpays and listpays.
+func (e *Engine) listRows(bolt11 string, hash *[32]byte) ([]messages.Payment, error) {
 	if bolt11 != "" && hash != nil {
 		return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: "Can only specify one of {bolt11} or {payment_hash}"}
 	}
@@ -37,11 +72,8 @@ func (e *Engine) ListSendPays(bolt11 string, hash *[32]byte) ([]payment.Record, 
 		if err != nil && !errors.Is(err, persistence.ErrNotFound) {
 			return nil, fmt.Errorf("actors: listsendpays: %w", err)
 		}
-		out := make([]payment.Record, len(ps))
-		for i := range ps {
-			out[i] = *fromPayment(&ps[i])
-		}
-		return out, nil
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+		return ps, nil
 	}
 	ps, err := e.opts.Ledger.ListByCreated(persistence.Cursor{}, 0)
 	if err != nil {
@@ -49,11 +81,7 @@ func (e *Engine) ListSendPays(bolt11 string, hash *[32]byte) ([]payment.Record, 
 	}
 	// Core Lightning lists in insertion order: the ledger's row ids.
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
-	out := make([]payment.Record, len(ps))
-	for i := range ps {
-		out[i] = *fromPayment(&ps[i])
-	}
-	return out, nil
+	return ps, nil
 }
 
 // Pay is one row of listpays (spec section 10, v0.7): by bolt11 when the
@@ -71,18 +99,33 @@ type Pay struct {
 	// Parts is how many parts (attempts not failed) the payment has when
 	// it was paid in parts; 0 or 1 otherwise (listpays' number_of_parts).
 	Parts int
+	// GroupID is the payment's group: 0, or a group of sendpay parts.
+	GroupID uint64
 }
 
 // ListPays lists pays (spec section 10, v0.7.x): one row per payment, all
 // or those of one bolt11 or payment hash (not both: -32602). A payment whose
 // last attempt failed shows as pending while its pay is still retrying.
 func (e *Engine) ListPays(bolt11 string, hash *[32]byte) ([]Pay, error) {
-	recs, err := e.ListSendPays(bolt11, hash)
+	rows, err := e.listRows(bolt11, hash)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Pay, 0, len(recs))
-	for _, r := range recs {
+	out := make([]Pay, 0, len(rows))
+	for i := range rows {
+		if rows[i].GroupID != 0 {
+			// A group of sendpay parts: summed as v24.02 does.
+			parts, err := e.rowsOf(&rows[i])
+			if err != nil {
+				return nil, err
+			}
+			s := payment.SumParts(parts)
+			r := fromPayment(&rows[i])
+			out = append(out, Pay{Bolt11: r.Bolt11, Hash: r.Hash, Destination: r.Destination, Amount: s.Amount, AmountSent: s.AmountSent,
+				Status: s.Status, Preimage: s.Preimage, Label: r.Label, CreatedAt: s.CreatedAt, Parts: s.Parts, GroupID: r.GroupID})
+			continue
+		}
+		r := fromPayment(&rows[i])
 		p := Pay{Bolt11: r.Bolt11, Hash: r.Hash, Destination: r.Destination, Amount: r.Amount, AmountSent: r.AmountSent,
 			Status: r.Status, Preimage: r.Preimage, Label: r.Label, CreatedAt: r.CreatedAt}
 		if p.Status == payment.StatusFailed && e.paying(r.Hash) {

@@ -33,20 +33,28 @@ func (a *paymentActor) flowPlanned(ctx actor.Context, m *messages.FlowPlanned) {
 	a.run(ctx)
 }
 
-// persistPartAttempt writes one part of a pay in parts before its HTLC
-// leaves, as PersistAttempt does for a single attempt: the part's own
-// amounts in its attempt row, the payment's in its row. Its route is
-// reserved from the plan on.
+// persistPartAttempt writes one part of a pay in parts, or a sendpay
+// part, before its HTLC leaves, as PersistAttempt does for a single
+// attempt: the part's own amounts in its attempt row, the payment's (or
+// the group's) in its row. A pay's part is numbered by the actor and its
+// route is reserved from the plan on; a sendpay part keeps the caller's
+// partid, and its route is reserved when it leaves.
 func (a *paymentActor) persistPartAttempt(ctx actor.Context, e payment.PersistAttempt) {
-	a.parts++
 	a.deps.Metrics.Attempt()
-	sent := &sentHTLC{id: a.deps.NextID(), part: a.parts, route: e.Route, reserved: true}
+	var sent *sentHTLC
+	own := e.Record
+	if e.PartRecord != nil {
+		own = *e.PartRecord
+		sent = &sentHTLC{id: a.deps.NextID(), part: own.PartID, route: e.Route}
+	} else {
+		a.parts++
+		sent = &sentHTLC{id: a.deps.NextID(), part: a.parts, route: e.Route, reserved: true}
+		own.Amount, own.AmountSent = e.Route[len(e.Route)-1].Amount, e.Route[0].Amount
+	}
 	if a.flow == nil {
 		a.flow = map[uint64]*sentHTLC{}
 	}
 	a.flow[e.Part] = sent
-	own := e.Record
-	own.Amount, own.AmountSent = e.Route[len(e.Route)-1].Amount, e.Route[0].Amount
 	att := toAttempt(&own, e.Route, sent.id, sent.part)
 	if a.deps.NoOnion {
 		// The link builds the onion and reads the failure.
@@ -77,6 +85,9 @@ func (a *paymentActor) persistPartOutcome(ctx actor.Context, e payment.PersistOu
 	if e.PaymentOnly {
 		a.flow = nil
 	}
+	if e.PartRecord != nil && e.PartRecord.PartID != 0 {
+		delete(a.flow, e.Part) // a sendpay part's outcome is its last word
+	}
 	a.writing = true
 	ctx.Request(a.deps.Ledger, w)
 }
@@ -88,6 +99,11 @@ func (a *paymentActor) sendPart(ctx actor.Context, e payment.SendHTLC) {
 		return
 	}
 	peer := a.deps.Peer(e.Route[0].Channel)
+	if peer != nil && !sent.reserved {
+		// A sendpay part is held from now until its outcome.
+		ctx.Send(a.deps.Graph, &messages.Reserve{Route: e.Route})
+		sent.reserved = true
+	}
 	if peer != nil && a.deps.NoOnion {
 		expiry, err := htlc.AbsoluteCLTV(sent.height, sent.route[0].Delay)
 		if err == nil {

@@ -84,6 +84,11 @@ type PaymentState struct {
 	Resumed []messages.Attempt
 	// InParts says the pay is resumed in parts.
 	InParts bool
+	// Groups are the hash's groups of sendpay parts (groupid 1 and up),
+	// and SendParts their parts: each part's row, and for one still
+	// pending, what a previous run sent, to be asked after.
+	Groups    []messages.Payment
+	SendParts []messages.Attempt
 }
 
 // PaymentProps returns the props of payment actors: each is the actor of
@@ -126,6 +131,7 @@ func (d *PaymentDeps) avoidFor() time.Duration {
 // load builds the core from the ledger's state of the hash.
 func (a *paymentActor) load(st PaymentState) {
 	a.parts = st.Parts
+	defer a.restoreSendParts(st)
 	if st.InParts {
 		a.core = payment.New(a.hash, st.Record, nil) // resumeParts goes on
 		return
@@ -163,7 +169,10 @@ type paymentActor struct {
 	// persistPart is the part whose attempt is being written.
 	flow        map[uint64]*sentHTLC
 	persistPart uint64
-	timers      map[payment.ReplyTo]*time.Timer
+	// reattachParts are the handles of sendpay parts a previous run
+	// left in flight, asked after when the actor starts.
+	reattachParts []uint64
+	timers        map[payment.ReplyTo]*time.Timer
 }
 
 // sentHTLC is the attempt being written or in flight: its onion, and
@@ -221,6 +230,7 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		if a.sent != nil && a.sent.onion == nil && len(a.sent.route) > 0 {
 			a.reattach(ctx)
 		}
+		a.reattachSendParts(ctx)
 		if st.InParts && st.Resume != nil {
 			a.resumeParts(ctx, st)
 		}

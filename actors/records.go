@@ -10,12 +10,13 @@ import (
 	"github.com/payengine/payengine/payment"
 )
 
-// toPayment is the ledger's form of a payment record (one group per hash,
-// as in v0.7: a new attempt after a failure replaces the row).
+// toPayment is the ledger's form of a payment record: group 0 is the
+// single-part payment of v0.7 (a new attempt after a failure replaces the
+// row); a group of sendpay parts has its own row, under its groupid.
 func toPayment(r *payment.Record) messages.Payment {
 	amt := r.Amount
 	p := messages.Payment{
-		PaymentHash: r.Hash, Destination: r.Destination, AmountMsat: &amt, AmountSentMsat: r.AmountSent,
+		PaymentHash: r.Hash, GroupID: r.GroupID, Destination: r.Destination, AmountMsat: &amt, AmountSentMsat: r.AmountSent,
 		CreatedAt: uint64(r.CreatedAt.Unix()), Status: messages.PaymentStatus(r.Status), Preimage: r.Preimage,
 		Label: r.Label, Bolt11: r.Bolt11, Failure: toFailure(r.Failure),
 	}
@@ -34,7 +35,7 @@ func toPayment(r *payment.Record) messages.Payment {
 // toAttempt is the ledger's form of the record's attempt over route.
 func toAttempt(r *payment.Record, route graph.Route, linkID, part uint64) messages.Attempt {
 	a := messages.Attempt{
-		PaymentHash: r.Hash, PartID: part, Route: route, AmountMsat: r.Amount, AmountSentMsat: r.AmountSent,
+		PaymentHash: r.Hash, GroupID: r.GroupID, PartID: part, Route: route, AmountMsat: r.Amount, AmountSentMsat: r.AmountSent,
 		LinkID: linkID, Preimage: r.Preimage, Failure: toFailure(r.Failure), CreatedAt: uint64(r.CreatedAt.Unix()),
 	}
 	if len(route) > 0 {
@@ -101,7 +102,7 @@ func fromFailure(f *messages.Failure) *payment.Failure {
 // fromPayment is the core's record of a ledger payment.
 func fromPayment(p *messages.Payment) *payment.Record {
 	r := &payment.Record{
-		Hash: p.PaymentHash, Destination: p.Destination, AmountSent: p.AmountSentMsat,
+		Hash: p.PaymentHash, GroupID: p.GroupID, Destination: p.Destination, AmountSent: p.AmountSentMsat,
 		CreatedAt: time.Unix(int64(p.CreatedAt), 0), Status: payment.Status(p.Status), Preimage: p.Preimage,
 		Label: p.Label, Bolt11: p.Bolt11,
 	}
@@ -117,5 +118,31 @@ func fromPayment(p *messages.Payment) *payment.Record {
 			RetryFor: time.Duration(run.RetryFor), MaxDelay: run.MaxDelay}}
 	}
 	r.Failure = fromFailure(p.Failure)
+	return r
+}
+
+// fromPart is the record of a sendpay part (an attempt of a group 1 and
+// up) as listsendpays shows it and its restarted actor holds it: the
+// part's own amounts and outcome, under its group's label and bolt11.
+func fromPart(a *messages.Attempt, group *messages.Payment) payment.Record {
+	r := payment.Record{
+		Hash: a.PaymentHash, GroupID: a.GroupID, PartID: a.PartID, Amount: a.AmountMsat, AmountSent: a.AmountSentMsat,
+		CreatedAt: time.Unix(int64(a.CreatedAt), 0), Preimage: a.Preimage, Failure: fromFailure(a.Failure),
+		Label: group.Label, Bolt11: group.Bolt11,
+	}
+	if len(a.Route) > 0 {
+		r.Destination = a.Route[len(a.Route)-1].ID
+	}
+	if a.ResolvedAt != nil {
+		r.CompletedAt = time.Unix(int64(*a.ResolvedAt), 0)
+	}
+	switch a.Status {
+	case messages.AttemptSettled:
+		r.Status = payment.StatusComplete
+	case messages.AttemptFailed:
+		r.Status = payment.StatusFailed
+	default:
+		r.Status = payment.StatusPending
+	}
 	return r
 }

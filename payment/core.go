@@ -34,9 +34,10 @@ type Core struct {
 	route   graph.Route // the attempt being persisted or in flight
 	secret  *[32]byte
 	total   graph.MilliSat
-	sender  *ReplyTo  // the sendpay or delpay caller waiting for the ledger
-	waiters []ReplyTo // waitsendpay callers
-	pay     *payRun   // the pay driving this hash, if any
+	sender  *ReplyTo    // the sendpay or delpay caller waiting for the ledger
+	waiters []ReplyTo   // waitsendpay callers
+	pay     *payRun     // the pay driving this hash, if any
+	sparts  []*sendPart // sendpay's parts (partid ≠ 0), in the order sent
 }
 
 // New returns the core of a hash, with the record the ledger holds for it
@@ -80,7 +81,7 @@ func (c *Core) Paying() bool { return c.pay != nil }
 // Done reports whether nothing is under way and nobody waits: the actor may
 // stop.
 func (c *Core) Done() bool {
-	return c.phase == phaseIdle && c.pay == nil && len(c.waiters) == 0
+	return c.phase == phaseIdle && c.pay == nil && len(c.waiters) == 0 && c.partsIdle()
 }
 
 // Step applies one event at time now and returns the effects to carry out,
@@ -97,6 +98,9 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 	case Pay:
 		return c.stepPay(now, ev), nil
 	case Persisted:
+		if isSendPart(ev.Part) {
+			return c.stepSendPartPersisted(ev)
+		}
 		if ev.Part != 0 {
 			return c.stepPartPersisted(ev)
 		}
@@ -105,6 +109,9 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 		}
 		return c.stepPersisted(), nil
 	case Settled:
+		if isSendPart(ev.Part) {
+			return c.stepSendPartSettled(now, ev)
+		}
 		if ev.Part != 0 {
 			return c.stepPartSettled(now, ev)
 		}
@@ -113,6 +120,9 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 		}
 		return c.stepSettled(now, ev), nil
 	case Failed:
+		if isSendPart(ev.Part) {
+			return c.stepSendPartFailed(now, ev)
+		}
 		if ev.Part != 0 {
 			return c.stepPartFailed(now, ev)
 		}
@@ -155,9 +165,13 @@ func fail(to ReplyTo, code int, format string, a ...any) Effect {
 	return Reply{To: to, Err: &Error{Code: code, Message: fmt.Sprintf(format, a...)}}
 }
 
-// busy reports whether an attempt or a pay is under way: a new sendpay or
-// pay then fails with 200 (the original pages' rule).
-func (c *Core) busy() bool { return c.phase != phaseIdle || c.pay != nil }
+// busy reports whether an attempt, a pay or a sendpay part is under way:
+// a new sendpay or pay then fails with 200 (the original pages' rule).
+func (c *Core) busy() bool { return c.singleBusy() || c.partsPending() }
+
+// singleBusy reports whether the single-part payment (group 0) has an
+// attempt or a pay under way.
+func (c *Core) singleBusy() bool { return c.phase != phaseIdle || c.pay != nil }
 
 const msgInProgress = "Payment is still in progress"
 
@@ -169,6 +183,9 @@ func (c *Core) stepSendPay(now time.Time, ev SendPay) []Effect {
 	if len(ev.Route) == 0 {
 		return []Effect{fail(ev.Reply, CodeInvalidParams, "Empty route")}
 	}
+	if ev.PartID != 0 {
+		return c.stepSendPart(now, ev)
+	}
 	final := ev.Route[len(ev.Route)-1].Amount
 	amount := final
 	if ev.Amount != nil {
@@ -179,6 +196,10 @@ func (c *Core) stepSendPay(now time.Time, ev SendPay) []Effect {
 		if final/2 > amount || (final/2 == amount && final%2 == 1) {
 			return []Effect{fail(ev.Reply, CodeInvalidParams, "final %s more than twice msatoshi %s", final, amount)}
 		}
+	}
+	if c.partsPending() {
+		// HEAD: parallel and non-parallel parts do not mix.
+		return []Effect{fail(ev.Reply, CodeInProgress, "Already have parallel payment in progress")}
 	}
 	if c.busy() {
 		return []Effect{fail(ev.Reply, CodeInProgress, msgInProgress)}
@@ -192,6 +213,9 @@ func (c *Core) stepSendPay(now time.Time, ev SendPay) []Effect {
 			return []Effect{fail(ev.Reply, CodeRHashUsed, "Already succeeded to %s", c.rec.Destination)}
 		}
 		return []Effect{Reply{To: ev.Reply, Record: c.Record()}}
+	}
+	if c.partsComplete() {
+		return []Effect{fail(ev.Reply, CodeRHashUsed, "Already succeeded other parts")}
 	}
 	if f := ev.NoPeer; f != nil {
 		// v0.7 answers before storing anything: the record, if any,
@@ -272,8 +296,12 @@ func (c *Core) stepFailed(now time.Time, ev Failed) []Effect {
 // failureError is waitsendpay's answer for the failed record (spec
 // section 6): 202 with the onion, 203 or 204 with the routing failure and
 // the payment's fields, or 209 when no details were kept.
-func (c *Core) failureError() *Error {
-	f := c.rec.Failure
+func (c *Core) failureError() *Error { return recordError(c.rec) }
+
+// recordError is waitsendpay's answer for a failed record: the single
+// payment's or a sendpay part's.
+func recordError(rec *Record) *Error {
+	f := rec.Failure
 	if f == nil {
 		return &Error{Code: CodeUnspecified, Message: "Payment failure reason unknown"}
 	}
@@ -281,7 +309,8 @@ func (c *Core) failureError() *Error {
 	case CodeUnparseableOnion:
 		return &Error{Code: f.Code, Message: "Malformed error reply", Data: map[string]string{"onionreply": hex.EncodeToString(f.OnionReply)}}
 	}
-	return &Error{Code: f.Code, Message: f.Message, Data: FailureData{Record: c.Record(), Routing: f.Routing}}
+	r := *rec
+	return &Error{Code: f.Code, Message: f.Message, Data: FailureData{Record: &r, Routing: f.Routing}}
 }
 
 // FailureData is the data of a 203 or 204 error: the routing failure
@@ -293,6 +322,9 @@ type FailureData struct {
 }
 
 func (c *Core) stepWait(ev WaitSendPay) []Effect {
+	if ev.PartID != 0 || (ev.GroupID != nil && *ev.GroupID != 0) {
+		return c.stepWaitPart(ev)
+	}
 	switch {
 	case c.rec == nil:
 		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "Never attempted payment for '%x'", c.hash)}
@@ -321,7 +353,7 @@ func (c *Core) stepTimeout(ev WaitTimeout) []Effect {
 			return []Effect{fail(ev.Reply, CodeInProgress, "Timed out while waiting")}
 		}
 	}
-	return nil
+	return c.partTimeout(ev)
 }
 
 // stepDelPay is Core Lightning's delpay: the record goes, with its

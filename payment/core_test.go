@@ -47,10 +47,19 @@ func describe(effects []Effect) []string {
 		case FindRoute:
 			out = append(out, fmt.Sprintf("find-route exclude=%v", e.Params.Exclude))
 		case PersistAttempt:
+			if r := e.PartRecord; r != nil && r.PartID != 0 {
+				out = append(out, fmt.Sprintf("persist-part group=%d part=%d amount=%d sent=%d total=%d; group sent=%d",
+					r.GroupID, r.PartID, r.Amount, r.AmountSent, e.Total, e.Record.AmountSent))
+				break
+			}
 			out = append(out, fmt.Sprintf("persist-attempt amount=%d sent=%d", e.Record.Amount, e.Record.AmountSent))
 		case SendHTLC:
 			out = append(out, fmt.Sprintf("send-htlc hops=%d", len(e.Route)))
 		case PersistOutcome:
+			if r := e.PartRecord; r != nil && r.PartID != 0 {
+				out = append(out, fmt.Sprintf("persist-part-outcome %d/%d %s; group %s", r.GroupID, r.PartID, r.Status, e.Record.Status))
+				break
+			}
 			out = append(out, "persist-outcome "+string(e.Record.Status))
 		case ReportFailure:
 			if len(e.Route) > 0 {
@@ -67,15 +76,23 @@ func describe(effects []Effect) []string {
 			case e.Err != nil:
 				out = append(out, fmt.Sprintf("reply to=%d error %d %s", e.To, e.Err.Code, e.Err.Message))
 			case e.Message != "":
-				out = append(out, fmt.Sprintf("reply to=%d %s (%s)", e.To, e.Record.Status, e.Message))
+				out = append(out, fmt.Sprintf("reply to=%d %s (%s)%s", e.To, e.Record.Status, e.Message, partOf(e.Record)))
 			default:
-				out = append(out, fmt.Sprintf("reply to=%d %s", e.To, e.Record.Status))
+				out = append(out, fmt.Sprintf("reply to=%d %s%s", e.To, e.Record.Status, partOf(e.Record)))
 			}
 		default:
 			out = append(out, fmt.Sprintf("%T", e))
 		}
 	}
 	return out
+}
+
+// partOf names a sendpay part's record in a reply ("" for any other).
+func partOf(r *Record) string {
+	if r.PartID == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" part %d/%d", r.GroupID, r.PartID)
 }
 
 // step applies ev and checks the effects, line by line.

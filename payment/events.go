@@ -23,6 +23,12 @@ type SendPay struct {
 	// been checked, sendpay answers it at once, and nothing is written or
 	// sent.
 	NoPeer *Failure
+	// PartID is sendpay's partid: 0 is the single-part payment of v0.7;
+	// any other makes this a part of a multi-part payment (spec section
+	// 5, HEAD's rules), Amount then being the total. GroupID is its
+	// groupid; nil gives a new group (the highest of the hash plus one).
+	PartID  uint64
+	GroupID *uint64
 }
 
 // WaitSendPay is a waitsendpay call (spec section 6). A nil Timeout waits
@@ -30,6 +36,11 @@ type SendPay struct {
 type WaitSendPay struct {
 	Reply   ReplyTo
 	Timeout *time.Duration
+	// PartID and GroupID name the part to wait for (HEAD): partid 0 is
+	// the single-part payment; a nil GroupID means the hash's latest
+	// group of parts.
+	PartID  uint64
+	GroupID *uint64
 }
 
 // Invoice is what pay needs of a decoded BOLT 11 invoice.
@@ -154,6 +165,10 @@ type PersistAttempt struct {
 	Secret *[32]byte
 	Total  graph.MilliSat
 	Part   uint64 // 0: the single attempt; else a part of a multi-part pay
+	// PartRecord, for a sendpay part, is the part's own row, kept under
+	// (Record.GroupID, PartRecord.PartID): the caller's partid, not a
+	// number of the actor's. Record is then its group's row.
+	PartRecord *Record
 }
 
 // SendHTLC hands the attempt's HTLC to the peer of the route's first hop.

@@ -50,6 +50,12 @@ func (c *Core) stepPay(now time.Time, ev Pay) []Effect {
 		// once with the stored preimage.
 		return []Effect{Reply{To: ev.Reply, Record: c.Record()}}
 	}
+	if g, ok := c.completeGroup(); ok {
+		// Paid in parts by sendpay: HEAD's pay finds the complete group
+		// and succeeds with it.
+		rec := c.groupRecord(g)
+		return []Effect{Reply{To: ev.Reply, Record: &rec}}
+	}
 	if c.busy() {
 		return []Effect{fail(ev.Reply, CodeInProgress, msgInProgress)}
 	}

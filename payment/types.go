@@ -44,6 +44,10 @@ type Record struct {
 	// Parts is how many parts delivered a payment made in parts (pay's
 	// result "parts"); 0 for a single attempt.
 	Parts int
+	// GroupID and PartID name a sendpay part's row (spec section 4, HEAD):
+	// its group (1 and up) and the caller's partid. Both are 0 for the
+	// single-part payment of v0.7 (sendpay with partid 0, or pay).
+	GroupID, PartID uint64
 }
 
 // PayRun is what a restart needs to resume a pay whose attempt was in

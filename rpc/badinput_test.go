@@ -89,8 +89,9 @@ func TestBadInput(t *testing.T) {
 		{req("getroute", `{"id":"`+self+`","msatoshi":1e3,"riskfactor":1}`), CodeInvalidParams, "'msatoshi' should be a millisatoshi amount, not '1e3'", "7", false},
 		{req("pay", `{"bolt11":"a","exemptfee":"5 sat"}`), CodeInvalidParams, "'exemptfee' should be a millisatoshi amount, not '5 sat'", "7", false},
 		{req("sendpay", `[[`+hop("msatoshi", `"1.5sat"`)+`],"`+hash+`"]`), CodeInvalidParams, "route[0]: 'msatoshi' should be a millisatoshi amount, not '1.5sat'", "7", false},
+		// A part of a multi-part sendpay without its total.
+		{req("sendpay", `{"route":[`+hop("id", `"`+self+`"`)+`],"payment_hash":"`+hash+`","partid":2}`), CodeInvalidParams, "Must specify msatoshi with partid", "7", false},
 		// Params the schemas list that the engine cannot honour.
-		{req("sendpay", `{"route":[`+hop("id", `"`+self+`"`)+`],"payment_hash":"`+hash+`","partid":2}`), CodeInvalidParams, "'partid' 2 is not supported...", "7", false},
 		{req("pay", `{"bolt11":"a","exclude":["1x2x3/0"]}`), CodeInvalidParams, "'exclude' is not supported...", "7", false},
 		// The stream itself: too large, or unbalanced.
 		{`{"id":1,"method":"decodepay","params":["` + strings.Repeat("x", DefaultMaxRequestBytes) + `"]}`, CodeInvalidRequest, "Request too large...", "null", true},

@@ -75,7 +75,7 @@ func (h *handlers) commands() []Command {
 				{Name: "groupid", Parse: parseU64},
 				{Name: "payment_metadata", Parse: parseHex},
 			},
-			Description: "Send an HTLC along route for payment_hash and return once it is on its way (status pending); waitsendpay gives the outcome. amount_msat (msatoshi) is the amount recorded; the final hop may get up to twice it. Without payment_secret, the secret of bolt11 is used. Only partid 0; groupid is ignored (one payment per hash)."},
+			Description: "Send an HTLC along route for payment_hash and return once it is on its way (status pending); waitsendpay gives the outcome. amount_msat (msatoshi) is the amount recorded; the final hop may get up to twice it. Without payment_secret, the secret of bolt11 is used. A partid other than 0 sends one part of a multi-part payment with Core Lightning's current rules: amount_msat is then the total and payment_secret is required; parts go in groupid (default: a new group), which must be 1 or more. With partid 0, groupid is ignored (the single-part payment of a hash is group 0)."},
 		{Name: "waitsendpay", Category: "payment", Handler: h.waitsendpay,
 			Params: []Param{
 				{Name: "payment_hash", Required: true, Parse: parseHash},
@@ -83,7 +83,7 @@ func (h *handlers) commands() []Command {
 				{Name: "partid", Parse: parseU64},
 				{Name: "groupid", Parse: parseU64},
 			},
-			Description: "Wait for the payment of payment_hash to complete or fail, at most timeout seconds (0: just look)."},
+			Description: "Wait for the payment of payment_hash to complete or fail, at most timeout seconds (0: just look); partid (default 0) and groupid (default: the latest group of parts) name a part of a multi-part sendpay."},
 		{Name: "pay", Category: "payment", Handler: h.pay,
 			Params: []Param{
 				pBolt11,
@@ -123,11 +123,12 @@ func (h *handlers) commands() []Command {
 	}
 }
 
-// row reads the ledger's row of a hash; a hash the engine returned a
-// record for has one. Failing that, zero ids are better than failing a
+// row reads the ledger's row of a hash's group (0: the single-part
+// payment; a sendpay part's is its group's row); a record the engine
+// returned has one. Failing that, zero ids are better than failing a
 // payment that went through, so it logs and goes on.
-func (h *handlers) row(hash [32]byte) messages.Payment {
-	p, err := h.ledger.Payment(hash, 0)
+func (h *handlers) row(hash [32]byte, group uint64) messages.Payment {
+	p, err := h.ledger.Payment(hash, group)
 	if err != nil {
 		h.log.Warn("rpc: no ledger row for a payment the engine knows", "payment_hash", hex.EncodeToString(hash[:]), "err", err)
 	}
@@ -147,7 +148,7 @@ func (h *handlers) fail(err error) error {
 			if d.Routing != nil {
 				var row messages.Payment
 				if d.Record != nil {
-					row = h.row(d.Record.Hash)
+					row = h.row(d.Record.Hash, d.Record.GroupID)
 				}
 				data, derr := failureDataJSON(d.Routing, d.Record, row)
 				if derr != nil {

@@ -73,7 +73,7 @@ func (h *handlers) listsendpays(ctx context.Context, a *Args) (any, error) {
 	}
 	out := []paymentJSON{}
 	for i := range recs {
-		row := h.row(recs[i].Hash)
+		row := h.row(recs[i].Hash, recs[i].GroupID)
 		if f.keep(recs[i].Status, row.ID, len(out)) {
 			out = append(out, toPaymentJSON(&recs[i], row))
 		}
@@ -92,7 +92,7 @@ func (h *handlers) listpays(ctx context.Context, a *Args) (any, error) {
 	}
 	out := []listPayJSON{}
 	for _, p := range pays {
-		row := h.row(p.Hash)
+		row := h.row(p.Hash, p.GroupID)
 		if !f.keep(p.Status, row.ID, len(out)) {
 			continue
 		}

@@ -22,9 +22,6 @@ func unsupported(a *Args, name, why string) error {
 }
 
 func (h *handlers) sendpay(ctx context.Context, a *Args) (any, error) {
-	if v, ok := Arg[uint64](a, "partid"); ok && v != 0 {
-		return nil, invalidParams("'partid' %d is not supported: no multi-part payments (partid 0 only)", v)
-	}
 	if err := errors.Join(unsupported(a, "localinvreqid", "no BOLT 12"),
 		unsupported(a, "payment_metadata", "the onion carries no payment_metadata")); err != nil {
 		return nil, asError(err)
@@ -44,16 +41,21 @@ func (h *handlers) sendpay(ctx context.Context, a *Args) (any, error) {
 	if v, ok := Arg[graph.MilliSat](a, "amount_msat"); ok {
 		req.Amount = &v
 	}
+	req.PartID, _ = Arg[uint64](a, "partid")
+	if v, ok := Arg[uint64](a, "groupid"); ok && req.PartID != 0 {
+		req.GroupID = &v
+	}
 	if v, ok := Arg[[32]byte](a, "payment_secret"); ok {
 		req.Secret = &v
-	} else if req.Bolt11 != "" {
+	} else if req.Bolt11 != "" && req.PartID == 0 {
+		// A part needs its payment_secret given, as in Core Lightning.
 		req.Secret = h.secretOf(req.Bolt11, req.Hash)
 	}
 	rec, msg, err := h.e.SendPay(ctx, req)
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	p := toPaymentJSON(rec, h.row(rec.Hash))
+	p := toPaymentJSON(rec, h.row(rec.Hash, rec.GroupID))
 	if rec.Status == payment.StatusPending {
 		p.Message = msg
 	}
@@ -76,20 +78,22 @@ func (h *handlers) secretOf(bolt11 string, hash [32]byte) *[32]byte {
 }
 
 func (h *handlers) waitsendpay(ctx context.Context, a *Args) (any, error) {
-	if v, ok := Arg[uint64](a, "partid"); ok && v != 0 {
-		return nil, invalidParams("'partid' %d is not supported: no multi-part payments (partid 0 only)", v)
-	}
 	hash, _ := Arg[[32]byte](a, "payment_hash")
+	partid, _ := Arg[uint64](a, "partid")
+	var groupid *uint64
+	if v, ok := Arg[uint64](a, "groupid"); ok {
+		groupid = &v
+	}
 	var timeout *time.Duration
 	if v, ok := Arg[uint64](a, "timeout"); ok {
 		d := time.Duration(v) * time.Second
 		timeout = &d
 	}
-	rec, err := h.e.WaitSendPay(ctx, hash, timeout)
+	rec, err := h.e.WaitSendPart(ctx, hash, partid, groupid, timeout)
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	return toPaymentJSON(rec, h.row(rec.Hash)), nil
+	return toPaymentJSON(rec, h.row(rec.Hash, rec.GroupID)), nil
 }
 
 func (h *handlers) pay(ctx context.Context, a *Args) (any, error) {

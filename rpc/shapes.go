@@ -18,6 +18,7 @@ type paymentJSON struct {
 	ID             uint64  `json:"id"`
 	CreatedIndex   uint64  `json:"created_index"`
 	GroupID        uint64  `json:"groupid"`
+	PartID         uint64  `json:"partid,omitempty"` // only a part's, as CLN
 	PaymentHash    string  `json:"payment_hash"`
 	Status         string  `json:"status"`
 	Destination    string  `json:"destination"`
@@ -32,11 +33,12 @@ type paymentJSON struct {
 	Message        string  `json:"message,omitempty"`
 }
 
-// toPaymentJSON shapes a record; row is the ledger's row of its hash (the
-// id, created_index and groupid).
+// toPaymentJSON shapes a record; row is the ledger's row of its hash and
+// group (the id, created_index and groupid: the parts of a group share
+// their group's id).
 func toPaymentJSON(r *payment.Record, row messages.Payment) paymentJSON {
 	p := paymentJSON{
-		ID: row.ID, CreatedIndex: row.ID, GroupID: row.GroupID, PaymentHash: hex.EncodeToString(r.Hash[:]),
+		ID: row.ID, CreatedIndex: row.ID, GroupID: row.GroupID, PartID: r.PartID, PaymentHash: hex.EncodeToString(r.Hash[:]),
 		Status: string(r.Status), Destination: r.Destination.String(), AmountMsat: uint64(r.Amount),
 		AmountSentMsat: uint64(r.AmountSent), CreatedAt: unix(r.CreatedAt.Unix()), Label: r.Label, Bolt11: r.Bolt11,
 	}

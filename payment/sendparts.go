@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -61,21 +62,11 @@ func (c *Core) sortedParts() []*sendPart {
 	ps := slices.Clone(c.sparts)
 	slices.SortFunc(ps, func(a, b *sendPart) int {
 		if a.rec.GroupID != b.rec.GroupID {
-			return cmpU64(a.rec.GroupID, b.rec.GroupID)
+			return cmp.Compare(a.rec.GroupID, b.rec.GroupID)
 		}
-		return cmpU64(a.rec.PartID, b.rec.PartID)
+		return cmp.Compare(a.rec.PartID, b.rec.PartID)
 	})
 	return ps
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (c *Core) partsPending() bool {

@@ -1,0 +1,301 @@
+package claims
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/payengine/payengine/internal/etcdtest"
+)
+
+// newStore returns a Store over a fresh client of url.
+func newStore(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := New(etcdtest.Client(t, url), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func bg(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Many members race for the same hashes, each member with its own etcd
+// client (as separate processes would have): for each hash exactly one
+// call writes the claim, and every caller is told the same holder.
+func TestClaimOneWinner(t *testing.T) {
+	url := etcdtest.Run(t).ClientURL
+	const clients, perClient, hashes = 4, 8, 10
+	stores := make([]*Store, clients)
+	for i := range stores {
+		stores[i] = newStore(t, url)
+	}
+	for h := 0; h < hashes; h++ {
+		hash, _ := paid(byte(h))
+		var wg sync.WaitGroup
+		results := make([]Claim, clients*perClient)
+		errs := make([]error, clients*perClient)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				member := fmt.Sprintf("member-%d", i)
+				results[i], errs[i] = stores[i%clients].Claim(bg(t), hash, member)
+			}()
+		}
+		wg.Wait()
+		winners := 0
+		var winner string
+		for i, r := range results {
+			if errs[i] != nil {
+				t.Fatalf("hash %d caller %d: %v", h, i, errs[i])
+			}
+			if r.Wrote {
+				winners++
+				winner = fmt.Sprintf("member-%d", i)
+				if !r.HeldBy(winner) {
+					t.Fatalf("hash %d: the writer %s does not hold %+v", h, winner, r)
+				}
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("hash %d: %d callers wrote the claim, want exactly 1", h, winners)
+		}
+		for i, r := range results {
+			if r.Member != winner || r.State != StatePending || r.Round != 1 {
+				t.Fatalf("hash %d caller %d told %+v, want pending held by %s", h, i, r, winner)
+			}
+		}
+		got, found, err := stores[0].Get(bg(t), hash)
+		if err != nil || !found || got.Member != winner || got.State != StatePending {
+			t.Fatalf("hash %d: Get = %+v, %v, %v; want pending held by %s", h, got, found, err, winner)
+		}
+	}
+}
+
+// A failed claim is replaced by the next Claim, once, even when many race
+// for it; the loser of the first round cannot then write an outcome.
+func TestClaimReplacesFailed(t *testing.T) {
+	url := etcdtest.Run(t).ClientURL
+	s := newStore(t, url)
+	hash, pre := paid(1)
+	if c, err := s.Claim(bg(t), hash, "a"); err != nil || !c.Wrote {
+		t.Fatalf("first claim: %+v, %v", c, err)
+	}
+	if c, err := s.Claim(bg(t), hash, "b"); err != nil || c.Wrote || c.Member != "a" {
+		t.Fatalf("b's claim over a's pending one: %+v, %v; want a's claim, not written", c, err)
+	}
+	if c, err := s.Fail(bg(t), hash, "a"); err != nil || c.State != StateFailed {
+		t.Fatalf("a fails: %+v, %v", c, err)
+	}
+	if c, found, err := s.Get(bg(t), hash); err != nil || !found || c.State != StateFailed {
+		t.Fatalf("Get after Fail: %+v, %v, %v", c, found, err)
+	}
+
+	const racers = 16
+	results := make([]Claim, racers)
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = newStore(t, url).Claim(bg(t), hash, fmt.Sprintf("r%d", i))
+		}()
+	}
+	wg.Wait()
+	var winner string
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("racer %d: %v", i, errs[i])
+		}
+		if r.Wrote {
+			if winner != "" {
+				t.Fatalf("both %s and r%d replaced the failed claim", winner, i)
+			}
+			winner = r.Member
+		}
+	}
+	if winner == "" {
+		t.Fatal("no racer replaced the failed claim")
+	}
+	for i, r := range results {
+		if r.Member != winner || r.State != StatePending || r.Round != 2 {
+			t.Fatalf("racer %d told %+v, want round 2 pending held by %s", i, r, winner)
+		}
+	}
+	// a's claim is gone: a can neither complete nor fail the hash now.
+	if _, err := s.Complete(bg(t), hash, "a", pre); !errors.Is(err, ErrNotHolder) {
+		t.Fatalf("a completes after being replaced: %v, want ErrNotHolder", err)
+	}
+	if _, err := s.Fail(bg(t), hash, "a"); !errors.Is(err, ErrNotHolder) {
+		t.Fatalf("a fails after being replaced: %v, want ErrNotHolder", err)
+	}
+}
+
+// A completed claim is what everyone reads afterwards: Get gives the
+// preimage, a new Claim is answered with it, and it cannot be failed.
+func TestCompleteVisible(t *testing.T) {
+	url := etcdtest.Run(t).ClientURL
+	member, frontEnd := newStore(t, url), newStore(t, url)
+	hash, pre := paid(7)
+	_, wrong := paid(8)
+	if _, found, err := frontEnd.Get(bg(t), hash); err != nil || found {
+		t.Fatalf("Get before any claim: found %v, %v", found, err)
+	}
+	if _, err := member.Complete(bg(t), hash, "a", pre); !errors.Is(err, ErrNotClaimed) {
+		t.Fatalf("Complete before Claim: %v, want ErrNotClaimed", err)
+	}
+	if _, err := member.Claim(bg(t), hash, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := member.Complete(bg(t), hash, "a", wrong); !errors.Is(err, ErrBadPreimage) {
+		t.Fatalf("Complete with a wrong preimage: %v, want ErrBadPreimage", err)
+	}
+	if _, err := member.Complete(bg(t), hash, "b", pre); !errors.Is(err, ErrNotHolder) {
+		t.Fatalf("Complete by b: %v, want ErrNotHolder", err)
+	}
+	if c, err := member.Complete(bg(t), hash, "a", pre); err != nil || !c.Wrote || c.State != StateComplete {
+		t.Fatalf("Complete: %+v, %v", c, err)
+	}
+	if c, err := member.Complete(bg(t), hash, "a", pre); err != nil || c.Wrote {
+		t.Fatalf("Complete again: %+v, %v; want no error and no write", c, err)
+	}
+	c, found, err := frontEnd.Get(bg(t), hash)
+	if err != nil || !found || c.State != StateComplete || c.Preimage != pre || c.Member != "a" {
+		t.Fatalf("front-end Get: %+v, %v, %v; want complete with the preimage", c, found, err)
+	}
+	if c, err := frontEnd.Claim(bg(t), hash, "b"); err != nil || c.Wrote || c.State != StateComplete || c.Preimage != pre {
+		t.Fatalf("Claim after complete: %+v, %v; want the complete record", c, err)
+	}
+	if _, err := member.Fail(bg(t), hash, "a"); !errors.Is(err, ErrComplete) {
+		t.Fatalf("Fail after complete: %v, want ErrComplete", err)
+	}
+}
+
+// Claims carry no lease: the record of a member whose client is gone (a
+// crashed process) stays pending, and stays its own.
+func TestClaimOutlivesItsClient(t *testing.T) {
+	url := etcdtest.Run(t).ClientURL
+	hash, _ := paid(3)
+	c, err := etcdtest.NewClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed, _ := New(c, Options{})
+	if _, err := crashed.Claim(bg(t), hash, "a"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	raw := etcdtest.Client(t, url)
+	kv, err := raw.Get(bg(t), (&Store{o: Options{Prefix: "/claims/"}}).Key(hash))
+	if err != nil || len(kv.Kvs) != 1 {
+		t.Fatalf("raw get: %v, %d keys", err, len(kv.Kvs))
+	}
+	if kv.Kvs[0].Lease != 0 {
+		t.Fatalf("claim carries lease %d, want none", kv.Kvs[0].Lease)
+	}
+	restarted := newStore(t, url)
+	got, err := restarted.Claim(bg(t), hash, "a")
+	if err != nil || got.Wrote || !got.HeldBy("a") {
+		t.Fatalf("a's Claim after its restart: %+v, %v; want its own pending claim, not rewritten", got, err)
+	}
+	if got, err := restarted.Claim(bg(t), hash, "b"); err != nil || got.HeldBy("b") {
+		t.Fatalf("b's Claim: %+v, %v; want a's claim", got, err)
+	}
+}
+
+// etcd stopped: Claim fails closed within its deadline with ErrUnavailable,
+// and when etcd is back nothing was claimed.
+func TestEtcdStopped(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := etcdtest.Start(etcdtest.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Stop() }()
+	s := newStore(t, srv.ClientURL)
+	hash, pre := paid(9)
+	held, _ := paid(10)
+	if _, err := s.Claim(bg(t), held, "a"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+
+	for _, tt := range []struct {
+		name     string
+		timeout  time.Duration // the Store's
+		deadline time.Duration // the caller's
+	}{
+		{"caller's deadline", time.Minute, 700 * time.Millisecond},
+		{"store's timeout", 700 * time.Millisecond, time.Minute},
+	} {
+		st, err := New(s.c, Options{Timeout: tt.timeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+		began := time.Now()
+		c, err := st.Claim(ctx, hash, "a")
+		took := time.Since(began)
+		cancel()
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("%s: Claim with etcd stopped = %+v, %v; want ErrUnavailable", tt.name, c, err)
+		}
+		if took > 1500*time.Millisecond {
+			t.Fatalf("%s: Claim took %v to fail, want about 700ms", tt.name, took)
+		}
+		t.Logf("%s: failed after %v: %v", tt.name, took.Round(time.Millisecond), err)
+	}
+	if _, _, err := s.Get(bg(t), held); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get with etcd stopped: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Complete(bg(t), held, "a", pre); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Complete with etcd stopped: %v, want ErrUnavailable", err)
+	}
+
+	srv, err = etcdtest.Start(etcdtest.Options{Dir: dir, ClientAddr: srv.ClientAddr, PeerAddr: srv.PeerAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Get(bg(t), hash); err != nil || found {
+		t.Fatalf("after restart, the hash claimed while etcd was down: found %v, %v; want nothing", found, err)
+	}
+	if c, found, err := s.Get(bg(t), held); err != nil || !found || !c.HeldBy("a") {
+		t.Fatalf("after restart, the claim made before: %+v, %v, %v", c, found, err)
+	}
+	if c, err := s.Claim(bg(t), hash, "a"); err != nil || !c.Wrote {
+		t.Fatalf("Claim once etcd is back: %+v, %v", c, err)
+	}
+}
+
+// Options: zero means default; bad values are refused together.
+func TestOptions(t *testing.T) {
+	s, err := New(&clientv3.Client{}, Options{})
+	if err != nil || s.o.Prefix != "/claims/" || s.o.Timeout != 2*time.Second {
+		t.Fatalf("defaults: %+v, %v", s, err)
+	}
+	if s.Key([32]byte{0xab}) != "/claims/ab00000000000000000000000000000000000000000000000000000000000000" {
+		t.Fatalf("key %s", s.Key([32]byte{0xab}))
+	}
+	_, err = New(&clientv3.Client{}, Options{Prefix: "claims", Timeout: -1})
+	if err == nil {
+		t.Fatal("bad options accepted")
+	}
+	if _, err := New(nil, Options{}); err == nil {
+		t.Fatal("nil client accepted")
+	}
+	if _, err := s.Claim(context.Background(), [32]byte{}, ""); !errors.Is(err, ErrBadMember) {
+		t.Fatalf("empty member: %v", err)
+	}
+}

@@ -12,8 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,7 +90,7 @@ func Start(opts Options) (*Server, error) {
 			return s, nil
 		}
 		picked := opts.ClientAddr == "" || opts.PeerAddr == ""
-		if !picked || !strings.Contains(err.Error(), "address already in use") {
+		if !picked || !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
 	}

@@ -2,6 +2,9 @@ package etcdtest
 
 import (
 	"context"
+	"errors"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -116,5 +119,20 @@ func TestProcessKillRestart(t *testing.T) {
 func TestStartNeedsDir(t *testing.T) {
 	if _, err := Start(Options{}); err == nil {
 		t.Fatal("Start without Dir succeeded")
+	}
+}
+
+// A client port the caller named and someone else holds is refused with
+// the bind error, not replaced by another port (the caller's clients would
+// not find it).
+func TestStartPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = Start(Options{Dir: t.TempDir(), ClientAddr: l.Addr().String()})
+	if !errors.Is(err, ErrStart) || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Start on a taken client port: %v, want ErrStart wrapping EADDRINUSE", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -18,7 +19,8 @@ var (
 	// ErrBadPreimage: Complete was given a preimage that does not hash to
 	// the payment hash.
 	ErrBadPreimage = errors.New("claims: preimage does not match the payment hash")
-	// ErrBadMember: the member name is empty or longer than MaxMember.
+	// ErrBadMember: the member name is empty, longer than MaxMember or has
+	// a "/".
 	ErrBadMember = errors.New("claims: bad member name")
 )
 
@@ -26,9 +28,14 @@ var (
 // is 66).
 const MaxMember = 256
 
+// checkMember refuses empty and over-long names, and names with a "/",
+// which would make the held index's keys ambiguous.
 func checkMember(member string) error {
 	if member == "" || len(member) > MaxMember {
 		return fmt.Errorf("%w: %d bytes, want 1..%d", ErrBadMember, len(member), MaxMember)
+	}
+	if strings.Contains(member, "/") {
+		return fmt.Errorf("%w: %q has a /", ErrBadMember, member)
 	}
 	return nil
 }

@@ -5,7 +5,9 @@
 // there (with the preimage when complete). At most one payment per hash
 // across the fleet rests on this record, not on where the cluster places an
 // actor. Claims carry no lease: a crashed member's claims stay pending until
-// it restarts and its ledger recovers them.
+// it restarts and its ledger recovers them; an index of pending claims by
+// member (/claims-held/<member>/<hash>), kept in the same transactions, lets
+// it find them (Store.Held).
 //
 // Decisions (what a record allows) are pure functions in this file and
 // decide.go; store.go does the etcd I/O.

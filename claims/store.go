@@ -33,6 +33,11 @@ type Options struct {
 	// Prefix is the key prefix of the records; a record's key is Prefix
 	// followed by the hash in lowercase hex. The default is "/claims/".
 	Prefix string
+	// HeldPrefix is the key prefix of the index of pending claims by
+	// member: HeldPrefix + member + "/" + hash, written and removed in the
+	// same transaction as the record, so Held need not scan every record.
+	// The default is "/claims-held/".
+	HeldPrefix string
 	// Timeout bounds each call (inside the caller's context). The default
 	// is 2 s.
 	Timeout time.Duration
@@ -42,6 +47,9 @@ type Options struct {
 func (o *Options) EnsureDefaults() {
 	if o.Prefix == "" {
 		o.Prefix = "/claims/"
+	}
+	if o.HeldPrefix == "" {
+		o.HeldPrefix = "/claims-held/"
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Second
@@ -53,6 +61,12 @@ func (o *Options) Validate() error {
 	var errs []string
 	if !strings.HasPrefix(o.Prefix, "/") {
 		errs = append(errs, fmt.Sprintf("Prefix %q must start with /", o.Prefix))
+	}
+	if !strings.HasPrefix(o.HeldPrefix, "/") {
+		errs = append(errs, fmt.Sprintf("HeldPrefix %q must start with /", o.HeldPrefix))
+	}
+	if strings.HasPrefix(o.HeldPrefix, o.Prefix) || strings.HasPrefix(o.Prefix, o.HeldPrefix) {
+		errs = append(errs, fmt.Sprintf("Prefix %q and HeldPrefix %q overlap", o.Prefix, o.HeldPrefix))
 	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Sprintf("Timeout %v is negative", o.Timeout))
@@ -87,6 +101,24 @@ func (s *Store) Key(hash [32]byte) string {
 	return s.o.Prefix + hex.EncodeToString(hash[:])
 }
 
+// heldKey is the index key saying member holds hash pending.
+func (s *Store) heldKey(member string, hash [32]byte) string {
+	return s.o.HeldPrefix + member + "/" + hex.EncodeToString(hash[:])
+}
+
+// writeOps are the operations that store next over the record prev (nil:
+// none): the record, and the held index moved to match.
+func (s *Store) writeOps(prev *Claim, next Claim) []clientv3.Op {
+	ops := []clientv3.Op{clientv3.OpPut(s.Key(next.Hash), string(encode(next)))}
+	if prev != nil && prev.State == StatePending && !(next.State == StatePending && next.Member == prev.Member) {
+		ops = append(ops, clientv3.OpDelete(s.heldKey(prev.Member, next.Hash)))
+	}
+	if next.State == StatePending {
+		ops = append(ops, clientv3.OpPut(s.heldKey(next.Member, next.Hash), ""))
+	}
+	return ops
+}
+
 // Claim asks for hash on behalf of member, before the first HTLC of its
 // payment group leaves. It creates a pending record if there is none, or
 // replaces a failed one, with a compare-and-set, so of any number of
@@ -113,7 +145,7 @@ func (s *Store) Claim(ctx context.Context, hash [32]byte, member string) (Claim,
 			cond = clientv3.Compare(clientv3.ModRevision(key), "=", cur.Revision)
 		}
 		resp, err := s.c.Txn(ctx).If(cond).
-			Then(clientv3.OpPut(key, string(encode(next)))).
+			Then(s.writeOps(cur, next)...).
 			Else(clientv3.OpGet(key)).Commit()
 		if err != nil {
 			return Claim{}, unavailable("claim", hash, err)
@@ -166,7 +198,7 @@ func (s *Store) outcome(ctx context.Context, hash [32]byte, member string, want 
 			return next, err
 		}
 		tr, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.Revision)).
-			Then(clientv3.OpPut(key, string(encode(next)))).
+			Then(s.writeOps(cur, next)...).
 			Else(clientv3.OpGet(key)).Commit()
 		if err != nil {
 			return Claim{}, unavailable("write "+want.String(), hash, err)
@@ -200,6 +232,46 @@ func (s *Store) Get(ctx context.Context, hash [32]byte) (c Claim, found bool, er
 	}
 	return *cur, true, nil
 }
+
+// Held returns the hashes member holds pending, in hash order: what a
+// member reconciles with its ledger when it starts (an outcome its ledger
+// has but etcd missed is written again; a hash its ledger never sent may be
+// paid). It reads the index, a page of pageSize keys at a time, within the
+// Store's timeout for each page.
+func (s *Store) Held(ctx context.Context, member string) ([][32]byte, error) {
+	if err := checkMember(member); err != nil {
+		return nil, err
+	}
+	prefix := s.o.HeldPrefix + member + "/"
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	var out [][32]byte
+	from := prefix
+	for {
+		pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+		resp, err := s.c.Get(pctx, from, clientv3.WithRange(end), clientv3.WithLimit(pageSize),
+			clientv3.WithKeysOnly(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%w: held by %s: %w", ErrUnavailable, member, err)
+		}
+		for _, kv := range resp.Kvs {
+			var h [32]byte
+			raw, err := hex.DecodeString(strings.TrimPrefix(string(kv.Key), prefix))
+			if err != nil || len(raw) != 32 {
+				return nil, fmt.Errorf("%w: index key %q", ErrCorrupt, kv.Key)
+			}
+			copy(h[:], raw)
+			out = append(out, h)
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// pageSize is how many index keys Held reads at a time.
+const pageSize = 1000
 
 // fromRange decodes the record a range read returned (nil if none).
 func fromRange(hash [32]byte, kvs []*mvccpb.KeyValue) (*Claim, error) {

@@ -81,6 +81,104 @@ func TestClaimOneWinner(t *testing.T) {
 			t.Fatalf("hash %d: Get = %+v, %v, %v; want pending held by %s", h, got, found, err, winner)
 		}
 	}
+	// The held index agrees with the records: every hash is listed under
+	// its one holder and under nobody else.
+	total := 0
+	for i := 0; i < clients*perClient; i++ {
+		member := fmt.Sprintf("member-%d", i)
+		held, err := stores[0].Held(bg(t), member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hash := range held {
+			c, _, err := stores[0].Get(bg(t), hash)
+			if err != nil || !c.HeldBy(member) {
+				t.Fatalf("%s's index lists %x, whose record is %+v, %v", member, hash, c, err)
+			}
+		}
+		total += len(held)
+	}
+	if total != hashes {
+		t.Fatalf("the held index lists %d claims, want %d", total, hashes)
+	}
+}
+
+// Held lists exactly the hashes a member holds pending, as claims are
+// made, completed, failed and taken over, across pages.
+func TestHeld(t *testing.T) {
+	url := etcdtest.Run(t).ClientURL
+	s := newStore(t, url)
+	var h [6][32]byte
+	var pre [6][32]byte
+	for i := range h {
+		h[i], pre[i] = paid(byte(i))
+	}
+	for i, m := range []string{"a", "a", "a", "b", "a", "ab"} {
+		if _, err := s.Claim(bg(t), h[i], m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Complete(bg(t), h[0], "a", pre[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fail(bg(t), h[1], "a"); err != nil {
+		t.Fatal(err)
+	}
+	want := func(member string, idx ...int) {
+		t.Helper()
+		got, err := s.Held(bg(t), member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := map[[32]byte]bool{}
+		for _, i := range idx {
+			w[h[i]] = true
+		}
+		if len(got) != len(w) {
+			t.Fatalf("Held(%s) has %d hashes, want %d", member, len(got), len(w))
+		}
+		for _, x := range got {
+			if !w[x] {
+				t.Fatalf("Held(%s) lists %x, not held", member, x)
+			}
+		}
+	}
+	want("a", 2, 4) // "ab"'s claim is not a's: the index separates names
+	want("b", 3)
+	want("ab", 5)
+	if c, err := s.Claim(bg(t), h[1], "b"); err != nil || !c.Wrote {
+		t.Fatalf("b takes a's failed claim: %+v, %v", c, err)
+	}
+	want("a", 2, 4)
+	want("b", 1, 3)
+	want("nobody")
+
+	// More than a page: every one listed once.
+	s.o.Timeout = 10 * time.Second
+	many := pageSize + 7
+	ops := make([]clientv3.Op, 0, 100)
+	for i := 0; i < many; i++ {
+		var x [32]byte
+		x[0], x[1] = byte(i), byte(i>>8)
+		ops = append(ops, clientv3.OpPut(s.heldKey("c", x), ""))
+		if len(ops) == cap(ops) || i == many-1 {
+			if _, err := s.c.Txn(bg(t)).Then(ops...).Commit(); err != nil {
+				t.Fatal(err)
+			}
+			ops = ops[:0]
+		}
+	}
+	got, err := s.Held(bg(t), "c")
+	if err != nil || len(got) != many {
+		t.Fatalf("Held over pages: %d hashes, %v; want %d", len(got), err, many)
+	}
+	seen := map[[32]byte]bool{}
+	for _, x := range got {
+		if seen[x] {
+			t.Fatalf("Held lists %x twice", x)
+		}
+		seen[x] = true
+	}
 }
 
 // A failed claim is replaced by the next Claim, once, even when many race
@@ -214,6 +312,9 @@ func TestClaimOutlivesItsClient(t *testing.T) {
 	if got, err := restarted.Claim(bg(t), hash, "b"); err != nil || got.HeldBy("b") {
 		t.Fatalf("b's Claim: %+v, %v; want a's claim", got, err)
 	}
+	if held, err := restarted.Held(bg(t), "a"); err != nil || len(held) != 1 || held[0] != hash {
+		t.Fatalf("Held(a) after its restart: %x, %v; want its one claim", held, err)
+	}
 }
 
 // etcd stopped: Claim fails closed within its deadline with ErrUnavailable,
@@ -292,9 +393,18 @@ func TestOptions(t *testing.T) {
 	if s.Key([32]byte{0xab}) != "/claims/ab00000000000000000000000000000000000000000000000000000000000000" {
 		t.Fatalf("key %s", s.Key([32]byte{0xab}))
 	}
-	_, err = New(&clientv3.Client{}, Options{Prefix: "claims", Timeout: -1})
-	if err == nil {
-		t.Fatal("bad options accepted")
+	for i, o := range []Options{
+		{Prefix: "claims"},
+		{HeldPrefix: "held"},
+		{Timeout: -1},
+		{Prefix: "/c/", HeldPrefix: "/c/held/"},
+	} {
+		if _, err := New(&clientv3.Client{}, o); err == nil {
+			t.Fatalf("#%d: bad options %+v accepted", i, o)
+		}
+	}
+	if _, err := s.Claim(context.Background(), [32]byte{}, "a/b"); !errors.Is(err, ErrBadMember) {
+		t.Fatalf("member with a /: %v", err)
 	}
 	if _, err := New(nil, Options{}); err == nil {
 		t.Fatal("nil client accepted")

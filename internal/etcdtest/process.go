@@ -70,6 +70,10 @@ func StartProcess(bin string, opts Options) (*Proc, error) {
 		args = append(args, "--sync")
 	}
 	cmd := exec.Command(bin, args...)
+	// etcd belongs to the test that started it: if the test process dies
+	// without stopping it (a panic, a timeout), the kernel kills it too,
+	// instead of leaving it on its ports.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := os.OpenFile(filepath.Join(opts.Dir, "etcdrun.err"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)

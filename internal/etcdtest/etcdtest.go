@@ -130,7 +130,6 @@ func start(o Options) (*Server, error) {
 		e.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	case <-time.After(o.StartTimeout):
-		e.Server.Stop()
 		e.Close()
 		return nil, fmt.Errorf("%w: not ready after %v (log in %s)", ErrStart, o.StartTimeout, cfg.LogOutputs[0])
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // ErrUnavailable is returned, wrapped with etcd's error, when etcd did not
-// answer in time. Fail closed: after it, the caller sends nothing for the
+// answer in time or refused the request. Fail closed: after it, the caller sends nothing for the
 // hash. A Claim that returns it may still have been written (etcd can commit
 // and lose the answer); the member's next Claim then finds the claim pending
 // and held by itself (Claim.HeldBy).

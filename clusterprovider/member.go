@@ -287,3 +287,11 @@ func (m *Member) Members() []*cluster.Member {
 	m.mu.Unlock()
 	return p.Members()
 }
+
+// Renewed is when etcd last renewed the current registration's lease.
+func (m *Member) Renewed() time.Time {
+	m.mu.Lock()
+	p := m.p
+	m.mu.Unlock()
+	return p.Renewed()
+}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -120,7 +121,8 @@ type Provider struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex // guards members and publishing
+	renewed  atomic.Int64 // unix nanoseconds of the lease's last renewal
+	mu       sync.Mutex   // guards members and publishing
 	members  map[string]*cluster.Member
 	lostOnce sync.Once
 	stopOnce sync.Once
@@ -334,6 +336,7 @@ func (p *Provider) keepAlive() {
 		ch, err := p.cli.KeepAlive(p.ctx, p.lease)
 		if err == nil {
 			for range ch {
+				p.renewed.Store(time.Now().UnixNano())
 			}
 		}
 		for p.ctx.Err() == nil {
@@ -349,11 +352,22 @@ func (p *Provider) keepAlive() {
 				return
 			}
 			if err == nil {
+				p.renewed.Store(time.Now().UnixNano())
 				break
 			}
 			p.sleep()
 		}
 	}
+}
+
+// Renewed is when etcd last renewed the member's lease (zero before the
+// first renewal, and for a client).
+func (p *Provider) Renewed() time.Time {
+	n := p.renewed.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 func (p *Provider) lost() {

@@ -184,17 +184,21 @@ func TestMemberStoppedSeenGone(t *testing.T) {
 	}
 }
 
-// TestEtcdOutage stops etcd for 10 s under two members and a client and
-// starts it again on its data: both members must be served again, and stay
-// so, within a bounded time. The TTL is the stock provider's 3 s, under
-// which its members vanished for good.
+// TestEtcdOutage SIGKILLs etcd (its own process, as in the probe of
+// docs/fleet.md) for 10 s under two members and a client and starts it
+// again on its data: both members must be served again, and stay so,
+// within a bounded time. The TTL is the stock provider's 3 s, under which
+// its members vanished for good.
 func TestEtcdOutage(t *testing.T) {
-	dir := t.TempDir()
-	e, err := etcdtest.Start(etcdtest.Options{Dir: dir})
+	bin, err := etcdtest.Build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Stop() })
+	e, err := etcdtest.StartProcess(bin, etcdtest.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Kill)
 	const ttl = 3 * time.Second
 	a := startMember(t, e.ClientURL, "A", ttl)
 	b := startMember(t, e.ClientURL, "B", ttl)
@@ -202,18 +206,18 @@ func TestEtcdOutage(t *testing.T) {
 	eventually(t, 3*time.Second, "client served before", served(cl.Cluster(), "A", "B"))
 
 	stopped := time.Now()
-	e.Stop()
-	t.Logf("etcd stopped in %v", time.Since(stopped).Round(time.Millisecond))
+	e.Kill()
+	t.Logf("etcd killed in %v", time.Since(stopped).Round(time.Millisecond))
 	time.Sleep(10 * time.Second)
 	// Members keep their last view while etcd is away.
 	if err := served(cl.Cluster(), "A", "B")(); err != nil {
 		t.Errorf("during the outage: %v", err)
 	}
-	e2, err := etcdtest.Start(etcdtest.Options{Dir: dir, ClientAddr: e.ClientAddr, PeerAddr: e.PeerAddr})
+	e2, err := etcdtest.StartProcess(bin, e.Opts)
 	if err != nil {
 		t.Fatalf("restart etcd: %v", err)
 	}
-	t.Cleanup(func() { e2.Stop() })
+	t.Cleanup(e2.Kill)
 	back := time.Now()
 	t.Logf("etcd down %v in all (restart included)", back.Sub(stopped).Round(time.Millisecond))
 

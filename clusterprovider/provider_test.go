@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,4 +339,117 @@ func TestEtcdUnreachableAtStart(t *testing.T) {
 		t.Fatalf("client with etcd down: error %v, want ErrUnavailable", err)
 	}
 	t.Logf("start with etcd unreachable: %v", err)
+}
+
+// cutProxy forwards TCP to an address; while cut it drops every connection
+// it carries and closes new ones at once: a partition between one process
+// and etcd, while etcd serves the others.
+type cutProxy struct {
+	target string
+	l      net.Listener
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{target: target, l: l, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { l.Close(); p.setCut(true) })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) URL() string { return "http://" + p.l.Addr().String() }
+
+func (p *cutProxy) serve(c net.Conn) {
+	d, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.cut {
+		p.mu.Unlock()
+		c.Close()
+		d.Close()
+		return
+	}
+	p.conns[c], p.conns[d] = true, true
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(d, c); d.Close(); c.Close() }()
+	_, _ = io.Copy(c, d)
+	c.Close()
+	d.Close()
+}
+
+func (p *cutProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+		p.conns = map[net.Conn]bool{}
+	}
+}
+
+// TestPartitionRejoins cuts member B from etcd (through a proxy) for longer
+// than its TTL while etcd serves the others: they must see B leave when
+// its lease expires, and once the cut heals B must find its registration
+// gone, rejoin under a new id and be served again.
+func TestPartitionRejoins(t *testing.T) {
+	e := etcdtest.Run(t)
+	const ttl = 2 * time.Second
+	px := newCutProxy(t, e.ClientAddr)
+	a := startMember(t, e.ClientURL, "A", ttl)
+	b := startMember(t, px.URL(), "B", ttl)
+	cl := startClient(t, e.ClientURL)
+	eventually(t, 3*time.Second, "client served before", served(cl.Cluster(), "A", "B"))
+	old := b.ID()
+
+	cut := time.Now()
+	px.setCut(true)
+	d := eventually(t, ttl+3*time.Second, "client sees B gone", sees(cl.Members, "pay.A"))
+	t.Logf("B cut from etcd: seen gone by the client %v later (TTL %v)", d.Round(time.Millisecond), ttl)
+	eventually(t, time.Second, "A sees B gone", sees(a.Members, "pay.A"))
+	if b.Rejoins() != 0 {
+		t.Fatalf("B rejoined while cut from etcd")
+	}
+	time.Sleep(time.Until(cut.Add(2*ttl + time.Second)))
+
+	changed := b.Changed()
+	px.setCut(false)
+	healed := time.Now()
+	d = eventually(t, 10*time.Second, "B served again", served(cl.Cluster(), "A", "B"))
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("B did not finish its rejoin within 5s of the cut healing")
+	}
+	t.Logf("cut healed after %v: B rejoined as %s (was %s), served again %v later, its rejoin done %v later",
+		healed.Sub(cut).Round(time.Millisecond), b.ID(), old, d.Round(time.Millisecond), time.Since(healed).Round(time.Millisecond))
+	if b.ID() == old || b.Rejoins() != 1 {
+		t.Errorf("B after the cut: id %s (old %s), %d rejoins, want a new id and 1 rejoin", b.ID(), old, b.Rejoins())
+	}
+	eventually(t, 2*time.Second, "A sees B again", sees(a.Members, "pay.A", "pay.B"))
+	eventually(t, 2*time.Second, "A served by B", served(a.Cluster(), "B"))
+	eventually(t, 2*time.Second, "B served by A", served(b.Cluster(), "A"))
+	for _, m := range cl.Members() {
+		if m.Id == old {
+			t.Errorf("client still sees B's old id %s", old)
+		}
+	}
 }

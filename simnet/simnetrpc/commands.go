@@ -24,14 +24,20 @@ import (
 // its id and alias, the peers of its channels, the height, network
 // "regtest" (the invoices are lnbcrt, which Core Lightning's clients know
 // by that name).
-func Info(n *simnet.Net) rpc.NodeInfo { return simnetInfo{n} }
+func Info(n *simnet.Net) rpc.NodeInfo { return simnetInfo{n, 0} }
 
-type simnetInfo struct{ n *simnet.Net }
+// InfoOf is Info for our node i of several (simnet.Options.Ours).
+func InfoOf(n *simnet.Net, i int) rpc.NodeInfo { return simnetInfo{n, i} }
 
-func (s simnetInfo) Self() graph.NodeID { return s.n.Self() }
+type simnetInfo struct {
+	n    *simnet.Net
+	node int
+}
+
+func (s simnetInfo) Self() graph.NodeID { return s.n.SelfOf(s.node) }
 
 func (s simnetInfo) Summary() rpc.NodeSummary {
-	self, g, chans := s.n.Self(), s.n.Graph(), s.n.LocalChannels()
+	self, g, chans := s.n.SelfOf(s.node), s.n.Graph(), s.n.LocalChannelsOf(s.node)
 	peers := map[graph.NodeID]bool{}
 	for _, scid := range chans {
 		if c, ok := g.Channel(scid); ok {

@@ -91,7 +91,7 @@ func Commands(n *simnet.Net) []rpc.Command {
 			Description: "Make a node of the simulated network misbehave from now on: offline, failing every HTLC (node_failure), failing a fraction fail_rate in [0, 1] of what it forwards, sitting delay ms on each HTLC, or answering with garbage onions. The fields not given are off; all off heals the node."},
 		{Name: "simnet-truth", Category: "developer", Handler: h.simnetTruth,
 			Params:      []rpc.Param{{Name: "payment_hash", Required: true, Parse: rpc.ParseHash}},
-			Description: "What the simulated network did with a payment hash: settlements at the destination (a multi-part payment settles once), parts, the HTLCs it settled, delivered_msat settled in all, and htlcs, how many HTLCs our node added for it."},
+			Description: "What the simulated network did with a payment hash: settlements at the destination (a multi-part payment settles once), parts, the HTLCs it settled, delivered_msat settled in all, and htlcs, how many HTLCs our nodes added for it."},
 	}
 }
 

@@ -16,6 +16,10 @@
 // benchmarks also read simnet's ground truth (delivered amounts, settlements,
 // channel balances, HTLCs in flight), which a real payer cannot see.
 //
+// With Options.Ours, the network has several nodes of ours, as a fleet has:
+// each with its own key, channels and link (LinkFor), and HTLC ids of its
+// own; node 0 is the node of a one-node network, unchanged.
+//
 // A network lives in memory, or, with Options.Dir, is durable: what
 // changes at run time is kept in a Pebble store in that directory with
 // group-committed synced writes, and a restart continues the same network

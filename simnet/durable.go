@@ -75,8 +75,9 @@ type traceHop struct {
 	amount graph.MilliSat
 }
 
-// recovered is an HTLC a previous run left in flight.
+// recovered is an HTLC a previous run left in flight on our node's link.
 type recovered struct {
+	node  int32
 	req   link.AddHTLC
 	local error // set if its first channel refused it again
 	c     *chanState
@@ -84,8 +85,10 @@ type recovered struct {
 }
 
 // identity is a digest of what the seed and the graph decide: every
-// channel, its ends and its initial balances. A store written for another
-// graph or seed does not match, and New refuses it.
+// channel, its ends and its initial balances, and how many nodes are ours
+// when more than one (a one-node network's identity is what it was before
+// Options.Ours). A store written for another graph, seed or Ours does not
+// match, and New refuses it.
 func (n *Net) identity() []byte {
 	h := sha256.New()
 	h.Write([]byte("simnet state v1"))
@@ -99,6 +102,9 @@ func (n *Net) identity() []byte {
 		binary.BigEndian.PutUint64(b[16:], uint64(c.balance[0]))
 		binary.BigEndian.PutUint64(b[24:], uint64(c.balance[1]))
 		h.Write(b[:])
+	}
+	if n.ours > 1 {
+		h.Write(binary.BigEndian.AppendUint32([]byte("ours"), uint32(n.ours)))
 	}
 	return h.Sum(nil)
 }
@@ -256,17 +262,18 @@ func (n *Net) load(s *store) error {
 		return err
 	}
 	return s.scan(prefixPending, func(k, v []byte) error {
-		if len(k) != 9 {
+		key, ok := n.parseHTLCKey(k)
+		if !ok {
 			return fmt.Errorf("%w: htlc key %x", errCorrupt, k)
 		}
-		req, err := decodeHTLC(binary.BigEndian.Uint64(k[1:]), v)
+		req, err := decodeHTLC(key.id, v)
 		if err != nil {
 			return err
 		}
-		r := &recovered{req: req}
-		r.c, r.side, r.local = n.takeFirst(&req)
+		r := &recovered{node: key.node, req: req}
+		r.c, r.side, r.local = n.takeFirst(key.node, &req)
 		n.recovered = append(n.recovered, r)
-		n.linkID[req.ID] = nil
+		n.linkID[key] = nil
 		return nil
 	})
 }
@@ -288,7 +295,7 @@ func (n *Net) resume() {
 			if r.local == nil {
 				res = n.route(&r.req, r.c, r.side, tr)
 			}
-			n.finish(&r.req, res, tr, nil)
+			n.finish(r.node, &r.req, res, tr, nil)
 		}()
 	}
 	n.recovered = nil
@@ -297,9 +304,9 @@ func (n *Net) resume() {
 // taken writes an HTLC the link took, and counts it in the ground truth
 // once that is durable. It returns false if the write failed: the HTLC
 // must then go no further.
-func (n *Net) taken(req *link.AddHTLC) bool {
+func (n *Net) taken(node int32, req *link.AddHTLC) bool {
 	err := n.store.write(
-		storeOp{kind: opSet, key: key8(prefixPending, req.ID), value: encodeHTLC(req)},
+		storeOp{kind: opSet, key: htlcStoreKey(prefixPending, node, req.ID), value: encodeHTLC(req)},
 		storeOp{kind: opMerge, key: keyHash(prefixTruth, req.PaymentHash), value: int64s(0, 0, 1)})
 	if err != nil {
 		n.broke(err)
@@ -312,10 +319,10 @@ func (n *Net) taken(req *link.AddHTLC) bool {
 // resolved writes an HTLC's outcome with the balance moves of its hops
 // and the destination's settlement if it settled; false if that failed,
 // and the outcome must then not be given to anyone.
-func (n *Net) resolved(req *link.AddHTLC, res link.Result, tr *trace) bool {
+func (n *Net) resolved(node int32, req *link.AddHTLC, res link.Result, tr *trace) bool {
 	ops := []storeOp{
-		{kind: opDelete, key: key8(prefixPending, req.ID)},
-		{kind: opSet, key: key8(prefixResult, req.ID), value: encodeResult(res)},
+		{kind: opDelete, key: htlcStoreKey(prefixPending, node, req.ID)},
+		{kind: opSet, key: htlcStoreKey(prefixResult, node, req.ID), value: encodeResult(res)},
 	}
 	if res.Preimage != nil {
 		for _, h := range tr.hops {
@@ -362,9 +369,10 @@ func (n *Net) persist(ops ...storeOp) error {
 	return nil
 }
 
-// storedResult reads the outcome of an HTLC of a previous run.
-func (n *Net) storedResult(id uint64) (link.Result, bool, error) {
-	v, err := n.store.get(key8(prefixResult, id))
+// storedResult reads the outcome of an HTLC of a previous run on our
+// node's link.
+func (n *Net) storedResult(node int32, id uint64) (link.Result, bool, error) {
+	v, err := n.store.get(htlcStoreKey(prefixResult, node, id))
 	if err != nil || v == nil {
 		return link.Result{}, false, err
 	}
@@ -384,4 +392,31 @@ func invoiceDraw(salt [32]byte, seed, draw uint64) (preimage, secret [32]byte) {
 	copy(b[:16], "simnet secret   ")
 	secret = sha256.Sum256(b[:])
 	return preimage, secret
+}
+
+// htlcStoreKey is the store key of an HTLC record of our node's link:
+// prefix and id for node 0 (the keys of a one-node network, so its stored
+// state still loads), then the node as 4 bytes for the others.
+func htlcStoreKey(prefix byte, node int32, id uint64) []byte {
+	k := key8(prefix, id)
+	if node == 0 {
+		return k
+	}
+	return binary.BigEndian.AppendUint32(k, uint32(node))
+}
+
+// parseHTLCKey reads what htlcStoreKey wrote; false if it is not the key
+// of one of our nodes.
+func (n *Net) parseHTLCKey(k []byte) (htlcKey, bool) {
+	switch len(k) {
+	case 9:
+		return htlcKey{0, binary.BigEndian.Uint64(k[1:])}, true
+	case 13:
+		node := binary.BigEndian.Uint32(k[9:])
+		if node == 0 || node >= uint32(n.ours) {
+			return htlcKey{}, false
+		}
+		return htlcKey{int32(node), binary.BigEndian.Uint64(k[1:9])}, true
+	}
+	return htlcKey{}, false
 }

@@ -13,21 +13,42 @@ import (
 	"github.com/payengine/payengine/link"
 )
 
-// Link returns our node's link: AddHTLC offers an HTLC on one of our
-// channels. Each HTLC runs on a goroutine of its own, owned by the Net,
-// which walks it hop by hop to its outcome and then calls done; Close waits
-// for all of them.
-// A durable network's HTLCs that a previous run left in flight start
-// again at the first call (durable.go).
+// Link returns our node's link (node 0's of several): LinkFor(0).
 func (n *Net) Link() link.Link {
+	l, _ := n.LinkFor(0) // node 0 always exists
+	return l
+}
+
+// LinkFor returns our node i's link: AddHTLC offers an HTLC on one of
+// that node's channels. Each HTLC runs on a goroutine of its own, owned by
+// the Net, which walks it hop by hop to its outcome and then calls done;
+// Close waits for all of them. HTLC ids are the link's own: the same id on
+// two nodes' links is two HTLCs.
+// A durable network's HTLCs that a previous run left in flight, on every
+// node's link, start again at the first call (durable.go). It fails with
+// ErrUnknownNode if there is no node i.
+func (n *Net) LinkFor(i int) (link.Link, error) {
+	if i < 0 || i >= n.ours {
+		return nil, fmt.Errorf("%w: our node %d of %d", ErrUnknownNode, i, n.ours)
+	}
 	if n.store != nil {
 		n.resumeOnce.Do(n.resume)
 	}
-	return &localLink{n: n}
+	return &localLink{n: n, node: int32(i)}, nil
 }
 
-// localLink is our node's link.Link.
-type localLink struct{ n *Net }
+// htlcKey names an HTLC of our links: our node (0 to Ours-1) and the id
+// its link gave.
+type htlcKey struct {
+	node int32
+	id   uint64
+}
+
+// localLink is our node's link.Link; node is which of ours.
+type localLink struct {
+	n    *Net
+	node int32
+}
 
 // AddHTLC implements link.Link.
 func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(link.Result)) error {
@@ -43,11 +64,12 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 		n.mu.Unlock()
 		return link.ErrClosed
 	}
-	if _, dup := n.linkID[req.ID]; dup {
+	key := htlcKey{l.node, req.ID}
+	if _, dup := n.linkID[key]; dup {
 		n.mu.Unlock()
 		return fmt.Errorf("%w: %d", link.ErrDuplicateID, req.ID)
 	}
-	n.linkID[req.ID] = nil
+	n.linkID[key] = nil
 	n.wg.Add(1)
 	n.mu.Unlock()
 	if n.store == nil {
@@ -57,12 +79,12 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 		defer n.wg.Done()
 		var tr *trace
 		if n.store != nil {
-			if !n.taken(&req) {
+			if !n.taken(l.node, &req) {
 				return
 			}
 			tr = &trace{}
 		}
-		n.finish(&req, n.send(&req, tr), tr, done)
+		n.finish(l.node, &req, n.send(l.node, &req, tr), tr, done)
 	}()
 	return nil
 }
@@ -70,15 +92,16 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 // finish gives an HTLC's outcome to done and to the callbacks Reattach
 // added, and keeps it for later Reattach calls. A durable network writes
 // it first; if it cannot, nobody hears of it (see durable.go).
-func (n *Net) finish(req *link.AddHTLC, res link.Result, tr *trace, done func(link.Result)) {
+func (n *Net) finish(node int32, req *link.AddHTLC, res link.Result, tr *trace, done func(link.Result)) {
 	res.ID = req.ID
-	if n.store != nil && !n.resolved(req, res, tr) {
+	if n.store != nil && !n.resolved(node, req, res, tr) {
 		return
 	}
+	key := htlcKey{node, req.ID}
 	n.mu.Lock()
-	watchers := n.linkID[req.ID]
-	delete(n.linkID, req.ID)
-	n.results[req.ID] = res
+	watchers := n.linkID[key]
+	delete(n.linkID, key)
+	n.results[key] = res
 	n.mu.Unlock()
 	if done != nil {
 		done(res)
@@ -92,6 +115,7 @@ func (n *Net) finish(req *link.AddHTLC, res link.Result, tr *trace, done func(li
 // req.ID (a durable network, those of earlier runs too).
 func (l *localLink) Reattach(ctx context.Context, req link.AddHTLC, done func(link.Result)) error {
 	id := req.ID
+	key := htlcKey{l.node, id}
 	n := l.n
 	if done == nil {
 		return ErrNilCallback
@@ -101,14 +125,14 @@ func (l *localLink) Reattach(ctx context.Context, req link.AddHTLC, done func(li
 		n.mu.Unlock()
 		return link.ErrClosed
 	}
-	if res, ok := n.results[id]; ok {
+	if res, ok := n.results[key]; ok {
 		n.wg.Add(1)
 		n.mu.Unlock()
 		go func() { defer n.wg.Done(); done(res) }()
 		return nil
 	}
-	if _, ok := n.linkID[id]; ok {
-		n.linkID[id] = append(n.linkID[id], done)
+	if _, ok := n.linkID[key]; ok {
+		n.linkID[key] = append(n.linkID[key], done)
 		n.mu.Unlock()
 		return nil
 	}
@@ -120,7 +144,7 @@ func (l *localLink) Reattach(ctx context.Context, req link.AddHTLC, done func(li
 	// open until Close has waited for this.
 	n.wg.Add(1)
 	n.mu.Unlock()
-	res, ok, err := n.storedResult(id)
+	res, ok, err := n.storedResult(l.node, id)
 	if err != nil || !ok {
 		n.wg.Done()
 		if err != nil {
@@ -193,20 +217,20 @@ type outcome struct {
 	malformed *link.Malformed
 }
 
-// send offers req on our channel and follows it to its outcome; tr, if
-// not nil, notes its way.
-func (n *Net) send(req *link.AddHTLC, tr *trace) link.Result {
-	c, side, err := n.takeFirst(req)
+// send offers req on our node's channel and follows it to its outcome;
+// tr, if not nil, notes its way.
+func (n *Net) send(node int32, req *link.AddHTLC, tr *trace) link.Result {
+	c, side, err := n.takeFirst(node, req)
 	if err != nil {
 		return link.Result{Local: err}
 	}
 	return n.route(req, c, side, tr)
 }
 
-// takeFirst takes req's amount and a slot on our channel, or returns the
-// local error our channel refuses it with.
-func (n *Net) takeFirst(req *link.AddHTLC) (*chanState, int, error) {
-	c, side, err := n.channel(req.Channel, n.Self())
+// takeFirst takes req's amount and a slot on our node's channel, or
+// returns the local error that channel refuses it with.
+func (n *Net) takeFirst(node int32, req *link.AddHTLC) (*chanState, int, error) {
+	c, side, err := n.channel(req.Channel, n.ids[n.self+node])
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %s", link.ErrUnknownChannel, req.Channel)
 	}

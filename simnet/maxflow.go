@@ -35,9 +35,15 @@ type Feasibility struct {
 // (on a channel into to) the amount is below its htlc_minimum (no part can
 // then pass it). Fees are ignored, so this is an upper bound of what a
 // payer could deliver. An unknown node gets 0; our own node gets amount.
+// With several nodes of ours, it is from node 0 (MaxFlowFrom for another).
 // See Feasible.
 func (n *Net) MaxFlow(to graph.NodeID, amount graph.MilliSat) graph.MilliSat {
 	return n.Feasible(to, amount).MaxFlow
+}
+
+// MaxFlowFrom is MaxFlow from the node from (one of ours, or any other).
+func (n *Net) MaxFlowFrom(from, to graph.NodeID, amount graph.MilliSat) graph.MilliSat {
+	return n.FeasibleFrom(from, to, amount).MaxFlow
 }
 
 // Feasible computes MaxFlow and whether a single path could carry the
@@ -45,12 +51,20 @@ func (n *Net) MaxFlow(to graph.NodeID, amount graph.MilliSat) graph.MilliSat {
 // what it carries, fees ignored), reading each channel's state under its lock as the search
 // reaches it (the balances are not one atomic snapshot while HTLCs move).
 // It is safe for concurrent use, including while payments are in flight.
+// With several nodes of ours, it is from node 0 (FeasibleFrom for another).
 func (n *Net) Feasible(to graph.NodeID, amount graph.MilliSat) Feasibility {
+	return n.FeasibleFrom(n.Self(), to, amount)
+}
+
+// FeasibleFrom is Feasible from the node from (one of ours, or any
+// other); an unknown from gets nothing.
+func (n *Net) FeasibleFrom(from, to graph.NodeID, amount graph.MilliSat) Feasibility {
+	s, sok := n.index[from]
 	t, ok := n.index[to]
 	switch {
-	case !ok:
+	case !ok || !sok:
 		return Feasibility{}
-	case t == n.self || amount == 0:
+	case t == s || amount == 0:
 		return Feasibility{MaxFlow: amount, SinglePath: true}
 	}
 	fc := n.flowCache()
@@ -59,7 +73,7 @@ func (n *Net) Feasible(to graph.NodeID, amount graph.MilliSat) Feasibility {
 		w = newFlowWork(fc.topo, len(n.ids))
 	}
 	w.n = n
-	f := w.run(n.self, t, amount)
+	f := w.run(s, t, amount)
 	w.n = nil // the pool must not keep the Net alive
 	fc.pool.Put(w)
 	return f

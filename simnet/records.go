@@ -19,8 +19,11 @@ import (
 //	t hash            a payment hash's ground truth (merge: settled msat, settlements, htlcs)
 //	u hash            the parts its destination settled (merge: one counter)
 //	s hash            its destination's multi-part HTLC set: open or settled
-//	q id              an HTLC our link took, in flight (with its onion)
-//	r id              an HTLC's outcome
+//	q id [node]       an HTLC our node's link took, in flight (with its onion)
+//	r id [node]       an HTLC's outcome
+//
+// The node (4 bytes) is there for our nodes 1 and up only (Options.Ours):
+// node 0's keys are a one-node network's.
 const (
 	prefixMeta    byte = 'm'
 	prefixChannel byte = 'c'

@@ -41,6 +41,8 @@ const (
 	DefaultMinFinalCLTV  = 18
 	DefaultExpirySafety  = 3
 	DefaultLocalAlias    = "payengine"
+	// MaxOurs is the most nodes of ours a network can have.
+	MaxOurs = 1000
 )
 
 // DefaultStartTime is the simulated clock's start: the snapshot's date,
@@ -100,6 +102,11 @@ type Options struct {
 	// The directory must have been written with the same graph, Seed and
 	// channel options. Empty keeps everything in memory.
 	Dir string
+	// Ours is how many nodes of ours the network has (a fleet's nodes),
+	// each with its own LocalChannels channels to the same best-connected
+	// peers and its own link (LinkFor); none has a channel to another.
+	// Default 1. Node 0 is the node of a one-node network, unchanged.
+	Ours int
 	// MPPTimeout is how long, on the network's clock, a destination
 	// holds the parts of a multi-part payment whose sum has not reached
 	// its total before failing them with mpp_timeout (mpp.go). Default
@@ -149,6 +156,9 @@ func (o Options) withDefaults() Options {
 	if o.MPPTimeout == 0 {
 		o.MPPTimeout = DefaultMPPTimeout
 	}
+	if o.Ours == 0 {
+		o.Ours = 1
+	}
 	return o
 }
 
@@ -166,6 +176,9 @@ func (o Options) validate() error {
 	}
 	if o.HopLatency < 0 || o.HopJitter < 0 {
 		errs = append(errs, errors.New("HopLatency and HopJitter must not be negative"))
+	}
+	if o.Ours < 0 || o.Ours > MaxOurs {
+		errs = append(errs, fmt.Errorf("Ours %d is not between 1 and %d", o.Ours, MaxOurs))
 	}
 	if o.MPPTimeout < 0 {
 		errs = append(errs, fmt.Errorf("MPPTimeout %s is negative", o.MPPTimeout))
@@ -194,14 +207,15 @@ type chanState struct {
 type Net struct {
 	opts  Options
 	g     *graph.Graph
-	self  int32
+	self  int32 // our node 0's index; node i is self+i
+	ours  int   // how many nodes of ours
 	ids   []graph.NodeID
 	keys  []*btcec.PrivateKey
 	index map[graph.NodeID]int32
 	real  map[graph.NodeID]graph.NodeID // real id -> simnet id
 	chans []chanState
 	scids map[graph.SCID]int32
-	local []graph.SCID
+	local [][]graph.SCID // per node of ours
 
 	height atomic.Uint32
 	now    atomic.Int64 // unix nanoseconds
@@ -228,10 +242,11 @@ type Net struct {
 	closed bool
 	stop   chan struct{}
 	wg     sync.WaitGroup
-	// linkID holds, per HTLC id in flight, the callbacks Reattach added;
-	// results keeps every outcome by id, so Reattach can answer after it.
-	linkID  map[uint64][]func(link.Result)
-	results map[uint64]link.Result
+	// linkID holds, per HTLC in flight (our node and the id its link
+	// gave), the callbacks Reattach added; results keeps every outcome,
+	// so Reattach can answer after it.
+	linkID  map[htlcKey][]func(link.Result)
+	results map[htlcKey]link.Result
 	// held nodes keep every HTLC they receive until released.
 	held map[int32]chan struct{}
 	// faults are the misbehaving nodes (SetFault).
@@ -292,13 +307,13 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		sets:     make(map[[32]byte]*mppSet),
 		paid:     make(map[[32]byte]graph.MilliSat),
 		stop:     make(chan struct{}),
-		linkID:   make(map[uint64][]func(link.Result)),
-		results:  make(map[uint64]link.Result),
+		linkID:   make(map[htlcKey][]func(link.Result)),
+		results:  make(map[htlcKey]link.Result),
 		held:     make(map[int32]chan struct{}),
 		faults:   make(map[int32]Fault),
 		real:     make(map[graph.NodeID]graph.NodeID, len(realIDs)),
 	}
-	n.keys, n.ids = deriveKeys(opts.Seed, len(realIDs)+1)
+	n.keys, n.ids = deriveKeys(opts.Seed, len(realIDs)+opts.Ours)
 	n.index = make(map[graph.NodeID]int32, len(n.keys))
 	for i := range n.keys {
 		if _, dup := n.index[n.ids[i]]; dup {
@@ -307,6 +322,7 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		n.index[n.ids[i]] = int32(i)
 	}
 	n.self = int32(len(realIDs))
+	n.ours = opts.Ours
 	self := n.ids[n.self]
 
 	var b graph.Builder
@@ -315,6 +331,9 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		b.AddNode(graph.Node{ID: n.ids[i], Alias: real.Alias(id)})
 	}
 	b.AddNode(graph.Node{ID: self, Alias: opts.LocalAlias})
+	for i := 1; i < n.ours; i++ {
+		b.AddNode(graph.Node{ID: n.ids[n.self+int32(i)], Alias: fmt.Sprintf("%s-%d", opts.LocalAlias, i)})
+	}
 	maxBlock := uint32(0)
 	real.Channels(func(c graph.ChannelInfo) bool {
 		// The policies stay with the node that set them: Builder swaps
@@ -324,12 +343,19 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		maxBlock = max(maxBlock, c.SCID.Block())
 		return true
 	})
-	for i, peer := range bestConnected(real, realIDs, opts.LocalChannels) {
-		scid := graph.NewSCID(maxBlock+1, uint32(i+1), 0)
-		local, remote := opts.LocalPolicy, opts.RemotePolicy
-		b.AddChannel(graph.Channel{SCID: scid, Node1: self, Node2: n.real[peer],
-			Capacity: opts.LocalCapacity, Policy: [2]*graph.Policy{&local, &remote}})
-		n.local = append(n.local, scid)
+	// Our nodes' channels come after every real one (node 0's first) and
+	// draw nothing from the generator below, so a node added leaves every
+	// other channel as it was.
+	peers := bestConnected(real, realIDs, opts.LocalChannels)
+	n.local = make([][]graph.SCID, n.ours)
+	for o := range n.ours {
+		for i, peer := range peers {
+			scid := graph.NewSCID(maxBlock+1+uint32(o), uint32(i+1), 0)
+			local, remote := opts.LocalPolicy, opts.RemotePolicy
+			b.AddChannel(graph.Channel{SCID: scid, Node1: n.ids[n.self+int32(o)], Node2: n.real[peer],
+				Capacity: opts.LocalCapacity, Policy: [2]*graph.Policy{&local, &remote}})
+			n.local[o] = append(n.local[o], scid)
+		}
 	}
 	g, err := b.Build()
 	if err != nil {
@@ -344,9 +370,9 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		cs.scid, cs.nodes = c.SCID, [2]int32{n.index[c.Node1], n.index[c.Node2]}
 		total := graph.MilliSat(c.Capacity) * 1000
 		switch {
-		case c.Node1 == self:
+		case n.isOurs(cs.nodes[0]):
 			cs.balance[0] = total
-		case c.Node2 == self:
+		case n.isOurs(cs.nodes[1]):
 			cs.balance[1] = total
 		default:
 			cs.balance[0] = graph.MilliSat(n.rng.Uint64N(uint64(total) + 1))
@@ -448,11 +474,35 @@ func (n *Net) WriteDescribeGraph(w io.Writer) error {
 	return nil
 }
 
-// Self returns our node's id.
+// Self returns our node's id (node 0's of several).
 func (n *Net) Self() graph.NodeID { return n.ids[n.self] }
 
-// LocalChannels returns our channels' ids.
-func (n *Net) LocalChannels() []graph.SCID { return slices.Clone(n.local) }
+// LocalChannels returns our channels' ids (node 0's of several).
+func (n *Net) LocalChannels() []graph.SCID { return slices.Clone(n.local[0]) }
+
+// Ours returns how many nodes of ours the network has (Options.Ours).
+func (n *Net) Ours() int { return n.ours }
+
+// SelfOf returns the id of our node i, or the zero id if there is no
+// node i (i outside [0, Ours)).
+func (n *Net) SelfOf(i int) graph.NodeID {
+	if i < 0 || i >= n.ours {
+		return graph.NodeID{}
+	}
+	return n.ids[n.self+int32(i)]
+}
+
+// LocalChannelsOf returns the ids of our node i's channels, or nil if
+// there is no node i.
+func (n *Net) LocalChannelsOf(i int) []graph.SCID {
+	if i < 0 || i >= n.ours {
+		return nil
+	}
+	return slices.Clone(n.local[i])
+}
+
+// isOurs says whether the node at index u is one of ours.
+func (n *Net) isOurs(u int32) bool { return u >= n.self && u < n.self+int32(n.ours) }
 
 // SimID returns the simnet id of a node of the graph New was given.
 func (n *Net) SimID(real graph.NodeID) (graph.NodeID, bool) {

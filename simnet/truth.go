@@ -149,12 +149,21 @@ func (n *Net) SetBalance(scid graph.SCID, node graph.NodeID, amt graph.MilliSat)
 	return n.waitWrite(w)
 }
 
-// Spendable returns what our side of one of our channels can send now
-// (HTLCs in flight excluded), as a payer starting up reads it from its
-// channels; false if scid is not one of ours.
+// Spendable returns what our side of one of our channels (of any node of
+// ours) can send now (HTLCs in flight excluded), as a payer starting up
+// reads it from its channels; false if scid is not one of ours.
 func (n *Net) Spendable(scid graph.SCID) (graph.MilliSat, bool) {
-	c, side, err := n.channel(scid, n.Self())
-	if err != nil {
+	ci, ok := n.scids[scid]
+	if !ok {
+		return 0, false
+	}
+	c := &n.chans[ci]
+	side := 0
+	switch {
+	case n.isOurs(c.nodes[0]):
+	case n.isOurs(c.nodes[1]):
+		side = 1
+	default:
 		return 0, false
 	}
 	c.mu.Lock()

@@ -5,6 +5,7 @@
 //	go run ./cmd/payd                      # sub300 network in ~/.payengine
 //	go run ./cmd/payd --graph mainnet --http 127.0.0.1:9835
 //	go run ./cmd/payd --simnet-addr /tmp/sim/simnet-link   # network in cmd/simnetd
+//	go run ./cmd/payd --simnet-addr /tmp/sim/simnet-link-1 --simnet-node 1   # node 1 of simnetd --ours 2
 //	go run ./cmd/payd --backend lnd --lnd.rpcserver localhost:10009 \
 //	    --lnd.tlscertpath ~/.lnd/tls.cert --lnd.macaroonpath admin.macaroon --lnd.network regtest
 //
@@ -34,6 +35,7 @@ import (
 	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/rpc"
+	"github.com/payengine/payengine/simnet"
 	"github.com/payengine/payengine/simnet/simnetrpc"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -54,6 +56,7 @@ type config struct {
 	datadir, network, graph, latency, httpAddr, logLevel string
 	simnetAddr                                           string
 	seed                                                 uint64
+	simnetNode                                           int
 	httpRemote                                           bool
 	backend                                              string
 	lnd                                                  lndnode.Config
@@ -71,6 +74,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the simnet: keys, balances, latency draws")
 	fs.StringVar(&c.latency, "latency", "0", "per-hop delay in simnet: D, or D+J for D plus a uniform draw below J (e.g. 20ms+10ms)")
 	fs.StringVar(&c.simnetAddr, "simnet-addr", "", "unix socket of a simnetd's link (its <dir>/simnet-link): pay over the network of that process, built from the same --graph and --seed, instead of the embedded one")
+	fs.IntVar(&c.simnetNode, "simnet-node", 0, "which of the simnet's nodes of ours this payd is (simnetd --ours K: 0 to K-1, its link on <dir>/simnet-link-<i>, node 0 on simnet-link): its id, channels and link")
 	fs.StringVar(&c.httpAddr, "http", "", "serve JSON-RPC (with the bearer token), /metrics and /healthz on this address; off when empty")
 	fs.BoolVar(&c.httpRemote, "http-allow-remote", false, "allow --http on an address that is not loopback")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -85,11 +89,17 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	if c.network != "simnet" {
 		return nil, fmt.Errorf("--network %q: only the embedded simnet is supported (for a real network: --backend lnd --lnd.network)", c.network)
 	}
+	if c.simnetNode < 0 || c.simnetNode >= simnet.MaxOurs {
+		return nil, fmt.Errorf("--simnet-node %d is not between 0 and %d", c.simnetNode, simnet.MaxOurs-1)
+	}
 	switch c.backend {
 	case node.BackendSimnet:
 	case node.BackendLND:
 		if c.simnetAddr != "" {
 			return nil, errors.New("--simnet-addr and --backend lnd exclude each other")
+		}
+		if c.simnetNode != 0 {
+			return nil, errors.New("--simnet-node and --backend lnd exclude each other")
 		}
 	default:
 		return nil, fmt.Errorf("--backend %q: want simnet or lnd", c.backend)
@@ -133,7 +143,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		netDir = ""
 	}
 	nd, err := node.Start(node.Config{Backend: c.backend, LND: c.lnd, DataDir: c.datadir, Graph: c.graph, Seed: c.seed,
-		HopLatency: base, HopJitter: jitter, LinkAddr: c.simnetAddr, NetDir: netDir, Logger: log, Metrics: m})
+		HopLatency: base, HopJitter: jitter, LinkAddr: c.simnetAddr, SimnetNode: c.simnetNode, NetDir: netDir, Logger: log, Metrics: m})
 	if err != nil {
 		return err
 	}
@@ -148,7 +158,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 			"nodes", g.NumNodes(), "channels", g.NumChannels(), "ours", len(nd.LND.Channels()), "took", time.Since(start).Round(time.Millisecond))
 	} else {
 		log.Info("engine started", "graph", c.graph, "nodes", nd.Net.Graph().NumNodes(), "channels", nd.Net.Graph().NumChannels(),
-			"id", nd.Net.Self(), "simnet", cmp.Or(c.simnetAddr, "embedded"), "took", time.Since(start).Round(time.Millisecond))
+			"id", nd.Info.Self(), "simnet-node", c.simnetNode, "simnet", cmp.Or(c.simnetAddr, "embedded"), "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	cmds := nd.Commands

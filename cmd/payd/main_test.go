@@ -193,7 +193,11 @@ func TestFlags(t *testing.T) {
 	if err != nil || c.seed != 7 || c.graph != "sub300" {
 		t.Fatalf("%+v %v", c, err)
 	}
-	for _, bad := range [][]string{{"--network", "mainnet"}, {"--seed", "x"}, {"extra"}} {
+	if c, err := parse(nil, func(k string) string { return map[string]string{"PAYD_SIMNET_NODE": "2"}[k] }, io.Discard); err != nil || c.simnetNode != 2 {
+		t.Fatalf("PAYD_SIMNET_NODE=2: %+v %v", c, err)
+	}
+	for _, bad := range [][]string{{"--network", "mainnet"}, {"--seed", "x"}, {"extra"}, {"--simnet-node", "-1"},
+		{"--simnet-node", "1", "--backend", "lnd"}} {
 		if _, err := parse(bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -217,7 +221,7 @@ func TestFlags(t *testing.T) {
 		t.Fatalf("-h: exit %d", code)
 	}
 	for _, env := range []string{"PAYD_DATADIR", "PAYD_NETWORK", "PAYD_GRAPH", "PAYD_SEED", "PAYD_LATENCY", "PAYD_SIMNET_ADDR",
-		"PAYD_HTTP", "PAYD_HTTP_ALLOW_REMOTE", "PAYD_LOG_LEVEL"} {
+		"PAYD_SIMNET_NODE", "PAYD_HTTP", "PAYD_HTTP_ALLOW_REMOTE", "PAYD_LOG_LEVEL"} {
 		if !strings.Contains(help.String(), "(env "+env+")") {
 			t.Errorf("-h does not name %s:\n%s", env, help.String())
 		}

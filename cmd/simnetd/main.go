@@ -7,8 +7,11 @@
 //	go run ./cmd/payd --datadir /tmp/payd --simnet-addr /tmp/sim/simnet-link
 //	go run ./cmd/payctl --rpc-file /tmp/sim/simnet-rpc simnet-listnodes
 //
-// In --dir it listens on two unix sockets: simnet-link, a wirelink server
-// over the network's link for our node (one payd at a time), and
+// In --dir it listens on unix sockets: simnet-link, a wirelink server
+// over the network's link for our node (one payd at a time); with --ours K
+// (several nodes of ours, as a fleet has, each with its own channels),
+// simnet-link-1 to simnet-link-<K-1> for nodes 1 and up too (payd
+// --simnet-node i --simnet-addr <dir>/simnet-link-i); and
 // simnet-rpc, JSON-RPC as on payd's socket with the simnet-* commands:
 // simnet-invoice, simnet-listnodes, simnet-fault and simnet-truth. payd
 // must be given the same --graph and --seed. The network's state lives in
@@ -26,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -54,7 +58,7 @@ func main() {
 type config struct {
 	dir, graph, latency, logLevel, faults string
 	seed                                  uint64
-	maxHTLCs                              int
+	maxHTLCs, ours                        int
 	offline, failRate                     float64
 }
 
@@ -69,6 +73,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the network: keys, balances, latency draws (payd must use the same)")
 	fs.StringVar(&c.latency, "latency", "0", "per-hop delay: D, or D+J for D plus a uniform draw below J (e.g. 20ms+10ms)")
 	fs.IntVar(&c.maxHTLCs, "max-htlcs", 0, "HTLC slots per channel direction (0: BOLT 2's 483)")
+	fs.IntVar(&c.ours, "ours", 1, "nodes of ours, each with its own channels and its link on "+node.SimnetLinkName+" (node 0) or "+node.SimnetLinkName+"-<i>")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Float64Var(&c.offline, "offline", 0, "fraction of nodes, drawn from --seed, that start offline")
 	fs.Float64Var(&c.failRate, "fail-rate", 0, "fraction of every node's forwards that fail with temporary_channel_failure")
@@ -78,6 +83,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	}
 	if c.dir == "" {
 		return nil, errors.New("--dir is required")
+	}
+	if c.ours < 1 || c.ours > simnet.MaxOurs {
+		return nil, fmt.Errorf("--ours %d is not between 1 and %d", c.ours, simnet.MaxOurs)
 	}
 	if c.maxHTLCs < 0 {
 		return nil, fmt.Errorf("--max-htlcs %d is negative", c.maxHTLCs)
@@ -107,7 +115,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	}
 	start := time.Now()
 	n, err := node.Network(node.Config{Graph: c.graph, Seed: c.seed, HopLatency: base, HopJitter: jitter, MaxHTLCs: c.maxHTLCs,
-		NetDir: filepath.Join(c.dir, node.SimnetStateName)})
+		Ours: c.ours, NetDir: filepath.Join(c.dir, node.SimnetStateName)})
 	if err != nil {
 		return err
 	}
@@ -120,7 +128,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		return err
 	}
 	log.Info("network built", "graph", c.graph, "seed", c.seed, "latency", c.latency, "nodes", n.Graph().NumNodes(),
-		"channels", n.Graph().NumChannels(), "id", n.Self(), "took", time.Since(start).Round(time.Millisecond))
+		"channels", n.Graph().NumChannels(), "id", n.Self(), "ours", n.Ours(), "took", time.Since(start).Round(time.Millisecond))
 
 	srv, err := simnetrpc.NewServer(n, rpc.Options{Logger: log})
 	if err != nil {
@@ -130,23 +138,22 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	if err != nil {
 		return err
 	}
-	ll, err := listen(filepath.Join(c.dir, node.SimnetLinkName))
+	lls, wss, err := serveLinks(n, c.dir, log)
 	if err != nil {
 		rl.Close()
 		return err
 	}
-	ws, err := wirelink.NewServer(n.Link(), wirelink.ServerOptions{Logger: log})
-	if err != nil {
-		rl.Close()
-		ll.Close()
-		return err
-	}
-	// Serve's context is not ctx: the link must outlive the control
-	// socket's requests at shutdown, and ends at ws.Close.
-	errs := make(chan error, 2)
+	// Serve's context is not ctx: the links must outlive the control
+	// socket's requests at shutdown, and end at ws.Close.
+	errs := make(chan error, 1+len(wss))
 	go func() { errs <- srv.Serve(rl) }()
-	go func() { errs <- ws.Serve(context.Background(), ll) }()
-	fmt.Fprintf(stdout, "simnetd: link on %s, JSON-RPC on %s\n", ll.Addr(), rl.Addr())
+	for i, ws := range wss {
+		go func() { errs <- ws.Serve(context.Background(), lls[i]) }()
+	}
+	fmt.Fprintf(stdout, "simnetd: link on %s, JSON-RPC on %s\n", lls[0].Addr(), rl.Addr())
+	for i := 1; i < len(lls); i++ {
+		fmt.Fprintf(stdout, "simnetd: node %d's link on %s\n", i, lls[i].Addr())
+	}
 	if ready != nil {
 		close(ready)
 	}
@@ -162,12 +169,47 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("requests still running at shutdown", "err", err)
 	}
-	ws.Close()
+	for _, ws := range wss {
+		ws.Close()
+	}
 	if served != nil && !errors.Is(served, rpc.ErrServerClosed) {
 		return served
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveLinks listens on the socket of each node of ours and makes a
+// wirelink server of its link; on an error, what was opened is closed.
+func serveLinks(n *simnet.Net, dir string, log *slog.Logger) ([]net.Listener, []*wirelink.Server, error) {
+	var lls []net.Listener
+	var wss []*wirelink.Server
+	fail := func(err error) ([]net.Listener, []*wirelink.Server, error) {
+		for _, l := range lls {
+			l.Close()
+		}
+		for _, ws := range wss {
+			ws.Close()
+		}
+		return nil, nil, err
+	}
+	for i := range n.Ours() {
+		ll, err := listen(filepath.Join(dir, node.SimnetLinkNameOf(i)))
+		if err != nil {
+			return fail(err)
+		}
+		lls = append(lls, ll)
+		lk, err := n.LinkFor(i)
+		if err != nil {
+			return fail(err)
+		}
+		ws, err := wirelink.NewServer(lk, wirelink.ServerOptions{Logger: log.With("node", i)})
+		if err != nil {
+			return fail(err)
+		}
+		wss = append(wss, ws)
+	}
+	return lls, wss, nil
 }
 
 // listen creates a unix socket at path with mode 0600. A socket file left
@@ -206,7 +248,7 @@ func startFaults(n *simnet.Net, c *config) error {
 	}
 	rng := rand.New(rand.NewPCG(c.seed, 0x0ff1))
 	for _, id := range n.Graph().Nodes() {
-		if id == n.Self() {
+		if ours(n, id) {
 			continue
 		}
 		f := simnet.Fault{FailRate: c.failRate, Offline: rng.Float64() < c.offline}
@@ -238,4 +280,14 @@ func startFaults(n *simnet.Net, c *config) error {
 		}
 	}
 	return nil
+}
+
+// ours says whether id is one of our nodes, which the random faults spare.
+func ours(n *simnet.Net, id graph.NodeID) bool {
+	for i := range n.Ours() {
+		if n.SelfOf(i) == id {
+			return true
+		}
+	}
+	return false
 }

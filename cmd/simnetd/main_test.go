@@ -75,6 +75,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"--dir", "/x"}, nil, true},
 		{nil, map[string]string{"SIMNETD_DIR": "/x", "SIMNETD_SEED": "7"}, true},
 		{[]string{"--dir", "/x", "--max-htlcs", "-1"}, nil, false},
+		{[]string{"--dir", "/x", "--ours", "0"}, nil, false},
+		{nil, map[string]string{"SIMNETD_DIR": "/x", "SIMNETD_OURS": "3"}, true},
 		{[]string{"--dir", "/x", "extra"}, nil, false},
 		{nil, map[string]string{"SIMNETD_DIR": "/x", "SIMNETD_SEED": "seven"}, false},
 	} {
@@ -179,5 +181,62 @@ func TestRestartContinuesNetwork(t *testing.T) {
 	}
 	if invs[0].PaymentHash == invs[1].PaymentHash || invs[0].PaymentSecret == invs[1].PaymentSecret {
 		t.Fatalf("the invoice after the restart repeats the first: %+v", invs)
+	}
+}
+
+// With --ours 3, simnetd serves node 0's link on simnet-link and nodes 1
+// and 2's on simnet-link-1 and simnet-link-2, and no fourth; its random
+// faults spare all three of our nodes.
+func TestServeOurs(t *testing.T) {
+	dir, err := os.MkdirTemp("", "simnetd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready, done := make(chan struct{}), make(chan int, 1)
+	var stderr strings.Builder
+	go func() {
+		done <- run(ctx, []string{"--dir", dir, "--ours", "3", "--log-level", "warn"}, func(string) string { return "" }, io.Discard, &stderr, ready)
+	}()
+	select {
+	case <-ready:
+	case code := <-done:
+		t.Fatalf("simnetd exited %d: %s", code, stderr.String())
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	for i := range 3 {
+		l, err := wirelink.Dial(cctx, "unix", filepath.Join(dir, node.SimnetLinkNameOf(i)), wirelink.Options{})
+		if err != nil {
+			t.Fatalf("node %d's link: %v", i, err)
+		}
+		l.Close()
+	}
+	if _, err := os.Stat(filepath.Join(dir, node.SimnetLinkNameOf(3))); !os.IsNotExist(err) {
+		t.Fatalf("a fourth link socket: %v", err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("simnetd exited %d: %s", code, stderr.String())
+	}
+
+	n, err := node.Network(node.Config{Graph: "sub300", Seed: 1, Ours: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := startFaults(n, &config{seed: 1, offline: 1}); err != nil {
+		t.Fatal(err)
+	}
+	faults := n.Faults()
+	for i := range 3 {
+		if _, ok := faults[n.SelfOf(i)]; ok {
+			t.Fatalf("our node %d has a fault", i)
+		}
+	}
+	if len(faults) != n.Graph().NumNodes()-3 {
+		t.Fatalf("%d nodes with faults of %d", len(faults), n.Graph().NumNodes())
 	}
 }

@@ -24,14 +24,20 @@ import (
 // its id and alias, the peers of its channels, the height, network
 // "regtest" (the invoices are lnbcrt, which Core Lightning's clients know
 // by that name).
-func Info(n *simnet.Net) rpc.NodeInfo { return simnetInfo{n} }
+func Info(n *simnet.Net) rpc.NodeInfo { return simnetInfo{n, 0} }
 
-type simnetInfo struct{ n *simnet.Net }
+// InfoOf is Info for our node i of several (simnet.Options.Ours).
+func InfoOf(n *simnet.Net, i int) rpc.NodeInfo { return simnetInfo{n, i} }
 
-func (s simnetInfo) Self() graph.NodeID { return s.n.Self() }
+type simnetInfo struct {
+	n    *simnet.Net
+	node int
+}
+
+func (s simnetInfo) Self() graph.NodeID { return s.n.SelfOf(s.node) }
 
 func (s simnetInfo) Summary() rpc.NodeSummary {
-	self, g, chans := s.n.Self(), s.n.Graph(), s.n.LocalChannels()
+	self, g, chans := s.n.SelfOf(s.node), s.n.Graph(), s.n.LocalChannelsOf(s.node)
 	peers := map[graph.NodeID]bool{}
 	for _, scid := range chans {
 		if c, ok := g.Channel(scid); ok {
@@ -85,7 +91,7 @@ func Commands(n *simnet.Net) []rpc.Command {
 			Description: "Make a node of the simulated network misbehave from now on: offline, failing every HTLC (node_failure), failing a fraction fail_rate in [0, 1] of what it forwards, sitting delay ms on each HTLC, or answering with garbage onions. The fields not given are off; all off heals the node."},
 		{Name: "simnet-truth", Category: "developer", Handler: h.simnetTruth,
 			Params:      []rpc.Param{{Name: "payment_hash", Required: true, Parse: rpc.ParseHash}},
-			Description: "What the simulated network did with a payment hash: settlements at the destination (a multi-part payment settles once), parts, the HTLCs it settled, delivered_msat settled in all, and htlcs, how many HTLCs our node added for it."},
+			Description: "What the simulated network did with a payment hash: settlements at the destination (a multi-part payment settles once), parts, the HTLCs it settled, delivered_msat settled in all, and htlcs, how many HTLCs our nodes added for it."},
 	}
 }
 

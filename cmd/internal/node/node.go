@@ -23,7 +23,6 @@ import (
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/htlc"
-	"github.com/payengine/payengine/link"
 	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/persistence"
@@ -44,10 +43,21 @@ const (
 // and the directory, in payd's data directory or simnetd's, where a
 // durable network keeps its state (Config.NetDir).
 const (
-	SimnetLinkName  = "simnet-link"
+	SimnetLinkName = "simnet-link" // node 0's; SimnetLinkNameOf(i) for others
+
 	SimnetRPCName   = "simnet-rpc"
 	SimnetStateName = "simnet"
 )
+
+// SimnetLinkNameOf is the name of the socket of our node i's link in
+// simnetd's directory: SimnetLinkName for node 0, as with a single node,
+// then SimnetLinkName-i.
+func SimnetLinkNameOf(i int) string {
+	if i == 0 {
+		return SimnetLinkName
+	}
+	return fmt.Sprintf("%s-%d", SimnetLinkName, i)
+}
 
 // Config says which network to build and where the ledger lives.
 type Config struct {
@@ -67,13 +77,23 @@ type Config struct {
 	HopLatency, HopJitter time.Duration
 	// MaxHTLCs is the HTLC slots per channel direction (0: BOLT 2's 483).
 	MaxHTLCs int
+	// Ours is how many nodes of ours the simulated network has
+	// (simnet.Options.Ours; 0: one, or SimnetNode+1 if more).
+	Ours int
+	// SimnetNode is which of the simulated network's nodes of ours the
+	// engine is (0 to Ours-1): its id, channels and link. The network is
+	// built with at least SimnetNode+1 nodes of ours; the ids and channels
+	// of nodes 0 to SimnetNode do not depend on how many more there are,
+	// so a payd of node i agrees with a simnetd of any --ours above i.
+	SimnetNode int
 	// NetDir, when set, makes the simulated network durable: its state
 	// (balances, invoices, HTLCs and their outcomes, height) lives there
 	// and a restart continues it (simnet.Options.Dir). payd gives
 	// DataDir/SimnetStateName; empty keeps the network in memory.
 	NetDir string
 	// LinkAddr, when set, is the unix socket of a simnetd's link (its
-	// D/simnet-link): the engine's HTLCs go there over wirelink. The local
+	// D/simnet-link, or D/simnet-link-i for SimnetNode i): the engine's
+	// HTLCs go there over wirelink. The local
 	// network, built from the same Graph and Seed as simnetd's, then
 	// serves only as the graph, our node's id and our channels' starting
 	// balances; its invoices are unknown to the real network.
@@ -117,8 +137,11 @@ func Network(cfg Config) (*simnet.Net, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	if cfg.SimnetNode < 0 || cfg.SimnetNode >= simnet.MaxOurs {
+		return nil, fmt.Errorf("node: simnet node %d is not between 0 and %d", cfg.SimnetNode, simnet.MaxOurs-1)
+	}
 	n, err := simnet.New(g, simnet.Options{Seed: cfg.Seed, MaxHTLCs: cfg.MaxHTLCs, HopLatency: cfg.HopLatency,
-		HopJitter: cfg.HopJitter, WallClock: true, Dir: cfg.NetDir})
+		HopJitter: cfg.HopJitter, WallClock: true, Dir: cfg.NetDir, Ours: max(cfg.Ours, cfg.SimnetNode+1)})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -175,11 +198,16 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	var chans []actors.Channel
-	for _, scid := range n.LocalChannels() {
+	for _, scid := range n.LocalChannelsOf(cfg.SimnetNode) {
 		spendable, _ := n.Spendable(scid)
 		chans = append(chans, actors.Channel{SCID: scid, Spendable: spendable})
 	}
-	var lk link.Link = n.Link()
+	lk, err := n.LinkFor(cfg.SimnetNode)
+	if err != nil {
+		l.Close()
+		n.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	var remote *wirelink.Client
 	if cfg.LinkAddr != "" {
 		remote, err = wirelink.Dial(context.Background(), "unix", cfg.LinkAddr, wirelink.Options{Seed: cfg.Seed, Logger: cfg.Logger})
@@ -190,7 +218,7 @@ func Start(cfg Config) (*Node, error) {
 		}
 		lk = remote
 	}
-	e, err := actors.Start(actors.Options{Self: n.Self(), Graph: n.Graph(), Link: lk, Ledger: l, Channels: chans,
+	e, err := actors.Start(actors.Options{Self: n.SelfOf(cfg.SimnetNode), Graph: n.Graph(), Link: lk, Ledger: l, Channels: chans,
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs, Logger: cfg.Logger, Metrics: cfg.Metrics})
 	if err != nil {
 		if remote != nil {
@@ -200,7 +228,7 @@ func Start(cfg Config) (*Node, error) {
 		n.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	return &Node{Engine: e, Net: n, Ledger: l, Remote: remote, Info: simnetrpc.Info(n), Commands: simnetrpc.Commands(n)}, nil
+	return &Node{Engine: e, Net: n, Ledger: l, Remote: remote, Info: simnetrpc.InfoOf(n, cfg.SimnetNode), Commands: simnetrpc.Commands(n)}, nil
 }
 
 // startLND connects to lnd, then opens the ledger and starts the engine
@@ -208,6 +236,9 @@ func Start(cfg Config) (*Node, error) {
 func startLND(cfg Config) (*Node, error) {
 	if cfg.LinkAddr != "" {
 		return nil, errors.New("node: the lnd backend takes no simnetd link address")
+	}
+	if cfg.SimnetNode != 0 || cfg.Ours != 0 {
+		return nil, errors.New("node: the lnd backend takes no simnet node")
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data directory: %w", err)

@@ -245,7 +245,9 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 	case *messages.HTLCResolved:
 		a.resolved(ctx, m)
 	case isPaying:
-		m.reply <- a.core != nil && a.core.Paying()
+		// A pay that just ended still counts until its last write is
+		// durable: listpays reads the ledger again once this says no.
+		m.reply <- a.core != nil && (a.core.Paying() || a.writing || len(a.queue) > 0)
 	case *waitTimeout:
 		delete(a.timers, m.reply)
 		a.step(ctx, payment.WaitTimeout{Reply: m.reply})

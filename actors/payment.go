@@ -84,6 +84,11 @@ type PaymentState struct {
 	Resumed []messages.Attempt
 	// InParts says the pay is resumed in parts.
 	InParts bool
+	// Between, with Resume, is a single-path pay that had no attempt out
+	// (killed between two attempts): it is taken up with Attempts, its
+	// attempts the ledger holds (payment.Core.ResumePay).
+	Between  bool
+	Attempts []payment.PayAttempt
 }
 
 // PaymentProps returns the props of payment actors: each is the actor of
@@ -126,8 +131,8 @@ func (d *PaymentDeps) avoidFor() time.Duration {
 // load builds the core from the ledger's state of the hash.
 func (a *paymentActor) load(st PaymentState) {
 	a.parts = st.Parts
-	if st.InParts {
-		a.core = payment.New(a.hash, st.Record, nil) // resumeParts goes on
+	if st.InParts || st.Between {
+		a.core = payment.New(a.hash, st.Record, nil) // resumeParts or resumePay goes on
 		return
 	}
 	var route graph.Route
@@ -221,8 +226,11 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		if a.sent != nil && a.sent.onion == nil && len(a.sent.route) > 0 {
 			a.reattach(ctx)
 		}
-		if st.InParts && st.Resume != nil {
+		switch {
+		case st.InParts && st.Resume != nil:
 			a.resumeParts(ctx, st)
+		case st.Between:
+			a.resumePay(ctx, st)
 		}
 	case *Call:
 		if a.loadErr != nil {
@@ -480,6 +488,18 @@ func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 	// The peer copies the packet; only the circuit is needed from here on,
 	// and thousands of payments wait in flight.
 	a.sent.onion = nil
+}
+
+// resumePay takes up a single-path pay that had no attempt out when the
+// previous run ended.
+func (a *paymentActor) resumePay(ctx actor.Context, st PaymentState) {
+	effects, err := a.core.ResumePay(a.deps.Clock(), *st.Resume, st.Attempts)
+	if err != nil {
+		ctx.Logger().Error("payment: resume pay", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+		return
+	}
+	a.queue = append(a.queue, effects...)
+	a.run(ctx)
 }
 
 // reattach asks the first hop's peer what became of the HTLC a previous

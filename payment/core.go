@@ -229,7 +229,7 @@ func (c *Core) stepPersisted() []Effect {
 
 func (c *Core) stepSettled(now time.Time, ev Settled) []Effect {
 	pre := ev.Preimage
-	c.rec.Status, c.rec.Preimage, c.rec.CompletedAt = StatusComplete, &pre, now
+	c.rec.Status, c.rec.Preimage, c.rec.CompletedAt, c.rec.Pay = StatusComplete, &pre, now, nil
 	c.phase = phaseIdle
 	effects := []Effect{PersistOutcome{Record: *c.rec}}
 	for _, w := range c.waiters {
@@ -265,6 +265,12 @@ func (c *Core) stepFailed(now time.Time, ev Failed) []Effect {
 	c.waiters = nil
 	if c.pay != nil {
 		effects = append(effects, c.payFailed(now, f)...)
+		if c.pay == nil {
+			// The pay ended with this attempt: its row no longer
+			// carries the pay's run, so a restart does not take it up.
+			c.rec.Pay = nil
+			effects[0] = PersistOutcome{Record: *c.rec}
+		}
 	}
 	return effects
 }

@@ -81,8 +81,14 @@ func TestPayEndings(t *testing.T) {
 	step(t, c, t0, Persisted{}, "send-htlc hops=2")
 	f := remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)
 	step(t, c, t0, Failed{Failure: f}, "persist-outcome failed", "report-failure", "find-route exclude=[100x2x0/0]")
-	effects := step(t, c, t0, RouteNotFound{Err: graph.ErrNoRoute}, "reply to=1 error 210 Ran out of routes to try after 1 attempt: see paystatus")
-	data := effects[0].(Reply).Err.Data.(PayFailureData)
+	// The failed row kept the pay's run while the pay went on; its end
+	// writes the row again without it.
+	effects := step(t, c, t0, RouteNotFound{Err: graph.ErrNoRoute}, "persist-outcome failed",
+		"reply to=1 error 210 Ran out of routes to try after 1 attempt: see paystatus")
+	if o := effects[0].(PersistOutcome); !o.PaymentOnly || o.Record.Pay != nil {
+		t.Fatalf("the pay's end writes %+v", o)
+	}
+	data := effects[1].(Reply).Err.Data.(PayFailureData)
 	if len(data.Attempts) != 1 || data.Attempts[0].Failure == nil || data.Attempts[0].Failure.Code != 204 {
 		t.Fatalf("attempts %+v", data.Attempts)
 	}
@@ -239,7 +245,7 @@ func TestPayNoAttemptAfterRetryFor(t *testing.T) {
 	step(t, c, t0.Add(params.RetryFor-time.Second), Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
 		"persist-outcome failed", "report-failure", "find-route exclude=["+excl+"]")
 	step(t, c, t0.Add(params.RetryFor+time.Second), RouteFound{Route: routeABC(1000)},
-		"reply to=1 error 210 Gave up after 1 attempt: see paystatus")
+		"persist-outcome failed", "reply to=1 error 210 Gave up after 1 attempt: see paystatus")
 	if !c.Done() {
 		t.Fatal("the pay did not end")
 	}

@@ -250,3 +250,104 @@ func TestPayNoAttemptAfterRetryFor(t *testing.T) {
 		t.Fatal("the pay did not end")
 	}
 }
+
+// The row a failed attempt leaves keeps the pay's run while the pay goes
+// on, so that a restart between two attempts takes the pay up; an ending
+// pay's row loses it (written again when the pay ends between attempts).
+func TestPayRunInRow(t *testing.T) {
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	effects := step(t, c, t0, Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome failed", "report-failure", "find-route exclude=[100x2x0/0]")
+	if run := effects[0].(PersistOutcome).Record.Pay; run == nil || run.Params != params || !run.Start.Equal(t0) {
+		t.Fatalf("the failed row of a pay that goes on has pay run %+v", run)
+	}
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	effects = step(t, c, t0, Failed{Failure: remoteFailure(203, 2, nodeC, chBC, lnwire.CodeIncorrectOrUnknownPaymentDetails)},
+		"persist-outcome failed", "reply to=1 error 203 failed: IncorrectOrUnknownPaymentDetails")
+	if run := effects[0].(PersistOutcome).Record.Pay; run != nil {
+		t.Fatalf("the row of an ended pay keeps its run %+v", run)
+	}
+
+	c = New(hash, nil, nil)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params}, "find-route exclude=[]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	effects = step(t, c, t0, Settled{Preimage: pre}, "persist-outcome complete", "reply to=1 complete")
+	if run := effects[0].(PersistOutcome).Record.Pay; run != nil {
+		t.Fatalf("a complete row keeps the pay's run %+v", run)
+	}
+}
+
+// Issue 13: a pay killed between two attempts is taken up from its row
+// and attempts: the channels and nodes its 204s named are excluded again,
+// the next attempt is a fresh one, and the outcome goes to nobody (reply
+// 0). Past retry_for it gives up with 210 listing the attempts, and the
+// row is written again without the pay's run. A complete row, or one
+// without a run, cannot be resumed.
+func TestPayResumeBetweenAttempts(t *testing.T) {
+	params := DefaultPayParams()
+	f1 := remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)
+	f2 := remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryNodeFailure)
+	between := func() *Record {
+		return &Record{Hash: hash, Destination: nodeC, Amount: 1000, AmountSent: 1001, CreatedAt: t0, Status: StatusFailed,
+			Bolt11: "lnbcrt1...", Failure: &f2, Pay: &PayRun{Params: params, Start: t0}}
+	}
+	attempts := []PayAttempt{{Route: routeABC(1000), Failure: &f1}, {Route: routeABC(1000), Failure: &f2}}
+
+	c := New(hash, between(), nil)
+	effects, err := c.ResumePay(t0.Add(time.Second), invoice(msat(1000)), attempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(describe(effects)); got != "[find-route exclude=[100x2x0/0 "+nodeB.String()+"]]" {
+		t.Fatalf("resumed: %s", got)
+	}
+	if !c.Paying() || c.Done() {
+		t.Fatal("the resumed pay is not at work")
+	}
+	effects = step(t, c, t0.Add(time.Second), RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	if rec := effects[0].(PersistAttempt).Record; rec.Status != StatusPending || rec.Pay == nil || !rec.Pay.Start.Equal(t0) {
+		t.Fatalf("the next attempt's row %+v", rec)
+	}
+	step(t, c, t0.Add(time.Second), Persisted{}, "send-htlc hops=2")
+	step(t, c, t0.Add(time.Second), Settled{Preimage: pre}, "persist-outcome complete", "reply to=0 complete")
+
+	late := New(hash, between(), nil)
+	effects, err = late.ResumePay(t0.Add(params.RetryFor+time.Second), invoice(msat(1000)), attempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(describe(effects)); got != "[persist-outcome failed reply to=0 error 210 Gave up after 2 attempts: see paystatus]" {
+		t.Fatalf("resumed past retry_for: %s", got)
+	}
+	if o := effects[0].(PersistOutcome); !o.PaymentOnly || o.Record.Pay != nil {
+		t.Fatalf("the ended pay writes %+v", o)
+	}
+	if !late.Done() {
+		t.Fatal("the pay did not end")
+	}
+
+	// A pending row with no attempt out (the caller knows) is taken up
+	// the same way.
+	pending := between()
+	pending.Status, pending.Failure = StatusPending, nil
+	c = New(hash, pending, nil)
+	if effects, err = c.ResumePay(t0, invoice(msat(1000)), nil); err != nil || fmt.Sprint(describe(effects)) != "[find-route exclude=[]]" {
+		t.Fatalf("pending row: %v %v", describe(effects), err)
+	}
+
+	done := between()
+	done.Status = StatusComplete
+	bare := between()
+	bare.Pay = nil
+	for _, rec := range []*Record{done, bare, nil} {
+		if _, err := New(hash, rec, nil).ResumePay(t0, invoice(msat(1000)), nil); !errors.Is(err, ErrUnexpected) {
+			t.Fatalf("resume of %+v: %v", rec, err)
+		}
+	}
+}

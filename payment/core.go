@@ -37,6 +37,15 @@ type Core struct {
 	sender  *ReplyTo  // the sendpay or delpay caller waiting for the ledger
 	waiters []ReplyTo // waitsendpay callers
 	pay     *payRun   // the pay driving this hash, if any
+	// ending is the answer of a pay that ended before its first attempt,
+	// given once its row is deleted (endBeforeAttempt).
+	ending *ending
+}
+
+// ending is a pay's answer held until its row is deleted.
+type ending struct {
+	reply ReplyTo
+	err   *Error
 }
 
 // New returns the core of a hash, with the record the ledger holds for it
@@ -359,6 +368,21 @@ func (c *Core) stepDelPay(ev DelPay) []Effect {
 // with it; a hash deleted is a hash never paid.
 func (c *Core) stepDeleted(ev Deleted) []Effect {
 	c.phase = phaseIdle
+	if e := c.ending; e != nil {
+		c.ending = nil
+		if ev.Err != nil {
+			// The row stays: failed, so that no restart takes the
+			// pay up again.
+			return append(c.failRow(e.err), Reply{To: e.reply, Err: e.err})
+		}
+		c.rec = nil
+		effects := []Effect{Reply{To: e.reply, Err: e.err}}
+		for _, w := range c.waiters {
+			effects = append(effects, fail(w, CodeNoSuchPayment, "Never attempted payment for '%x'", c.hash))
+		}
+		c.waiters = nil
+		return effects
+	}
 	to := *c.sender
 	c.sender = nil
 	if ev.Err != nil {

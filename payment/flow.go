@@ -311,6 +311,10 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 		return nil // a round is still to be planned
 	}
 	end := f.endErr
+	if c.rec != nil && c.rec.Status == StatusPending && len(c.pay.attempts) == 0 {
+		// No part was ever written: the row is the pay's own.
+		return c.endBeforeAttempt(end)
+	}
 	var effects []Effect
 	if c.rec != nil {
 		c.rec.Status = StatusFailed

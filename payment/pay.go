@@ -23,6 +23,11 @@ type payRun struct {
 	expensive string // the first "Route wanted ..." message, for 206
 	attempts  []PayAttempt
 	flow      *flowState // set when the pay is sent in parts
+	// fresh: the hash had no row when the pay began, and the pay wrote
+	// one before anything else; a pay whose caller waits and that ends
+	// before its first attempt deletes it, as Core Lightning's pay leaves
+	// no payment then.
+	fresh bool
 }
 
 // PayAttempt is one attempt of a pay, as paystatus and error 210's
@@ -62,10 +67,27 @@ func (c *Core) stepPay(now time.Time, ev Pay) []Effect {
 		amount = ev.Amount
 	}
 	c.pay = &payRun{reply: ev.Reply, inv: inv, amount: *amount, label: ev.Label, params: ev.Params, start: now}
+	effects := []Effect{c.recordPay(now)}
 	if multiPart(ev.Params, *amount) {
-		return c.startFlow(now)
+		return append(effects, c.startFlow(now)...)
 	}
-	return c.findRoute()
+	return append(effects, c.findRoute()...)
+}
+
+// recordPay is the pay's row, written before anything else so that a
+// restart finds a pay killed before its first attempt and takes it up:
+// a fresh pending row without attempts, or the hash's failed row, which
+// carries the pay's run from now on as between two attempts.
+func (c *Core) recordPay(now time.Time) Effect {
+	p := c.pay
+	run := &PayRun{Params: p.params, Start: p.start}
+	if c.rec == nil {
+		p.fresh = true
+		c.rec = &Record{Hash: c.hash, Destination: p.inv.Payee, Amount: p.amount, CreatedAt: now, Status: StatusPending,
+			Label: p.label, Bolt11: p.inv.Bolt11}
+	}
+	c.rec.Pay = run
+	return PersistOutcome{Record: *c.rec, PaymentOnly: true}
 }
 
 func (c *Core) findRoute() []Effect {
@@ -226,12 +248,46 @@ func (c *Core) gaveUp() *Error {
 // last failed attempt left still carries the pay's run (so that a restart
 // takes the pay up), and is written again without it before the answer.
 func (c *Core) endPayBetween(err *Error) []Effect {
-	var effects []Effect
-	if c.rec != nil && c.rec.Pay != nil && c.rec.Status != StatusPending {
-		c.rec.Pay = nil
-		effects = append(effects, PersistOutcome{Record: *c.rec, PaymentOnly: true})
+	if c.rec == nil || c.rec.Pay == nil {
+		return c.endPay(err)
 	}
-	return append(effects, c.endPay(err)...)
+	if c.rec.Status == StatusPending {
+		// The row the pay wrote before its first attempt, which it
+		// never made.
+		return c.endBeforeAttempt(err)
+	}
+	c.rec.Pay = nil
+	return append([]Effect{PersistOutcome{Record: *c.rec, PaymentOnly: true}}, c.endPay(err)...)
+}
+
+// endBeforeAttempt ends with err a pay that made no attempt, whose row
+// (written by recordPay) is pending. A caller waiting for a pay that
+// found the hash without a row gets err once the row is deleted, as Core
+// Lightning's pay leaves no payment then; a pay nobody waits for (taken up
+// after a restart) leaves the row failed with err, so that its end shows
+// in listsendpays and listpays.
+func (c *Core) endBeforeAttempt(err *Error) []Effect {
+	if c.pay.fresh && c.pay.reply != 0 {
+		c.ending = &ending{reply: c.pay.reply, err: err}
+		c.pay = nil
+		c.phase = phaseDeleting
+		return []Effect{DeleteRecord{Record: *c.rec}}
+	}
+	return append(c.failRow(err), c.endPay(err)...)
+}
+
+// failRow marks the pay's pending row failed with err, without the pay's
+// run, and answers the waitsendpay callers.
+func (c *Core) failRow(err *Error) []Effect {
+	c.rec.Status, c.rec.Pay = StatusFailed, nil
+	c.rec.Failure = &Failure{Code: err.Code, Message: err.Message}
+	effects := []Effect{PersistOutcome{Record: *c.rec, PaymentOnly: true}}
+	werr := c.failureError()
+	for _, w := range c.waiters {
+		effects = append(effects, Reply{To: w, Err: werr})
+	}
+	c.waiters = nil
+	return effects
 }
 
 // endPay answers the pay's caller with err and ends the pay.

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -234,5 +235,48 @@ func TestEngineResumesPayBetweenAttempts(t *testing.T) {
 				t.Fatalf("%d attempts still pending", len(p))
 			}
 		})
+	}
+}
+
+// Issue 13: a pay killed before its first attempt (its row written,
+// pending with its run, nothing else) was dropped at the start. It is
+// taken up and pays, once; and a pay whose first route search fails
+// leaves no row, as Core Lightning's pay leaves no payment then.
+func TestEngineResumesPayBeforeFirstAttempt(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	tg := r.target(t, 30_000_000, false, func(route graph.Route) bool { return len(route) >= 2 })
+	r.e.Stop()
+	now := r.n.Now()
+	rec := &payment.Record{Hash: tg.inv.PaymentHash, Destination: tg.inv.Payee, Amount: *tg.inv.Amount, CreatedAt: now,
+		Status: payment.StatusPending, Bolt11: tg.bolt11, Pay: &payment.PayRun{Params: payment.DefaultPayParams(), Start: now}}
+	if err := r.l.Write(context.Background(), &persistence.Batch{Payments: []messages.Payment{toPayment(rec)}}); err != nil {
+		t.Fatal(err)
+	}
+	r.l.Close()
+	r.l, r.e = startEngine(t, r.n, r.dir)
+	got, err := r.e.WaitSendPay(context.Background(), tg.inv.PaymentHash, nil)
+	if err != nil || got.Status != payment.StatusComplete {
+		t.Fatalf("after the start: %+v %v", got, err)
+	}
+	if d := r.n.Delivered(tg.inv.PaymentHash); d.Settlements != 1 {
+		t.Fatalf("settled %d times", d.Settlements)
+	}
+	if atts := r.attempts(t, tg.inv.PaymentHash); len(atts) != 1 || atts[0].Status != messages.AttemptSettled {
+		t.Fatalf("attempts %+v", atts)
+	}
+
+	// No route: 205, and nothing stays in the ledger.
+	b, err := r.n.Invoice(r.notPeer(t), 1<<50, "too much", 0, r.n.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _ := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
+	_, err = r.e.Pay(context.Background(), PayRequest{Bolt11: b, Params: payment.DefaultPayParams()})
+	var pe *payment.Error
+	if !errors.As(err, &pe) || pe.Code != payment.CodeRouteNotFound {
+		t.Fatalf("pay with no route: %v", err)
+	}
+	if recs, err := r.e.ListSendPays("", &inv.PaymentHash); err != nil || len(recs) != 0 {
+		t.Fatalf("listsendpays after 205: %+v %v", recs, err)
 	}
 }

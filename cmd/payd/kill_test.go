@@ -29,8 +29,11 @@ import (
 
 // The kill matrix: payd pays over a simnetd that outlives it and is
 // SIGKILLed at seeded instants while 16 pays run at once, then restarted
-// on the same data directory. Once every payment has ended, simnetd's
-// ground truth must agree with payd's ledger:
+// on the same data directory. Once every payment has ended (neither
+// listpays, which counts a pay between two attempts as pending, nor
+// listsendpays shows one pending; a pay killed before its first attempt
+// or between attempts is taken up by the restart), simnetd's ground
+// truth must agree with payd's ledger:
 //
 //   - no payment hash settles twice;
 //   - our node added exactly one HTLC per attempt the ledger holds that
@@ -39,7 +42,7 @@ import (
 //     HTLC is sent again for an attempt already out;
 //   - payd says complete exactly when the destination settled;
 //   - a pay whose answer arrived agrees with the final status, and no
-//     payment is left pending.
+//     payment or attempt is left pending in the ledger.
 //
 // -short: 150 payments, 3 kills. Otherwise 2,000 payments, 20 kills.
 // KILL_SEED picks the seed (default 1), KILL_LOG_LEVEL payd's log level

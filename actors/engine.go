@@ -253,7 +253,8 @@ func (e *Engine) nextID() uint64 {
 
 // recover spawns the payment actor of every attempt the ledger says is in
 // flight; each asks the link what became of its HTLC, and nothing is sent
-// again.
+// again. Then those of the pays that had no attempt out
+// (recoverBetweenRounds).
 func (e *Engine) recover() error {
 	pending, err := e.opts.Ledger.Pending()
 	if err != nil {
@@ -295,10 +296,17 @@ func (e *Engine) load(hash [32]byte) (PaymentState, error) {
 		}
 	}
 	inParts := resumeInParts(rec, pending)
-	if (st.Pending != nil || inParts) && rec.Pay != nil {
+	between := !inParts && len(pending) == 0 && rec.Pay != nil && rec.Status != payment.StatusComplete
+	if (st.Pending != nil || inParts || between) && rec.Pay != nil {
 		if inv, err := htlc.Decode(rec.Bolt11, htlc.DecodeOptions{Network: e.opts.Network}); err == nil {
 			i := payInvoice(inv)
 			st.Resume = &i
+		}
+	}
+	if between && st.Resume != nil {
+		st.Between = true
+		for i := range atts {
+			st.Attempts = append(st.Attempts, payment.PayAttempt{Route: atts[i].Route, Failure: fromFailure(atts[i].Failure)})
 		}
 	}
 	if inParts {

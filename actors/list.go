@@ -126,9 +126,24 @@ func (e *Engine) ListPays(bolt11 string, hash *[32]byte) ([]Pay, error) {
 			continue
 		}
 		r := fromPayment(&rows[i])
+		paying := false
+		if r.Status == payment.StatusFailed {
+			if paying = e.paying(r.Hash); !paying {
+				// The row was read before the question: a pay that was
+				// between attempts then may have ended since, and its
+				// final row is durable now.
+				now, err := e.record(r.Hash)
+				if err != nil {
+					return nil, err
+				}
+				if now != nil {
+					r = now
+				}
+			}
+		}
 		p := Pay{Bolt11: r.Bolt11, Hash: r.Hash, Destination: r.Destination, Amount: r.Amount, AmountSent: r.AmountSent,
 			Status: r.Status, Preimage: r.Preimage, Label: r.Label, CreatedAt: r.CreatedAt}
-		if p.Status == payment.StatusFailed && e.paying(r.Hash) {
+		if paying {
 			p.Status = payment.StatusPending
 		}
 		if r.Amount >= payment.SinglePathMax && p.Status != payment.StatusFailed {

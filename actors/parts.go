@@ -167,12 +167,13 @@ func (a *paymentActor) resumeParts(ctx actor.Context, st PaymentState) {
 }
 
 // resumeInParts says whether a pending pay found at a start is taken up in
-// parts: one of SinglePathMax or more (the ledger does not keep maxparts)
-// with no part out (killed between rounds), several, or one that delivers
-// less than the amount. A single attempt of the whole amount resumes as
-// v0.7's pay does.
+// parts: one of SinglePathMax or more, whose maxparts allowed parts (or
+// was not recorded: a record of before the ledger kept it), with no part
+// out (killed between rounds), several, or one that delivers less than
+// the amount. A single attempt of the whole amount resumes as v0.7's pay
+// does.
 func resumeInParts(rec *payment.Record, pending []messages.Attempt) bool {
-	if rec.Pay == nil || rec.Status != payment.StatusPending || rec.Amount < payment.SinglePathMax {
+	if rec.Pay == nil || rec.Status != payment.StatusPending || rec.Amount < payment.SinglePathMax || rec.Pay.Params.MaxParts == 1 {
 		return false
 	}
 	return len(pending) != 1 || pending[0].AmountMsat < rec.Amount
@@ -182,9 +183,12 @@ func resumeInParts(rec *payment.Record, pending []messages.Attempt) bool {
 // killed between rounds (no part out, so not in the pending index).
 const betweenRoundsWindow = 24 * time.Hour
 
-// recoverBetweenRounds starts the actor of every pending pay made in the
-// last betweenRoundsWindow that has no attempt out: a pay in parts killed
-// between rounds, which its actor takes up (or ends, past retry_for).
+// recoverBetweenRounds starts the actor of every pay made in the last
+// betweenRoundsWindow whose row still carries its run (pending, or failed
+// between two attempts) and has no attempt out: a pay in parts killed
+// between rounds, or a single-path pay killed between attempts, which its
+// actor takes up (or ends, past retry_for). A row with an attempt out has
+// its actor running already.
 func (e *Engine) recoverBetweenRounds() error {
 	from := e.opts.Clock().Add(-betweenRoundsWindow)
 	if from.Unix() < 0 {
@@ -196,7 +200,7 @@ func (e *Engine) recoverBetweenRounds() error {
 	}
 	for i := range rows {
 		p := &rows[i]
-		if p.Status != messages.PaymentPending || p.Pay == nil || p.AmountMsat == nil || *p.AmountMsat < payment.SinglePathMax {
+		if p.Pay == nil || p.Status == messages.PaymentComplete {
 			continue
 		}
 		if _, err := e.acquire(p.PaymentHash); err != nil {

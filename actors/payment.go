@@ -89,6 +89,11 @@ type PaymentState struct {
 	// pending, what a previous run sent, to be asked after.
 	Groups    []messages.Payment
 	SendParts []messages.Attempt
+	// Between, with Resume, is a single-path pay that had no attempt out
+	// (killed between two attempts): it is taken up with Attempts, its
+	// attempts the ledger holds (payment.Core.ResumePay).
+	Between  bool
+	Attempts []payment.PayAttempt
 }
 
 // PaymentProps returns the props of payment actors: each is the actor of
@@ -132,8 +137,8 @@ func (d *PaymentDeps) avoidFor() time.Duration {
 func (a *paymentActor) load(st PaymentState) {
 	a.parts = st.Parts
 	defer a.restoreSendParts(st)
-	if st.InParts {
-		a.core = payment.New(a.hash, st.Record, nil) // resumeParts goes on
+	if st.InParts || st.Between {
+		a.core = payment.New(a.hash, st.Record, nil) // resumeParts or resumePay goes on
 		return
 	}
 	var route graph.Route
@@ -231,8 +236,11 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 			a.reattach(ctx)
 		}
 		a.reattachSendParts(ctx)
-		if st.InParts && st.Resume != nil {
+		switch {
+		case st.InParts && st.Resume != nil:
 			a.resumeParts(ctx, st)
+		case st.Between:
+			a.resumePay(ctx, st)
 		}
 	case *Call:
 		if a.loadErr != nil {
@@ -255,7 +263,9 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 	case *messages.HTLCResolved:
 		a.resolved(ctx, m)
 	case isPaying:
-		m.reply <- a.core != nil && a.core.Paying()
+		// A pay that just ended still counts until its last write is
+		// durable: listpays reads the ledger again once this says no.
+		m.reply <- a.core != nil && (a.core.Paying() || a.writing || len(a.queue) > 0)
 	case *waitTimeout:
 		delete(a.timers, m.reply)
 		a.step(ctx, payment.WaitTimeout{Reply: m.reply})
@@ -488,6 +498,18 @@ func (a *paymentActor) send(ctx actor.Context, e payment.SendHTLC) {
 	// The peer copies the packet; only the circuit is needed from here on,
 	// and thousands of payments wait in flight.
 	a.sent.onion = nil
+}
+
+// resumePay takes up a single-path pay that had no attempt out when the
+// previous run ended.
+func (a *paymentActor) resumePay(ctx actor.Context, st PaymentState) {
+	effects, err := a.core.ResumePay(a.deps.Clock(), *st.Resume, st.Attempts)
+	if err != nil {
+		ctx.Logger().Error("payment: resume pay", "hash", fmt.Sprintf("%x", a.hash), "err", err)
+		return
+	}
+	a.queue = append(a.queue, effects...)
+	a.run(ctx)
 }
 
 // reattach asks the first hop's peer what became of the HTLC a previous

@@ -24,10 +24,14 @@ func toPayment(r *payment.Record) messages.Payment {
 		t := uint64(r.CompletedAt.Unix())
 		p.CompletedAt = &t
 	}
-	if run := r.Pay; run != nil && r.Status == payment.StatusPending {
+	// The pay's run stays in the row while the pay goes on: also when the
+	// row says failed between two attempts, so that a restart takes the
+	// pay up there. maxparts 0 and 1 both mean one path, and 0 in the
+	// ledger means not recorded: 1 is written.
+	if run := r.Pay; run != nil && r.Status != payment.StatusComplete {
 		p.Pay = &messages.PayRun{StartedAt: uint64(run.Start.UnixNano()), RetryFor: uint64(run.Params.RetryFor),
 			RiskFactor: run.Params.RiskFactor, MaxFeePercent: run.Params.MaxFeePercent, ExemptFee: run.Params.ExemptFee,
-			MaxDelay: run.Params.MaxDelay}
+			MaxDelay: run.Params.MaxDelay, MaxParts: uint32(max(run.Params.MaxParts, 1))}
 	}
 	return p
 }
@@ -115,7 +119,7 @@ func fromPayment(p *messages.Payment) *payment.Record {
 	if run := p.Pay; run != nil {
 		r.Pay = &payment.PayRun{Start: time.Unix(0, int64(run.StartedAt)), Params: payment.PayParams{
 			RiskFactor: run.RiskFactor, MaxFeePercent: run.MaxFeePercent, ExemptFee: run.ExemptFee,
-			RetryFor: time.Duration(run.RetryFor), MaxDelay: run.MaxDelay}}
+			RetryFor: time.Duration(run.RetryFor), MaxDelay: run.MaxDelay, MaxParts: int(run.MaxParts)}}
 	}
 	r.Failure = fromFailure(p.Failure)
 	return r

@@ -105,3 +105,53 @@ func node(b byte) graph.NodeID {
 	n[32] = b
 	return n
 }
+
+// A pay's run goes through the ledger whole, maxparts included, while the
+// row is pending or failed between attempts (maxparts 0, one path, is
+// written as 1: 0 in the ledger means a record of before maxparts was
+// kept); a complete row drops it. resumeInParts follows the recorded
+// maxparts: 1 resumes on one path, a record without it in parts as before.
+func TestPayRunSurvivesTheLedger(t *testing.T) {
+	start := time.Unix(1_700_000_000, 123)
+	params := payment.DefaultPayParams()
+	params.MaxParts = 7
+	for _, tc := range []struct {
+		status   payment.Status
+		maxParts int
+		want     *payment.PayRun
+	}{
+		{payment.StatusPending, 7, &payment.PayRun{Params: params, Start: start}},
+		{payment.StatusFailed, 7, &payment.PayRun{Params: params, Start: start}},
+		{payment.StatusFailed, 0, &payment.PayRun{Params: func() payment.PayParams { p := params; p.MaxParts = 1; return p }(), Start: start}},
+		{payment.StatusComplete, 7, nil},
+	} {
+		p := params
+		p.MaxParts = tc.maxParts
+		rec := &payment.Record{Hash: [32]byte{1}, Amount: 1000, Status: tc.status, CreatedAt: time.Unix(1_700_000_000, 0),
+			Pay: &payment.PayRun{Params: p, Start: start}}
+		mp := toPayment(rec)
+		enc, err := persistence.EncodePayment(&mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp, err := persistence.DecodePayment(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fromPayment(&dp).Pay; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s, maxparts %d: pay run %+v, want %+v", tc.status, tc.maxParts, got, tc.want)
+		}
+	}
+	big := &payment.Record{Amount: payment.SinglePathMax, Status: payment.StatusPending, Pay: &payment.PayRun{Params: params}}
+	if !resumeInParts(big, nil) {
+		t.Error("a pay of maxparts 7 between rounds is not resumed in parts")
+	}
+	big.Pay.Params.MaxParts = 1
+	if resumeInParts(big, nil) {
+		t.Error("a pay of maxparts 1 is resumed in parts")
+	}
+	big.Pay.Params.MaxParts = 0
+	if !resumeInParts(big, nil) {
+		t.Error("a record of before maxparts was kept is no longer resumed in parts")
+	}
+}

@@ -2,12 +2,16 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
+	"github.com/payengine/payengine/persistence"
 	"github.com/payengine/payengine/simnet"
 )
 
@@ -130,5 +134,149 @@ func TestEngineRestartResumesPay(t *testing.T) {
 				t.Fatalf("%d attempts still pending", len(p))
 			}
 		})
+	}
+}
+
+// killedBetweenAttempts writes what the ledger holds of a pay killed
+// between two attempts, as the payment actor writes it: the pay's first
+// attempt over route failed (204, the last hop's channel), its row failed
+// and still carrying the pay's run, the next attempt not yet written.
+func killedBetweenAttempts(t *testing.T, r *engineRig, tg payTarget, started time.Time) {
+	t.Helper()
+	route := tg.route
+	last := route[len(route)-1]
+	f := &payment.Failure{Code: payment.CodeTryOtherRoute, Message: "WIRE_TEMPORARY_CHANNEL_FAILURE", Routing: &htlc.RoutingFailure{
+		ErringIndex: len(route) - 1, OriginIndex: len(route) - 2, ErringNode: route[len(route)-2].ID,
+		ErringChannel: last.Channel, ErringDirection: last.Direction, FailCode: lnwire.CodeTemporaryChannelFailure}}
+	rec := &payment.Record{Hash: tg.inv.PaymentHash, Destination: last.ID, Amount: last.Amount, AmountSent: route[0].Amount,
+		CreatedAt: started, Status: payment.StatusFailed, Bolt11: tg.bolt11, Failure: f,
+		Pay: &payment.PayRun{Params: payment.DefaultPayParams(), Start: started}}
+	p := toPayment(rec)
+	if p.Pay == nil {
+		t.Fatal("the failed row of a pay that goes on does not keep the pay's run")
+	}
+	att := toAttempt(rec, route, 77, 1)
+	if err := r.l.Write(context.Background(), &persistence.Batch{Payments: []messages.Payment{p}, Attempts: []messages.Attempt{att}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 13: a single-path pay killed between attempts (attempt 1 failed
+// and written, attempt 2 not yet) was dropped at the start, its row left
+// failed while the pay had not ended. It is taken up: within retry_for it
+// retries without the channel that failed and completes, once; past it,
+// it gives up (210) without a new attempt, and its row no longer carries
+// the pay's run, so the next start leaves it alone. listpays shows it
+// pending until it ends.
+func TestEngineResumesPayBetweenAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		want    payment.Status
+	}{{"retries", 0, payment.StatusComplete}, {"retry_for ran out", 2 * time.Minute, payment.StatusFailed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newEngineRig(t, sub300)
+			tg := r.target(t, 30_000_000, false, func(route graph.Route) bool {
+				if len(route) < 2 {
+					return false
+				}
+				last := route[len(route)-1]
+				cltv := uint32(simnet.DefaultMinFinalCLTV)
+				_, err := r.e.GetRoute(context.Background(), graph.GetRouteParams{ID: last.ID, AmountMsat: 30_000_000, RiskFactor: 1,
+					CLTV: &cltv, Exclude: []string{graph.SCIDDir{SCID: last.Channel, Dir: last.Direction}.String()}})
+				return err == nil // another way in
+			})
+			last := tg.route[len(tg.route)-1]
+			r.e.Stop()
+			killedBetweenAttempts(t, r, tg, r.n.Now())
+			r.l.Close()
+
+			r.n.SetNow(r.n.Now().Add(tc.advance))
+			r.l, r.e = startEngine(t, r.n, r.dir)
+			if tc.want == payment.StatusComplete {
+				// The resumed pay's actor runs from the start: listpays
+				// does not show the failed row of a pay still at work.
+				ps, err := r.e.ListPays(tg.bolt11, nil)
+				if err != nil || len(ps) != 1 || ps[0].Status == payment.StatusFailed {
+					t.Fatalf("listpays at the start: %+v %v", ps, err)
+				}
+			}
+			waitFor(t, func() bool {
+				ps, _ := r.e.ListPays(tg.bolt11, nil)
+				return len(ps) == 1 && ps[0].Status == tc.want
+			})
+			recs, err := r.e.ListSendPays("", &tg.inv.PaymentHash)
+			if err != nil || len(recs) != 1 || recs[0].Status != tc.want || recs[0].Pay != nil {
+				t.Fatalf("listsendpays: %+v %v", recs, err)
+			}
+			atts := r.attempts(t, tg.inv.PaymentHash)
+			switch tc.want {
+			case payment.StatusComplete:
+				if len(atts) != 2 || atts[1].PartID != 2 || atts[1].Status != messages.AttemptSettled || uses(atts[1].Route, last.Channel, last.Direction) {
+					t.Fatalf("attempts after the restart: %+v", atts)
+				}
+				if d := r.n.Delivered(tg.inv.PaymentHash); d.Settlements != 1 {
+					t.Fatalf("settled %d times", d.Settlements)
+				}
+			default:
+				if len(atts) != 1 {
+					t.Fatalf("%d attempts after retry_for ran out", len(atts))
+				}
+				// Ended for good: another start takes nothing up.
+				r.e.Stop()
+				r.l.Close()
+				r.l, r.e = startEngine(t, r.n, r.dir)
+				time.Sleep(50 * time.Millisecond)
+				if n := r.e.Live(); n != 0 || len(r.attempts(t, tg.inv.PaymentHash)) != 1 {
+					t.Fatalf("after another start: %d actors live, %d attempts", n, len(r.attempts(t, tg.inv.PaymentHash)))
+				}
+			}
+			if p, _ := r.l.Pending(); len(p) != 0 {
+				t.Fatalf("%d attempts still pending", len(p))
+			}
+		})
+	}
+}
+
+// Issue 13: a pay killed before its first attempt (its row written,
+// pending with its run, nothing else) was dropped at the start. It is
+// taken up and pays, once; and a pay whose first route search fails
+// leaves no row, as Core Lightning's pay leaves no payment then.
+func TestEngineResumesPayBeforeFirstAttempt(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	tg := r.target(t, 30_000_000, false, func(route graph.Route) bool { return len(route) >= 2 })
+	r.e.Stop()
+	now := r.n.Now()
+	rec := &payment.Record{Hash: tg.inv.PaymentHash, Destination: tg.inv.Payee, Amount: *tg.inv.Amount, CreatedAt: now,
+		Status: payment.StatusPending, Bolt11: tg.bolt11, Pay: &payment.PayRun{Params: payment.DefaultPayParams(), Start: now}}
+	if err := r.l.Write(context.Background(), &persistence.Batch{Payments: []messages.Payment{toPayment(rec)}}); err != nil {
+		t.Fatal(err)
+	}
+	r.l.Close()
+	r.l, r.e = startEngine(t, r.n, r.dir)
+	got, err := r.e.WaitSendPay(context.Background(), tg.inv.PaymentHash, nil)
+	if err != nil || got.Status != payment.StatusComplete {
+		t.Fatalf("after the start: %+v %v", got, err)
+	}
+	if d := r.n.Delivered(tg.inv.PaymentHash); d.Settlements != 1 {
+		t.Fatalf("settled %d times", d.Settlements)
+	}
+	if atts := r.attempts(t, tg.inv.PaymentHash); len(atts) != 1 || atts[0].Status != messages.AttemptSettled {
+		t.Fatalf("attempts %+v", atts)
+	}
+
+	// No route: 205, and nothing stays in the ledger.
+	b, err := r.n.Invoice(r.notPeer(t), 1<<50, "too much", 0, r.n.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _ := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
+	_, err = r.e.Pay(context.Background(), PayRequest{Bolt11: b, Params: payment.DefaultPayParams()})
+	var pe *payment.Error
+	if !errors.As(err, &pe) || pe.Code != payment.CodeRouteNotFound {
+		t.Fatalf("pay with no route: %v", err)
+	}
+	if recs, err := r.e.ListSendPays("", &inv.PaymentHash); err != nil || len(recs) != 0 {
+		t.Fatalf("listsendpays after 205: %+v %v", recs, err)
 	}
 }

@@ -83,6 +83,9 @@ type PayRun struct {
 	ExemptFee graph.MilliSat
 	// MaxDelay is pay's maxdelay, in blocks.
 	MaxDelay uint32
+	// MaxParts is pay's maxparts; 0 in a record written before the ledger
+	// kept it.
+	MaxParts uint32
 }
 
 // Attempt is the ledger's record of one HTLC sent for a payment, keyed by

@@ -38,6 +38,15 @@ type Core struct {
 	waiters []ReplyTo   // waitsendpay callers
 	pay     *payRun     // the pay driving this hash, if any
 	sparts  []*sendPart // sendpay's parts (partid ≠ 0), in the order sent
+	// ending is the answer of a pay that ended before its first attempt,
+	// given once its row is deleted (endBeforeAttempt).
+	ending *ending
+}
+
+// ending is a pay's answer held until its row is deleted.
+type ending struct {
+	reply ReplyTo
+	err   *Error
 }
 
 // New returns the core of a hash, with the record the ledger holds for it
@@ -253,7 +262,7 @@ func (c *Core) stepPersisted() []Effect {
 
 func (c *Core) stepSettled(now time.Time, ev Settled) []Effect {
 	pre := ev.Preimage
-	c.rec.Status, c.rec.Preimage, c.rec.CompletedAt = StatusComplete, &pre, now
+	c.rec.Status, c.rec.Preimage, c.rec.CompletedAt, c.rec.Pay = StatusComplete, &pre, now, nil
 	c.phase = phaseIdle
 	effects := []Effect{PersistOutcome{Record: *c.rec}}
 	for _, w := range c.waiters {
@@ -289,6 +298,12 @@ func (c *Core) stepFailed(now time.Time, ev Failed) []Effect {
 	c.waiters = nil
 	if c.pay != nil {
 		effects = append(effects, c.payFailed(now, f)...)
+		if c.pay == nil {
+			// The pay ended with this attempt: its row no longer
+			// carries the pay's run, so a restart does not take it up.
+			c.rec.Pay = nil
+			effects[0] = PersistOutcome{Record: *c.rec}
+		}
 	}
 	return effects
 }
@@ -385,6 +400,21 @@ func (c *Core) stepDelPay(ev DelPay) []Effect {
 // with it; a hash deleted is a hash never paid.
 func (c *Core) stepDeleted(ev Deleted) []Effect {
 	c.phase = phaseIdle
+	if e := c.ending; e != nil {
+		c.ending = nil
+		if ev.Err != nil {
+			// The row stays: failed, so that no restart takes the
+			// pay up again.
+			return append(c.failRow(e.err), Reply{To: e.reply, Err: e.err})
+		}
+		c.rec = nil
+		effects := []Effect{Reply{To: e.reply, Err: e.err}}
+		for _, w := range c.waiters {
+			effects = append(effects, fail(w, CodeNoSuchPayment, "Never attempted payment for '%x'", c.hash))
+		}
+		c.waiters = nil
+		return effects
+	}
 	to := *c.sender
 	c.sender = nil
 	if ev.Err != nil {

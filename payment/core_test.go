@@ -364,7 +364,7 @@ func TestDelPay(t *testing.T) {
 
 	// A failed record a pay is still retrying counts as pending.
 	p := New(hash, nil, nil)
-	step(t, p, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: DefaultPayParams()}, "find-route exclude=[]")
+	step(t, p, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: DefaultPayParams()}, "persist-outcome pending", "find-route exclude=[]")
 	step(t, p, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
 	step(t, p, t0, Persisted{}, "send-htlc hops=2")
 	step(t, p, t0, Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},

@@ -189,7 +189,11 @@ type PersistOutcome struct {
 	Part       uint64
 	PartRecord *Record
 	// PaymentOnly writes the payment's row alone: a pay in parts ends
-	// after each part's row was written with its own outcome.
+	// after each part's row was written with its own outcome; a pay's
+	// first row (pending, or the hash's failed row, with the pay's run)
+	// goes before anything else; a pay that ends between attempts writes
+	// its failed row again without its run. Effects after it wait until
+	// it is durable.
 	PaymentOnly bool
 }
 

@@ -297,7 +297,7 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 		return nil
 	}
 	if f.preimage != nil {
-		c.rec.Status, c.rec.Preimage, c.rec.CompletedAt, c.rec.Failure = StatusComplete, f.preimage, now, nil
+		c.rec.Status, c.rec.Preimage, c.rec.CompletedAt, c.rec.Failure, c.rec.Pay = StatusComplete, f.preimage, now, nil, nil
 		effects := []Effect{PersistOutcome{Record: *c.rec, PaymentOnly: true}}
 		for _, w := range c.waiters {
 			effects = append(effects, Reply{To: w, Record: c.Record()})
@@ -311,6 +311,10 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 		return nil // a round is still to be planned
 	}
 	end := f.endErr
+	if c.rec != nil && c.rec.Status == StatusPending && len(c.pay.attempts) == 0 {
+		// No part was ever written: the row is the pay's own.
+		return c.endBeforeAttempt(end)
+	}
 	var effects []Effect
 	if c.rec != nil {
 		c.rec.Status = StatusFailed
@@ -322,7 +326,7 @@ func (c *Core) flowEndIfIdle(now time.Time, err *Error) []Effect {
 				}
 			}
 		}
-		c.rec.CompletedAt = now
+		c.rec.CompletedAt, c.rec.Pay = now, nil
 		effects = append(effects, PersistOutcome{Record: *c.rec, PaymentOnly: true})
 		err := c.failureError()
 		if f.endOfFailure {
@@ -357,8 +361,8 @@ func (c *Core) ResumeParts(now time.Time, inv Invoice, parts []ResumedPart) ([]E
 		return nil, fmt.Errorf("%w: no pay in parts to resume", ErrUnexpected)
 	}
 	params := c.rec.Pay.Params
-	if params.MaxParts < 2 {
-		params.MaxParts = DefaultMaxParts // the ledger does not keep maxparts
+	if params.MaxParts == 0 {
+		params.MaxParts = DefaultMaxParts // a record written before the ledger kept maxparts
 	}
 	c.phase, c.route = phaseIdle, nil
 	c.pay = &payRun{inv: inv, amount: c.rec.Amount, label: c.rec.Label, params: params, start: c.rec.Pay.Start}

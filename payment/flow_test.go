@@ -82,7 +82,7 @@ func TestPayInPartsReplansOnlyTheMissingAmount(t *testing.T) {
 	c := New(hash, nil, nil)
 	params := DefaultPayParams()
 	budget := graph.MilliSat(float64(big) * params.MaxFeePercent / 100)
-	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params},
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params}, "persist-outcome pending parts=0 sent=0",
 		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=100", big, budget))
 	half := big / 2
 	stepF(t, c, t0, flowOf(viaB(half), viaD(half)),
@@ -118,11 +118,11 @@ func TestPayInPartsReplansOnlyTheMissingAmount(t *testing.T) {
 // single-path search of v0.7.
 func TestPaySinglePathRule(t *testing.T) {
 	c := New(hash, nil, nil)
-	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(SinglePathMax - 1)), Params: DefaultPayParams()}, "find-route exclude=[]")
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(SinglePathMax - 1)), Params: DefaultPayParams()}, "persist-outcome pending parts=0 sent=0", "find-route exclude=[]")
 	one := DefaultPayParams()
 	one.MaxParts = 1
 	c = New(hash, nil, nil)
-	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: one}, "find-route exclude=[]")
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: one}, "persist-outcome pending parts=0 sent=0", "find-route exclude=[]")
 }
 
 // How a pay in parts ends: the planner finding nothing (205, or 206 when
@@ -133,18 +133,22 @@ func TestPayInPartsEndings(t *testing.T) {
 	plan := func(c *Core) {
 		t.Helper()
 		effects, err := c.Step(t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params})
-		if err != nil || len(effects) != 1 {
+		if err != nil || len(effects) != 2 {
 			t.Fatalf("pay: %v %v", effects, err)
 		}
 	}
 	c := New(hash, nil, nil)
 	plan(c)
-	stepF(t, c, t0, FlowFound{Err: graph.ErrNoRoute}, "reply to=1 error 205 Could not find a route")
+	// Ended before any part: the pay's own row goes before the answer,
+	// as Core Lightning's pay leaves no payment then.
+	stepF(t, c, t0, FlowFound{Err: graph.ErrNoRoute}, "delete-record pending")
+	stepF(t, c, t0, Deleted{}, "reply to=1 error 205 Could not find a route")
 
 	c = New(hash, nil, nil)
 	plan(c)
 	stepF(t, c, t0, FlowFound{Err: fmt.Errorf("%w: %w: the cheapest flow found costs 9msat", graph.ErrNoRoute, graph.ErrFeeBudget)},
-		"reply to=1 error 206 Route wanted more fee than the budget of 1500000msat: the cheapest flow found costs 9msat")
+		"delete-record pending")
+	stepF(t, c, t0, Deleted{}, "reply to=1 error 206 Route wanted more fee than the budget of 1500000msat: the cheapest flow found costs 9msat")
 
 	// 203 from the destination on one part: the other part is waited
 	// for, then the pay fails with the 203, and nothing is planned again.
@@ -251,14 +255,16 @@ func TestPayInPartsResume(t *testing.T) {
 func TestPayInPartsWaitsForHeldLiquidity(t *testing.T) {
 	c := New(hash, nil, nil)
 	params := DefaultPayParams()
-	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params}, "plan-flow amount=300000000 maxfee=1500000 maxparts=100")
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params}, "persist-outcome pending parts=0 sent=0",
+		"plan-flow amount=300000000 maxfee=1500000 maxparts=100")
 	held := fmt.Errorf("%w: %w", graph.ErrNoRoute, ErrLiquidityHeld)
 	stepF(t, c, t0, FlowFound{Err: held}, "payment.WaitToPlan")
 	if _, err := c.Step(t0, FlowFound{}); !errors.Is(err, ErrUnexpected) {
 		t.Fatalf("a flow while waiting: %v", err)
 	}
 	stepF(t, c, t0.Add(time.Second), PlanAgain{}, "plan-flow amount=300000000 maxfee=1500000 maxparts=100")
-	stepF(t, c, t0.Add(params.RetryFor+time.Second), FlowFound{Err: held}, "reply to=1 error 205 Could not find a route")
+	stepF(t, c, t0.Add(params.RetryFor+time.Second), FlowFound{Err: held}, "delete-record pending")
+	stepF(t, c, t0, Deleted{}, "reply to=1 error 205 Could not find a route")
 	if !c.Done() {
 		t.Fatal("pay still running")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/payengine/payengine/graph"
+	"github.com/payengine/payengine/htlc"
 )
 
 // payRun is the state of a pay driving a hash: spec section 9.2's retry
@@ -22,6 +23,11 @@ type payRun struct {
 	expensive string // the first "Route wanted ..." message, for 206
 	attempts  []PayAttempt
 	flow      *flowState // set when the pay is sent in parts
+	// fresh: the hash had no row when the pay began, and the pay wrote
+	// one before anything else; a pay whose caller waits and that ends
+	// before its first attempt deletes it, as Core Lightning's pay leaves
+	// no payment then.
+	fresh bool
 }
 
 // PayAttempt is one attempt of a pay, as paystatus and error 210's
@@ -67,10 +73,27 @@ func (c *Core) stepPay(now time.Time, ev Pay) []Effect {
 		amount = ev.Amount
 	}
 	c.pay = &payRun{reply: ev.Reply, inv: inv, amount: *amount, label: ev.Label, params: ev.Params, start: now}
+	effects := []Effect{c.recordPay(now)}
 	if multiPart(ev.Params, *amount) {
-		return c.startFlow(now)
+		return append(effects, c.startFlow(now)...)
 	}
-	return c.findRoute()
+	return append(effects, c.findRoute()...)
+}
+
+// recordPay is the pay's row, written before anything else so that a
+// restart finds a pay killed before its first attempt and takes it up:
+// a fresh pending row without attempts, or the hash's failed row, which
+// carries the pay's run from now on as between two attempts.
+func (c *Core) recordPay(now time.Time) Effect {
+	p := c.pay
+	run := &PayRun{Params: p.params, Start: p.start}
+	if c.rec == nil {
+		p.fresh = true
+		c.rec = &Record{Hash: c.hash, Destination: p.inv.Payee, Amount: p.amount, CreatedAt: now, Status: StatusPending,
+			Label: p.label, Bolt11: p.inv.Bolt11}
+	}
+	c.rec.Pay = run
+	return PersistOutcome{Record: *c.rec, PaymentOnly: true}
 }
 
 func (c *Core) findRoute() []Effect {
@@ -91,7 +114,7 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 	p, r := c.pay, ev.Route
 	if len(r) == 0 {
 		c.phase = phaseIdle
-		return c.endPay(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
+		return c.endPayBetween(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
 	}
 	fee := r[0].Amount - p.amount
 	var exclude string
@@ -113,7 +136,7 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 		// bounds this loop too.
 		if now.After(p.start.Add(p.params.RetryFor)) {
 			c.phase = phaseIdle
-			return c.endPay(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
+			return c.endPayBetween(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
 		}
 		p.exclude = append(p.exclude, exclude)
 		return c.findRoute()
@@ -121,7 +144,7 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 	if len(p.attempts) > 0 && now.After(p.start.Add(p.params.RetryFor)) {
 		// retry_for ran out while the route was sought: no new attempt.
 		c.phase = phaseIdle
-		return c.endPay(c.gaveUp())
+		return c.endPayBetween(c.gaveUp())
 	}
 	p.attempts = append(p.attempts, PayAttempt{Route: r})
 	return c.startAttempt(now, r, p.amount, p.label, p.inv.Bolt11, p.inv.Secret)
@@ -150,19 +173,19 @@ func (c *Core) stepNoRoute(ev RouteNotFound) []Effect {
 	if !errors.Is(ev.Err, graph.ErrNoRoute) {
 		var ge *graph.Error
 		if errors.As(ev.Err, &ge) {
-			return c.endPay(&Error{Code: ge.Code, Message: ge.Message})
+			return c.endPayBetween(&Error{Code: ge.Code, Message: ge.Message})
 		}
-		return c.endPay(&Error{Code: -1, Message: ev.Err.Error()})
+		return c.endPayBetween(&Error{Code: -1, Message: ev.Err.Error()})
 	}
 	switch {
 	case p.expensive != "":
-		return c.endPay(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
+		return c.endPayBetween(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
 	case len(p.attempts) > 0:
-		return c.endPay(&Error{Code: CodeStoppedRetrying,
+		return c.endPayBetween(&Error{Code: CodeStoppedRetrying,
 			Message: fmt.Sprintf("Ran out of routes to try after %d attempt%s: see paystatus", len(p.attempts), plural(len(p.attempts))),
 			Data:    PayFailureData{Attempts: p.attempts}})
 	}
-	return c.endPay(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
+	return c.endPayBetween(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
 }
 
 // payFailed decides after a failed attempt (spec 9.2 step 7): anything but
@@ -178,13 +201,46 @@ func (c *Core) payFailed(now time.Time, f Failure) []Effect {
 	if now.After(p.start.Add(p.params.RetryFor)) {
 		return c.endPay(c.gaveUp())
 	}
-	r := f.Routing
-	if r.FailCode&lnwire.FlagNode != 0 {
-		p.exclude = append(p.exclude, r.ErringNode.String())
-	} else {
-		p.exclude = append(p.exclude, graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String())
-	}
+	p.exclude = append(p.exclude, exclusion(f.Routing))
 	return c.findRoute()
+}
+
+// exclusion is what a 204's routing failure keeps out of the pay's later
+// routes: the erring node (NODE bit) or channel direction.
+func exclusion(r *htlc.RoutingFailure) string {
+	if r.FailCode&lnwire.FlagNode != 0 {
+		return r.ErringNode.String()
+	}
+	return graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String()
+}
+
+// ResumePay takes up, after a restart, a single-path pay that was between
+// two attempts (its last attempt failed and written, the next not yet
+// written; the record is failed and still carries the pay's run) or had
+// no attempt out at all. attempts are the pay's attempts the ledger
+// holds, oldest first: their 204 failures are excluded again, as the pay
+// had excluded them, and a 210 lists them. The pay goes on asking for a
+// route until its retry_for, counted from its original start, and gives
+// up with 210 past it. Nobody waits for the answer (ReplyTo 0); the
+// outcome goes to the ledger. The caller must know that no attempt of the
+// hash is out.
+func (c *Core) ResumePay(now time.Time, inv Invoice, attempts []PayAttempt) ([]Effect, error) {
+	if c.rec == nil || c.rec.Pay == nil || c.rec.Status == StatusComplete || c.pay != nil {
+		return nil, fmt.Errorf("%w: no pay to resume", ErrUnexpected)
+	}
+	run := c.rec.Pay
+	c.phase, c.route = phaseIdle, nil
+	c.pay = &payRun{inv: inv, amount: c.rec.Amount, label: c.rec.Label, params: run.Params, start: run.Start,
+		attempts: append([]PayAttempt(nil), attempts...)}
+	for _, a := range attempts {
+		if f := a.Failure; f != nil && f.Code == CodeTryOtherRoute && f.Routing != nil {
+			c.pay.exclude = append(c.pay.exclude, exclusion(f.Routing))
+		}
+	}
+	if now.After(run.Start.Add(run.Params.RetryFor)) {
+		return c.endPayBetween(c.gaveUp()), nil
+	}
+	return c.findRoute(), nil
 }
 
 // gaveUp is error 210 once retry_for has run out.
@@ -192,6 +248,52 @@ func (c *Core) gaveUp() *Error {
 	n := len(c.pay.attempts)
 	return &Error{Code: CodeStoppedRetrying, Message: fmt.Sprintf("Gave up after %d attempt%s: see paystatus", n, plural(n)),
 		Data: PayFailureData{Attempts: c.pay.attempts}}
+}
+
+// endPayBetween ends the pay between two attempts with err: the row the
+// last failed attempt left still carries the pay's run (so that a restart
+// takes the pay up), and is written again without it before the answer.
+func (c *Core) endPayBetween(err *Error) []Effect {
+	if c.rec == nil || c.rec.Pay == nil {
+		return c.endPay(err)
+	}
+	if c.rec.Status == StatusPending {
+		// The row the pay wrote before its first attempt, which it
+		// never made.
+		return c.endBeforeAttempt(err)
+	}
+	c.rec.Pay = nil
+	return append([]Effect{PersistOutcome{Record: *c.rec, PaymentOnly: true}}, c.endPay(err)...)
+}
+
+// endBeforeAttempt ends with err a pay that made no attempt, whose row
+// (written by recordPay) is pending. A caller waiting for a pay that
+// found the hash without a row gets err once the row is deleted, as Core
+// Lightning's pay leaves no payment then; a pay nobody waits for (taken up
+// after a restart) leaves the row failed with err, so that its end shows
+// in listsendpays and listpays.
+func (c *Core) endBeforeAttempt(err *Error) []Effect {
+	if c.pay.fresh && c.pay.reply != 0 {
+		c.ending = &ending{reply: c.pay.reply, err: err}
+		c.pay = nil
+		c.phase = phaseDeleting
+		return []Effect{DeleteRecord{Record: *c.rec}}
+	}
+	return append(c.failRow(err), c.endPay(err)...)
+}
+
+// failRow marks the pay's pending row failed with err, without the pay's
+// run, and answers the waitsendpay callers.
+func (c *Core) failRow(err *Error) []Effect {
+	c.rec.Status, c.rec.Pay = StatusFailed, nil
+	c.rec.Failure = &Failure{Code: err.Code, Message: err.Message}
+	effects := []Effect{PersistOutcome{Record: *c.rec, PaymentOnly: true}}
+	werr := c.failureError()
+	for _, w := range c.waiters {
+		effects = append(effects, Reply{To: w, Err: werr})
+	}
+	c.waiters = nil
+	return effects
 }
 
 // endPay answers the pay's caller with err and ends the pay.

@@ -23,7 +23,7 @@ import (
 //	amount_msat?  amount_sent_msat  completed_at?  preimage[32]?
 //	label bolt11 description  payment_secret[32]?  failure?
 //	[started_at retry_for riskfactor[8 BE float64] maxfeepercent[8 BE float64]
-//	exemptfee maxdelay]?  (the pay run)
+//	exemptfee maxdelay]?  (the pay run)  maxparts?  (the pay run's maxparts)
 //
 // The id and created_at sit at fixed offsets so the committer can assign row
 // ids and find the old created-index entry without a full decode.
@@ -40,6 +40,9 @@ import (
 // erring_channel erring_direction[1] failcode channel_update raw_message]?
 // erroronion. Flag bit 0 says the routing failure object is there; bit 1
 // (v2) that the destination reported it.
+//
+// The maxparts flag (bit 6) came later within version 2: a record without
+// it decodes as before, with maxparts 0 (not recorded).
 //
 // Version 2 added origin_index and the destination bit, so that a failure
 // read back answers exactly as it did live. A version 1 failure gets
@@ -58,7 +61,8 @@ const (
 	payHasSecret      = 1 << 3
 	payHasFailure     = 1 << 4
 	payHasPayRun      = 1 << 5
-	payFlagsKnown     = 1<<6 - 1
+	payHasMaxParts    = 1 << 6 // only with payHasPayRun
+	payFlagsKnown     = 1<<7 - 1
 
 	attHasPreimage   = 1 << 0
 	attHasFailure    = 1 << 1
@@ -114,6 +118,9 @@ func EncodePayment(p *messages.Payment) ([]byte, error) {
 	}
 	if p.Pay != nil {
 		flags |= payHasPayRun
+		if p.Pay.MaxParts != 0 {
+			flags |= payHasMaxParts
+		}
 	}
 	b := make([]byte, 0, 128+len(p.Label)+len(p.Bolt11)+len(p.Description))
 	b = append(b, recordVersion)
@@ -150,6 +157,9 @@ func EncodePayment(p *messages.Payment) ([]byte, error) {
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.MaxFeePercent))
 		b = binary.AppendUvarint(b, uint64(r.ExemptFee))
 		b = binary.AppendUvarint(b, uint64(r.MaxDelay))
+		if r.MaxParts != 0 {
+			b = binary.AppendUvarint(b, uint64(r.MaxParts))
+		}
 	}
 	return b, nil
 }
@@ -417,6 +427,11 @@ func DecodePayment(b []byte) (messages.Payment, error) {
 		p.Pay = &messages.PayRun{StartedAt: r.uvarint("pay started_at"), RetryFor: r.uvarint("pay retry_for"),
 			RiskFactor: math.Float64frombits(r.be64("pay riskfactor")), MaxFeePercent: math.Float64frombits(r.be64("pay maxfeepercent")),
 			ExemptFee: graph.MilliSat(r.uvarint("pay exemptfee")), MaxDelay: uint32(r.uint("pay maxdelay", math.MaxUint32))}
+		if flags&payHasMaxParts != 0 {
+			p.Pay.MaxParts = uint32(r.uint("pay maxparts", math.MaxUint32))
+		}
+	} else if flags&payHasMaxParts != 0 {
+		r.fail("maxparts without a pay run")
 	}
 	r.end()
 	if r.err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -164,6 +165,7 @@ func TestDecodeVersion1(t *testing.T) {
 	want := fullPayment(1)
 	want.ID = 5
 	want.Failure.Routing.ErringNode = nodeOf(9)
+	want.Pay.MaxParts = 0 // not kept then
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("v1 payment:\n got %+v\nwant %+v", p.Failure.Routing, want.Failure.Routing)
 	}
@@ -181,5 +183,44 @@ func TestDecodeVersion1(t *testing.T) {
 	b[flags] |= failDestination
 	if _, err := DecodeAttempt(b); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("v1 attempt with the v2 destination flag: %v, want ErrCorrupt", err)
+	}
+}
+
+// maxparts came within version 2 under a flag of its own: a pay run
+// written before it (the golden record, from the code of then) decodes as
+// before with maxparts 0; one with maxparts keeps it; the flag without a
+// pay run is corrupt.
+func TestPayRunMaxParts(t *testing.T) {
+	const before = "020000000000000000000000006553f1012900000000000000010000000000000000000000000000000000000000000000ab07020a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627282901a08d069b8e06096c6162656c20e29883086c6e6263312e2e2e06636f666665650405060000000000000000000000000000000000000000000000000000000000959a97ece39fe7cb1780b09dc2df013ff80000000000003fd00000000000008827e00f"
+	want := fullPayment(1)
+	want.Status = messages.PaymentPending
+	want.CompletedAt, want.Preimage, want.Failure = nil, nil, nil
+	want.Pay.MaxParts = 0
+	b, _ := hex.DecodeString(before)
+	got, err := DecodePayment(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) || got.Pay.MaxParts != 0 {
+		t.Fatalf("payment written before maxparts:\n got %+v\nwant %+v", got, want)
+	}
+	if enc, _ := EncodePayment(&want); hex.EncodeToString(enc) != before {
+		t.Fatal("a pay run without maxparts no longer encodes as before")
+	}
+
+	want.Pay.MaxParts = 16
+	enc, err := EncodePayment(&want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = DecodePayment(enc); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("maxparts 16: %v\n got %+v\nwant %+v", err, got.Pay, want.Pay)
+	}
+
+	bad := slices.Clone(b)
+	bad[payFixedHeaderLen] = (bad[payFixedHeaderLen] &^ payHasPayRun) | payHasMaxParts
+	bad = bad[:len(bad)-35] // the pay run: 9+6+8+8+2+2 bytes
+	if _, err := DecodePayment(bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("maxparts without a pay run: %v, want ErrCorrupt", err)
 	}
 }

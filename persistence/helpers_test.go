@@ -43,7 +43,7 @@ func fullPayment(i uint64) messages.Payment {
 		PaymentSecret:  &[32]byte{4, 5, 6},
 		Failure:        fullFailure(),
 		Pay: &messages.PayRun{StartedAt: 1_700_000_000_123_456_789, RetryFor: 60e9, RiskFactor: 1.5, MaxFeePercent: 0.25,
-			ExemptFee: 5000, MaxDelay: 2016},
+			ExemptFee: 5000, MaxDelay: 2016, MaxParts: 16},
 	}
 }
 

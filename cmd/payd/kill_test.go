@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -27,8 +29,11 @@ import (
 
 // The kill matrix: payd pays over a simnetd that outlives it and is
 // SIGKILLed at seeded instants while 16 pays run at once, then restarted
-// on the same data directory. Once every payment has ended, simnetd's
-// ground truth must agree with payd's ledger:
+// on the same data directory. Once every payment has ended (neither
+// listpays, which counts a pay between two attempts as pending, nor
+// listsendpays shows one pending; a pay killed before its first attempt
+// or between attempts is taken up by the restart), simnetd's ground
+// truth must agree with payd's ledger:
 //
 //   - no payment hash settles twice;
 //   - our node added exactly one HTLC per attempt the ledger holds that
@@ -37,10 +42,12 @@ import (
 //     HTLC is sent again for an attempt already out;
 //   - payd says complete exactly when the destination settled;
 //   - a pay whose answer arrived agrees with the final status, and no
-//     payment is left pending.
+//     payment or attempt is left pending in the ledger.
 //
 // -short: 150 payments, 3 kills. Otherwise 2,000 payments, 20 kills.
-// KILL_SEED picks the seed (default 1).
+// KILL_SEED picks the seed (default 1), KILL_LOG_LEVEL payd's log level
+// (default warn); KILL_KEEP=1 keeps the logs and data of a failed run. A
+// payment that fails a check is diagnosed in the test's log (diagnose).
 func TestKillMatrix(t *testing.T) {
 	km := killMatrix{payments: 2000, kills: 20, seed: 1, concurrency: 16}
 	if testing.Short() {
@@ -83,7 +90,13 @@ func (km killMatrix) run(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("KILL_KEEP") != "" {
+			t.Logf("KILL_KEEP: logs and data kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
 	simDir, dataDir := filepath.Join(dir, "sim"), filepath.Join(dir, "payd")
 	rng := rand.New(rand.NewPCG(km.seed, 0x6b696c6c))
 
@@ -195,15 +208,27 @@ func (km killMatrix) run(t *testing.T) {
 	var list struct {
 		Payments []sendpay `json:"payments"`
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		call(t, pd.client(), "listsendpays", nil, &list)
-		pending := 0
-		for _, p := range list.Payments {
+	var pays struct {
+		Pays []sendpay `json:"pays"`
+	}
+	pendingIn := func(ps []sendpay) (n int) {
+		for _, p := range ps {
 			if p.Status == "pending" {
-				pending++
+				n++
 			}
 		}
+		return n
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		// listsendpays says failed between two attempts of a pay (v0.7's
+		// row), so it alone cannot tell that a pay has ended: listpays
+		// shows such a payment pending while its pay still works. Once
+		// listpays shows none, nothing is under way, and listsendpays,
+		// read after it, holds the final statuses.
+		call(t, pd.client(), "listpays", nil, &pays)
+		call(t, pd.client(), "listsendpays", nil, &list)
+		pending := pendingIn(pays.Pays) + pendingIn(list.Payments)
 		if pending == 0 {
 			break
 		}
@@ -228,7 +253,13 @@ func (km killMatrix) run(t *testing.T) {
 	}
 	defer l.Close()
 	var counts struct{ complete, failed, noAttempt, notStarted, cut, attempts, unsent, htlcs int }
+	wrong := map[int]bool{} // payments that failed a check, for diagnose
 	for i, inv := range invs {
+		bad := func(format string, args ...any) {
+			t.Helper()
+			t.Errorf(format, args...)
+			wrong[i] = true
+		}
 		var truth struct {
 			Settlements int `json:"settlements"`
 			HTLCs       int `json:"htlcs"`
@@ -238,7 +269,10 @@ func (km killMatrix) run(t *testing.T) {
 		if _, err := hex.Decode(hash[:], []byte(inv.PaymentHash)); err != nil {
 			t.Fatal(err)
 		}
-		attempts, unsent := ledgerAttempts(t, l, hash)
+		attempts, unsent, pending := ledgerAttempts(t, l, hash)
+		for _, part := range pending {
+			bad("%s: attempt %d still pending", inv.PaymentHash, part)
+		}
 		counts.attempts += attempts
 		counts.unsent += unsent
 		counts.htlcs += truth.HTLCs
@@ -258,25 +292,32 @@ func (km killMatrix) run(t *testing.T) {
 		}
 		where := fmt.Sprintf("payment #%d %s (seed %d)", i, inv.PaymentHash, km.seed)
 		if truth.Settlements > 1 {
-			t.Errorf("%s: settled %d times", where, truth.Settlements)
+			bad("%s: settled %d times", where, truth.Settlements)
 		}
 		if truth.HTLCs != attempts-unsent {
-			t.Errorf("%s: simnet saw %d HTLCs; the ledger holds %d attempts, %d of them never sent", where, truth.HTLCs, attempts, unsent)
+			bad("%s: simnet saw %d HTLCs; the ledger holds %d attempts, %d of them never sent", where, truth.HTLCs, attempts, unsent)
 		}
 		if (st == "complete") != (truth.Settlements == 1) {
-			t.Errorf("%s: payd says %q, simnet settled %d times", where, st, truth.Settlements)
+			bad("%s: payd says %q, simnet settled %d times", where, st, truth.Settlements)
 		}
 		// A pay refused before its first attempt (no route) leaves no
 		// payment, as with CLN's listsendpays; one that succeeded must.
 		if !ok && outcomes[i] == answered {
-			t.Errorf("%s: pay succeeded, yet payd has no payment", where)
+			bad("%s: pay succeeded, yet payd has no payment", where)
 		}
 		if outcomes[i] == answered && st != "complete" || outcomes[i] == refused && st == "complete" {
-			t.Errorf("%s: pay answered (error: %v), payd now says %q", where, answers[i], st)
+			bad("%s: pay answered (error: %v), payd now says %q", where, answers[i], st)
 		}
 		if ok && st != "complete" && st != "failed" {
-			t.Errorf("%s: status %q", where, st)
+			bad("%s: status %q", where, st)
 		}
+	}
+	if len(wrong) > 0 {
+		hashes := make([]string, len(invs))
+		for i := range invs {
+			hashes[i] = invs[i].PaymentHash
+		}
+		diagnose(t, l, dir, hashes, wrong, outcomes, answers)
 	}
 	t.Logf("%d kills survived in %v (pays %v, then recovery and checks); %d payments checked: %d complete, %d failed, %d refused before any attempt, %d never started; %d calls cut; "+
 		"%d attempts in the ledger, %d of them never sent, %d HTLCs at simnet",
@@ -286,9 +327,9 @@ func (km killMatrix) run(t *testing.T) {
 
 // ledgerAttempts counts the attempts the ledger holds for hash, and of
 // them those that failed because the link never had their HTLC (written,
-// then payd was killed before it sent them). It fails the test on one
-// still pending.
-func ledgerAttempts(t *testing.T, l *persistence.Ledger, hash [32]byte) (all, unsent int) {
+// then payd was killed before it sent them); pending lists the part ids
+// of those still pending.
+func ledgerAttempts(t *testing.T, l *persistence.Ledger, hash [32]byte) (all, unsent int, pending []uint64) {
 	t.Helper()
 	pays, err := l.Payments(hash)
 	if err != nil {
@@ -303,13 +344,55 @@ func ledgerAttempts(t *testing.T, l *persistence.Ledger, hash [32]byte) (all, un
 			all++
 			switch {
 			case a.Status == messages.AttemptPending:
-				t.Errorf("%x: attempt %d still pending", hash, a.PartID)
+				pending = append(pending, a.PartID)
 			case a.Failure != nil && strings.Contains(a.Failure.Message, link.ErrUnknownHTLC.Error()):
 				unsent++
 			}
 		}
 	}
-	return all, unsent
+	return all, unsent, pending
+}
+
+// diagnose logs, for each payment that failed a check, what the client
+// saw, the ledger's payment and attempts, and the lines of the daemons'
+// logs that name its hash or its HTLC ids, so that a failure in CI can be
+// read without rerunning it (KILL_KEEP=1 also keeps the whole directory).
+func diagnose(t *testing.T, l *persistence.Ledger, dir string, hashes []string, wrong map[int]bool, outcomes []outcome, answers []error) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	slices.Sort(logs)
+	for _, i := range slices.Sorted(maps.Keys(wrong)) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "payment #%d %s: client outcome %d, answer %v\n", i, hashes[i], outcomes[i], answers[i])
+		var hash [32]byte
+		hex.Decode(hash[:], []byte(hashes[i]))
+		needles := []string{hashes[i]}
+		pays, err := l.Payments(hash)
+		if err != nil {
+			fmt.Fprintf(&b, "  ledger: %v\n", err)
+		}
+		for _, p := range pays {
+			fmt.Fprintf(&b, "  payment group %d: status %s created %d pay %+v failure %+v\n", p.GroupID, p.Status, p.CreatedAt, p.Pay, p.Failure)
+			as, _ := l.Attempts(hash, p.GroupID)
+			for _, a := range as {
+				fmt.Fprintf(&b, "  attempt %d: status %v link id %d first hop %s amount %s created %d resolved %v failure %+v\n",
+					a.PartID, a.Status, a.LinkID, a.FirstHop, a.AmountMsat, a.CreatedAt, a.ResolvedAt, a.Failure)
+				needles = append(needles, strconv.FormatUint(a.LinkID, 10))
+			}
+		}
+		for _, name := range logs {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if slices.ContainsFunc(needles, func(n string) bool { return strings.Contains(line, n) }) {
+					fmt.Fprintf(&b, "  %s: %s\n", filepath.Base(name), line)
+				}
+			}
+		}
+		t.Log(b.String())
+	}
 }
 
 // paydRunner starts, kills and restarts payd on one data directory.
@@ -329,7 +412,7 @@ func (p *paydRunner) start() {
 	p.t.Helper()
 	p.runs++
 	pr := startProc(p.t, p.bin, filepath.Join(p.dir, fmt.Sprintf("payd-%02d.log", p.runs)),
-		"--datadir", p.dataDir, "--simnet-addr", p.link, "--graph", "sub300", "--seed", "1", "--log-level", "warn")
+		"--datadir", p.dataDir, "--simnet-addr", p.link, "--graph", "sub300", "--seed", "1", "--log-level", cmp.Or(os.Getenv("KILL_LOG_LEVEL"), "warn"))
 	c := waitRPC(p.t, pr, filepath.Join(p.dataDir, rpc.SocketName), "getinfo")
 	p.mu.Lock()
 	if p.cond == nil {

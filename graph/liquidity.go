@@ -153,7 +153,9 @@ func (k *Knowledge) SetExact(d SCIDDir, balance MilliSat, now time.Time) {
 // Failed learns from a route that failed at hop at (0-based; len(r) for a
 // failure at the destination): every channel before it carried its amount,
 // so it had at least that much; the channel at hop at could not carry its
-// amount, so it has less. Channels g does not know are skipped.
+// amount besides what is reserved on it, so it has less than their sum.
+// The route's own reservation must be released first. Channels g does not
+// know are skipped.
 func (k *Knowledge) Failed(g *Graph, r Route, at int, now time.Time) error {
 	if at < 0 || at > len(r) {
 		return fmt.Errorf("graph: failure at hop %d of a %d-hop route", at, len(r))
@@ -172,7 +174,11 @@ func (k *Knowledge) Failed(g *Graph, r Route, at int, now time.Time) error {
 				e.lo = max(e.lo, x)
 				e.hi = max(e.hi, e.lo)
 			} else if x > 0 {
-				e.hi = min(e.hi, x-1)
+				// It could not carry x on top of what our HTLCs in
+				// flight hold on it (the failed one's own reservation
+				// is already released): bounds count the held amount,
+				// which the planner takes off them.
+				e.hi = min(e.hi, satAdd(x-1, e.reserved))
 				e.lo = min(e.lo, e.hi)
 			}
 			tx.put(d, e)

@@ -153,6 +153,42 @@ func TestKnowledgeReservations(t *testing.T) {
 	}
 }
 
+// A channel that fails while HTLCs of ours hold part of it could not carry
+// the amount on top of them: what is free is below the amount, the whole
+// below the amount plus what is held. Once the held HTLC settles and its
+// amount has left, the channel is known to have less than the amount; had
+// the failure forgotten what was held, it would count that amount off
+// twice and starve the channel.
+func TestKnowledgeFailedUnderReservation(t *testing.T) {
+	g, r := knowGraph(t)
+	k := NewKnowledge(time.Hour)
+	d1 := SCIDDir{r[1].Channel, r[1].Direction}
+	held := Route{r[0], r[1]}
+	held[0].Amount, held[1].Amount = 201_000, 200_000
+	k.Reserve(held)
+	if err := k.Failed(g, r, 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi, res := bounds(t, k.At(t0), d1); lo != 0 || hi != 299_999+200_000 || res != 200_000 {
+		t.Fatalf("after the failure: [%s, %s] reserved %s, want [0msat, 499999msat] reserved 200000msat", lo, hi, res)
+	}
+	// The planner sees 299,999 msat free: 290,000 pass through A.
+	p := FlowParams{Source: id(1), Destination: id(4), Amount: 280_000, MaxFee: 1 << 30, MaxParts: 1, Liquidity: k.At(t0),
+		Avoid: g.NewAvoidSet([]SCIDDir{{NewSCID(3, 1, 0), Direction(id(1), id(3))}}, nil)}
+	if _, err := g.PlanFlow(p); err != nil {
+		t.Fatalf("280,000 msat through A: %v", err)
+	}
+	if err := k.Unreserve(held); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Succeeded(g, held, t0); err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi, res := bounds(t, k.At(t0), d1); lo != 0 || hi != 299_999 || res != 0 {
+		t.Errorf("after the held HTLC settled: [%s, %s] reserved %s, want [0msat, 299999msat] reserved 0msat", lo, hi, res)
+	}
+}
+
 // A view is a snapshot: writes after At do not change it.
 func TestKnowledgeViewIsImmutable(t *testing.T) {
 	g, r := knowGraph(t)

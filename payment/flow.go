@@ -66,7 +66,10 @@ type flowState struct {
 	// endOfFailure says endErr is a part's failure, whose data shows the
 	// payment's fields: built again once the record says failed.
 	endOfFailure bool
-	preimage     *[32]byte
+	// stale says a part failed while the plan was out: the plan did not
+	// ask for that part's amount, nor see the liquidity it gave back.
+	stale    bool
+	preimage *[32]byte
 }
 
 // feeBudget is pay's fee limit for the whole payment: maxfeepercent of
@@ -129,12 +132,19 @@ func (c *Core) planFlow(now time.Time) []Effect {
 func (c *Core) stepFlow(now time.Time, ev FlowFound) []Effect {
 	p, f := c.pay, c.pay.flow
 	f.planning = false
+	stale := f.stale
+	f.stale = false
 	if ev.Err != nil || ev.Flow == nil || len(ev.Flow.Parts) == 0 {
 		f.planErr = ev.Err
 		if ev.Err == nil {
 			f.planErr = graph.ErrNoRoute
 		}
 		if _, _, active := f.sums(); active > 0 {
+			if stale {
+				// A part failed after the plan read the knowledge:
+				// its liquidity is back and it taught something.
+				return c.planFlow(now)
+			}
 			// Parts are out: what they teach when they end may open a
 			// way; the next failure plans again.
 			return nil
@@ -158,6 +168,12 @@ func (c *Core) stepFlow(now time.Time, ev FlowFound) []Effect {
 		p.attempts = append(p.attempts, PayAttempt{Route: fp.Route})
 		c.flowRecord(now)
 		effects = append(effects, PersistAttempt{Record: *c.rec, Route: part.route, Secret: p.inv.Secret, Total: p.amount, Part: part.id})
+	}
+	if stale {
+		// Parts that failed while this plan was out are still missing:
+		// plan them now, for no other failure may come to do it (parts
+		// held at the destination only fail at its mpp_timeout).
+		effects = append(effects, c.planFlow(now)...)
 	}
 	return effects
 }
@@ -257,7 +273,9 @@ func (c *Core) stepPartFailed(now time.Time, ev Failed) ([]Effect, error) {
 		}
 	default:
 		// Plan again only the amount this part was to deliver (and any
-		// other missing), around what failed.
+		// other missing), around what failed; with a plan out, once it
+		// answers.
+		f.stale = f.stale || f.planning
 		return append(effects, c.planFlow(now)...), nil
 	}
 	return append(effects, c.flowEndIfIdle(now, f.endErr)...), nil

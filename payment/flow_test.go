@@ -269,3 +269,55 @@ func TestPayInPartsWaitsForHeldLiquidity(t *testing.T) {
 		t.Fatal("pay still running")
 	}
 }
+
+// A part that fails while a plan is out is planned again once that plan
+// answers: with the plan's parts sent, the amount still missing is asked
+// for at once (else the pay would wait for a failure that, with every
+// other part held at the destination, comes only as mpp_timeout); and a
+// plan that found nothing is tried again, since the failed part gave its
+// liquidity back after the plan read it.
+func TestPayInPartsReplansFailuresDuringAPlan(t *testing.T) {
+	params := DefaultPayParams()
+	budget := graph.MilliSat(float64(big) * params.MaxFeePercent / 100)
+	fee := func(x graph.MilliSat) graph.MilliSat { return 1 + x/1_000_000 }
+	tempFail := func(ch graph.SCID, n graph.NodeID) Failure {
+		return remoteFailure(204, 1, n, ch, lnwire.CodeTemporaryChannelFailure)
+	}
+
+	c := New(hash, nil, nil)
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params},
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=100", big, budget))
+	half := big / 2
+	stepF(t, c, t0, flowOf(viaB(half), viaD(half)),
+		fmt.Sprintf("persist-attempt part=1 delivers=%d total=%d sent=%d", half, big, half+fee(half)),
+		fmt.Sprintf("persist-attempt part=2 delivers=%d total=%d sent=%d", half, big, 2*(half+fee(half))))
+	stepF(t, c, t0, Persisted{Part: 1}, fmt.Sprintf("send-htlc part=1 total=%d", big))
+	stepF(t, c, t0, Persisted{Part: 2}, fmt.Sprintf("send-htlc part=2 total=%d", big))
+	stepF(t, c, t0, Failed{Part: 1, Failure: tempFail(chBC, nodeB)}, "persist-outcome part=1 failed payment pending",
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=99", half, budget-fee(half)))
+	stepF(t, c, t0, Failed{Part: 2, Failure: tempFail(chDC, nodeD)}, "persist-outcome part=2 failed payment pending")
+	stepF(t, c, t0, flowOf(viaB(half)),
+		fmt.Sprintf("persist-attempt part=3 delivers=%d total=%d sent=%d", half, big, half+fee(half)),
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=99", half, budget-fee(half)))
+
+	third := big / 3
+	c = New(hash, nil, nil)
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params},
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=100", big, budget))
+	stepF(t, c, t0, flowOf(viaB(third), viaD(third), viaB(third)),
+		fmt.Sprintf("persist-attempt part=1 delivers=%d total=%d sent=%d", third, big, third+fee(third)),
+		fmt.Sprintf("persist-attempt part=2 delivers=%d total=%d sent=%d", third, big, 2*(third+fee(third))),
+		fmt.Sprintf("persist-attempt part=3 delivers=%d total=%d sent=%d", third, big, 3*(third+fee(third))))
+	for part := uint64(1); part <= 3; part++ {
+		stepF(t, c, t0, Persisted{Part: part}, fmt.Sprintf("send-htlc part=%d total=%d", part, big))
+	}
+	stepF(t, c, t0, Failed{Part: 1, Failure: tempFail(chBC, nodeB)}, "persist-outcome part=1 failed payment pending",
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=98", third, budget-2*fee(third)))
+	stepF(t, c, t0, Failed{Part: 2, Failure: tempFail(chDC, nodeD)}, "persist-outcome part=2 failed payment pending")
+	stepF(t, c, t0, FlowFound{Err: graph.ErrNoRoute},
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=99", 2*third, budget-fee(third)))
+	// Nothing failed during this plan: its failure waits for part 3.
+	stepF(t, c, t0, FlowFound{Err: graph.ErrNoRoute})
+	stepF(t, c, t0, Failed{Part: 3, Failure: tempFail(chBC, nodeB)}, "persist-outcome part=3 failed payment pending",
+		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=100", big, budget))
+}

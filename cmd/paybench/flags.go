@@ -111,7 +111,7 @@ func newFlagSet(a *args, w io.Writer) *flag.FlagSet {
 	fs.StringVar(&a.compare, "compare", "", "run the workload twice, with two pay settings A,B, each key=value[+key=value]\n"+
 		"(keys riskfactor, maxfeepercent, exemptfee, retry_for, maxdelay, maxparts), e.g. riskfactor=1,riskfactor=10")
 	fs.BoolVar(&a.standardMPP, "standard-mpp", false, fmt.Sprintf("the standard multi-part run: for each amount of --buckets, a fresh network per side, maxparts=1\n"+
-		"against maxparts=--maxparts (default %d), %d payments (--payments), --graph mainnet and --dest capacity unless given", standardMaxParts, standardPayments))
+		"against maxparts=--maxparts (default %d), %d payments (--payments), --graph mainnet, --dest capacity and --concurrency 1 unless given", standardMaxParts, standardPayments))
 	fs.StringVar(&a.buckets, "buckets", standardBuckets, "--standard-mpp's fixed amounts, one run per amount")
 	fs.StringVar(&a.jsonFile, "json", "", "write every figure and every payment as JSON to this file")
 	fs.StringVar(&a.htmlFile, "html", "", "write a self-contained HTML page of charts to this file")

@@ -22,6 +22,25 @@ import (
 	"golang.org/x/term"
 )
 
+// standardDefaults sets --standard-mpp's defaults of the flags fs was not
+// given: mainnet, capacity-weighted destinations, and one payment at a
+// time, so that the oracle, asked at each payment's start, counts no
+// liquidity already promised to a payment in flight (with several in
+// flight "feasible" over-counts: their HTLCs still hold our balance).
+func (a *args) standardDefaults(fs *flag.FlagSet) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["graph"] {
+		a.graph = graphdata.Mainnet
+	}
+	if !given["dest"] {
+		a.dest = string(workload.DestCapacity)
+	}
+	if !given["concurrency"] {
+		a.concurrency = 1
+	}
+}
+
 // run is the whole command: parse argv, run the workload (twice with
 // --compare), write the reports. The end of ctx stops starting payments;
 // what was made is still reported.
@@ -35,14 +54,7 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q (flags only; see -h)", fs.Args())
 	}
 	if a.standardMPP {
-		given := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-		if !given["graph"] {
-			a.graph = graphdata.Mainnet
-		}
-		if !given["dest"] {
-			a.dest = string(workload.DestCapacity)
-		}
+		a.standardDefaults(fs)
 	}
 	cfg, err := a.check()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/payengine/payengine/cmd/paybench/internal/target"
 	"github.com/payengine/payengine/cmd/paybench/internal/workload"
+	"github.com/payengine/payengine/graphdata"
 )
 
 // TestStandardMPP runs --standard-mpp small (sub300, two amounts, a few
@@ -105,7 +106,8 @@ func TestStandardMPP(t *testing.T) {
 		}
 	}
 	out := stdout.String()
-	for _, want := range []string{"success/feasible", "HTLCs/success", "parts/success", "planner p99 ms", "maxparts=8", "300000 sat"} {
+	for _, want := range []string{"success/feasible", "HTLCs/success", "parts/success", "planner p99 ms", "maxparts=8", "300000 sat",
+		"NOTE: 4 payments in flight"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table lacks %q:\n%s", want, out)
 		}
@@ -122,6 +124,9 @@ func TestStandardMPPFlags(t *testing.T) {
 		if err := fs.Parse(argv); err != nil {
 			return nil, err
 		}
+		if a.standardMPP {
+			a.standardDefaults(fs)
+		}
 		return a.check()
 	}
 	c, err := parse("--standard-mpp")
@@ -131,6 +136,14 @@ func TestStandardMPPFlags(t *testing.T) {
 	if c.payments != standardPayments || len(c.standard) != 5 || c.standard[4] != 5_000_000_000 ||
 		len(c.sides) != 2 || c.sides[0].maxParts != 1 || c.sides[1].maxParts != standardMaxParts {
 		t.Errorf("defaults: payments %d, amounts %v, sides %+v", c.payments, c.standard, c.sides)
+	}
+	// One payment at a time, so the oracle's answer at a start is what
+	// that payment could have had; the graph and destinations of issue 13.
+	if c.concurrency != 1 || c.graph != graphdata.Mainnet || c.destMode != workload.DestCapacity {
+		t.Errorf("defaults: concurrency %d, graph %s, dest %s", c.concurrency, c.graph, c.destMode)
+	}
+	if c, err := parse("--standard-mpp", "--concurrency", "8", "--graph", "sub300"); err != nil || c.concurrency != 8 || c.graph != "sub300" {
+		t.Errorf("given flags: %v, %+v", err, c)
 	}
 	if _, err := parse("--standard-mpp", "--buckets", "0"); err == nil || !strings.Contains(err.Error(), "--buckets") {
 		t.Errorf("--buckets 0: %v", err)

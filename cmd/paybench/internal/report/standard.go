@@ -81,6 +81,12 @@ func (st *Standard) WriteText(w io.Writer) error {
 			break
 		}
 	}
+	if s.Concurrency == 1 {
+		p.f("one payment at a time: the oracle, asked at each start, sees no liquidity promised to a payment in flight\n")
+	} else {
+		p.f("NOTE: %d payments in flight: the oracle, asked at each start, also counts liquidity promised to payments\n"+
+			"in flight, so feasible over-counts (the standard run pays one at a time: drop --concurrency)\n", s.Concurrency)
+	}
 	p.f("success/feasible: successes over the payments the max-flow oracle called feasible (multi-part, fees ignored);\n")
 	p.f("HTLCs and parts per success from simnet's ground truth (attempts also count those our own channel refused);\n")
 	p.f("planner: the engine's route-search time\n\n")

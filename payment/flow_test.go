@@ -285,7 +285,7 @@ func TestPayInPartsReplansFailuresDuringAPlan(t *testing.T) {
 	}
 
 	c := New(hash, nil, nil)
-	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params},
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params}, "persist-outcome pending parts=0 sent=0",
 		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=100", big, budget))
 	half := big / 2
 	stepF(t, c, t0, flowOf(viaB(half), viaD(half)),
@@ -302,7 +302,7 @@ func TestPayInPartsReplansFailuresDuringAPlan(t *testing.T) {
 
 	third := big / 3
 	c = New(hash, nil, nil)
-	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params},
+	stepF(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(big)), Params: params}, "persist-outcome pending parts=0 sent=0",
 		fmt.Sprintf("plan-flow amount=%d maxfee=%d maxparts=100", big, budget))
 	stepF(t, c, t0, flowOf(viaB(third), viaD(third), viaB(third)),
 		fmt.Sprintf("persist-attempt part=1 delivers=%d total=%d sent=%d", third, big, third+fee(third)),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
+	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
 	"github.com/payengine/payengine/simnet"
 )
@@ -126,11 +127,14 @@ func TestEngineFaults(t *testing.T) {
 			if limit := o.start.Add(params.RetryFor).Unix() + 1; a.PartID > 1 && int64(a.CreatedAt) > limit {
 				t.Errorf("pay %d: attempt %d started %d s after retry_for", i, a.PartID, int64(a.CreatedAt)-limit+1)
 			}
-			if a.ResolvedAt == nil {
-				t.Errorf("pay %d ended with attempt %d unresolved", i, a.PartID)
-				continue
+			if a.Status == messages.AttemptPending {
+				t.Errorf("pay %d ended with attempt %d pending", i, a.PartID)
 			}
-			resolved = max(resolved, *a.ResolvedAt)
+			// The attempt that ends a pay carries its time; those before
+			// it were resolved while the payment went on.
+			if a.ResolvedAt != nil {
+				resolved = max(resolved, *a.ResolvedAt)
+			}
 		}
 		if ended := o.start.Add(o.took); resolved > 0 && ended.Unix() > int64(resolved)+3 {
 			t.Errorf("pay %d answered at %s, %d s after its last attempt was resolved", i,

@@ -59,7 +59,28 @@ type WriteLedger struct {
 type DeleteLedger struct {
 	PaymentHash [32]byte
 	GroupID     uint64
+	// Rows, when set, replaces GroupID: delpay's rows of the hash, all
+	// deleted in one batch.
+	Rows *DeleteRows
 }
+
+// DeleteRows is what one delpay deletes of a payment hash, applied
+// atomically by the ledger.
+type DeleteRows struct {
+	// Groups are payments deleted whole, with every attempt (the
+	// single-part payment, group 0).
+	Groups []uint64
+	// Parts are attempt rows of sendpay parts deleted, each with its
+	// pending-index entry; a group whose last part goes loses its payment
+	// row too.
+	Parts []PartKey
+	// Rewrite are the payment rows of groups that keep parts, written
+	// again with what their remaining parts sum to.
+	Rewrite []Payment
+}
+
+// PartKey names one attempt row of a payment hash.
+type PartKey struct{ GroupID, PartID uint64 }
 
 // Written answers WriteLedger and DeleteLedger; Err is nil once the
 // change is durable.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -32,6 +33,7 @@ type request struct {
 	payKeys  [][]byte
 	attempts []encodedAttempt
 	del      *paymentRef
+	rows     *rowsDeletion // DeleteRows's deletions, after payments are rewritten
 	put      *keyValue // a single key written as is (WriteKnowledge)
 	records  int
 
@@ -106,6 +108,46 @@ func (l *Ledger) DeletePayment(ctx context.Context, hash [32]byte, group uint64)
 		return err
 	}
 	req := &request{done: make(chan struct{}), del: &paymentRef{hash, group}, records: 1}
+	return l.submit(ctx, req)
+}
+
+// rowsDeletion is one DeleteRows request's deletions.
+type rowsDeletion struct {
+	hash   [32]byte
+	groups []uint64
+	parts  []messages.PartKey
+}
+
+// DeleteRows removes, durably and atomically through the same group commit
+// as Write, rows of the payment hash: the payments d.Groups whole (as
+// DeletePayment), the attempt rows d.Parts with their pending-index
+// entries, and the payment row and created-index entry of every group of
+// d.Parts left without an attempt; d.Rewrite (payments of groups that keep
+// attempts) is written first, as Write writes it. It fails with
+// ErrNotFound, changing nothing, if a payment or attempt named is not
+// there, and with ErrInvalidRecord for a rewrite it cannot encode or that
+// is not of hash.
+func (l *Ledger) DeleteRows(ctx context.Context, hash [32]byte, d *messages.DeleteRows) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(d.Groups) == 0 && len(d.Parts) == 0 {
+		return nil
+	}
+	req := &request{done: make(chan struct{}), records: len(d.Groups) + len(d.Parts) + len(d.Rewrite),
+		rows: &rowsDeletion{hash: hash, groups: d.Groups, parts: d.Parts}}
+	for i := range d.Rewrite {
+		p := &d.Rewrite[i]
+		if p.PaymentHash != hash {
+			return fmt.Errorf("%w: rewrite of payment %x in a deletion of %x", ErrInvalidRecord, p.PaymentHash, hash)
+		}
+		v, err := EncodePayment(p)
+		if err != nil {
+			return fmt.Errorf("payment %x group %d: %w", p.PaymentHash, p.GroupID, err)
+		}
+		req.payments = append(req.payments, v)
+		req.payKeys = append(req.payKeys, paymentKey(p.PaymentHash, p.GroupID))
+	}
 	return l.submit(ctx, req)
 }
 
@@ -220,6 +262,8 @@ func (l *Ledger) commit(group []*request) {
 			err = b.Set(r.put.key, r.put.value, nil)
 		case r.del != nil:
 			r.err, err = l.applyDelete(b, r.del)
+		case r.rows != nil:
+			next, r.err, err = l.applyRows(b, r, next)
 		default:
 			next, err = l.applyWrite(b, r, next)
 		}
@@ -354,4 +398,88 @@ func (l *Ledger) applyDelete(b *pebble.Batch, ref *paymentRef) (reqErr, err erro
 		}
 	}
 	return nil, nil
+}
+
+// applyRows puts one DeleteRows request into b: it checks that every row
+// named is there (else the request's own ErrNotFound, nothing applied),
+// rewrites the payments, then deletes. It returns the next row id, the
+// request's outcome and a store error.
+func (l *Ledger) applyRows(b *pebble.Batch, r *request, next uint64) (uint64, error, error) {
+	d := r.rows
+	for _, g := range d.groups {
+		if ok, err := has(b, paymentKey(d.hash, g)); err != nil || !ok {
+			return next, notFound(ok, "payment %x group %d", d.hash, g), err
+		}
+	}
+	for _, p := range d.parts {
+		if ok, err := has(b, attemptKey(prefixAttempt, d.hash, p.GroupID, p.PartID)); err != nil || !ok {
+			return next, notFound(ok, "attempt %x/%d/%d", d.hash, p.GroupID, p.PartID), err
+		}
+	}
+	next, err := l.applyWrite(b, r, next)
+	if err != nil {
+		return next, nil, err
+	}
+	for _, g := range d.groups {
+		if _, err := l.applyDelete(b, &paymentRef{d.hash, g}); err != nil {
+			return next, nil, err
+		}
+	}
+	var groups []uint64
+	for _, p := range d.parts {
+		for _, t := range []byte{prefixAttempt, prefixPending} {
+			if err := b.Delete(attemptKey(t, d.hash, p.GroupID, p.PartID), nil); err != nil {
+				return next, nil, err
+			}
+		}
+		if !slices.Contains(groups, p.GroupID) {
+			groups = append(groups, p.GroupID)
+		}
+	}
+	for _, g := range groups {
+		left := false
+		err := scan(b, groupPrefix(prefixAttempt, d.hash, g), func(_, _ []byte) (bool, error) {
+			left = true
+			return false, nil
+		})
+		if err != nil {
+			return next, nil, err
+		}
+		if left {
+			continue
+		}
+		// The group's last part went: its payment row goes with it.
+		if ok, err := has(b, paymentKey(d.hash, g)); err != nil || !ok {
+			if err != nil {
+				return next, nil, err
+			}
+			continue
+		}
+		if _, err := l.applyDelete(b, &paymentRef{d.hash, g}); err != nil {
+			return next, nil, err
+		}
+	}
+	return next, nil, nil
+}
+
+// has reports whether key is in b (or the store under it).
+func has(b *pebble.Batch, key []byte) (bool, error) {
+	_, closer, err := b.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	closer.Close()
+	return true, nil
+}
+
+// notFound is a request's ErrNotFound for a row missing (ok false), else
+// nil.
+func notFound(ok bool, format string, a ...any) error {
+	if ok {
+		return nil
+	}
+	return fmt.Errorf("%w: "+format, append([]any{ErrNotFound}, a...)...)
 }

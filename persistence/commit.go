@@ -34,7 +34,7 @@ type request struct {
 	attempts []encodedAttempt
 	del      *paymentRef
 	rows     *rowsDeletion // DeleteRows's deletions, after payments are rewritten
-	put      *keyValue // a single key written as is (WriteKnowledge)
+	put      *keyValue     // a single key written as is (WriteKnowledge)
 	records  int
 
 	ids  []uint64 // row ids of payments, set by the committer

@@ -38,6 +38,13 @@ type Core struct {
 	waiters []ReplyTo   // waitsendpay callers
 	pay     *payRun     // the pay driving this hash, if any
 	sparts  []*sendPart // sendpay's parts (partid ≠ 0), in the order sent
+	// partSeq numbers the handles of sendpay parts; a deleted part's
+	// is never given again.
+	partSeq uint64
+	// deleting are the deletions the ledger has been asked for, in
+	// order, each answered by one Deleted: a delpay's, or nil for a pay
+	// that ended before its first attempt.
+	deleting []*deletion
 	// ending is the answer of a pay that ended before its first attempt,
 	// given once its row is deleted (endBeforeAttempt).
 	ending *ending
@@ -90,7 +97,7 @@ func (c *Core) Paying() bool { return c.pay != nil }
 // Done reports whether nothing is under way and nobody waits: the actor may
 // stop.
 func (c *Core) Done() bool {
-	return c.phase == phaseIdle && c.pay == nil && len(c.waiters) == 0 && c.partsIdle()
+	return c.phase == phaseIdle && c.pay == nil && len(c.waiters) == 0 && c.partsIdle() && len(c.deleting) == 0
 }
 
 // Step applies one event at time now and returns the effects to carry out,
@@ -162,6 +169,14 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 	case DelPay:
 		return c.stepDelPay(ev), nil
 	case Deleted:
+		if len(c.deleting) == 0 {
+			return nil, fmt.Errorf("%w: deleted with no deletion asked", ErrUnexpected)
+		}
+		d := c.deleting[0]
+		c.deleting = c.deleting[1:]
+		if d != nil {
+			return c.stepRowsDeleted(d, ev), nil
+		}
 		if c.phase != phaseDeleting {
 			return nil, fmt.Errorf("%w: deleted in phase %d", ErrUnexpected, c.phase)
 		}
@@ -369,31 +384,6 @@ func (c *Core) stepTimeout(ev WaitTimeout) []Effect {
 		}
 	}
 	return c.partTimeout(ev)
-}
-
-// stepDelPay is Core Lightning's delpay: the record goes, with its
-// attempts, only if its status is the one named. A hash with an attempt
-// or a pay under way counts as pending, which delpay never deletes.
-// Errors are CLN's: 208 for an unknown hash, a status that differs, or a
-// (groupid, partid) that names no payment.
-func (c *Core) stepDelPay(ev DelPay) []Effect {
-	switch {
-	case c.rec == nil:
-		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "Unknown payment with payment_hash: %x", c.hash)}
-	case ev.Part != nil && *ev.Part != [2]uint64{}:
-		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "No payment for that payment_hash with that partid and groupid")}
-	}
-	status := c.rec.Status
-	if c.busy() {
-		status = StatusPending
-	}
-	if status != ev.Status {
-		return []Effect{fail(ev.Reply, CodeNoSuchPayment, "Payment with hash %x has %s status but it different from the one provided %s",
-			c.hash, status, ev.Status)}
-	}
-	sender := ev.Reply
-	c.sender, c.phase = &sender, phaseDeleting
-	return []Effect{DeleteRecord{Record: *c.rec}}
 }
 
 // stepDeleted forgets the record once the ledger has, and answers delpay

@@ -71,8 +71,26 @@ func describe(effects []Effect) []string {
 			out = append(out, fmt.Sprintf("start-timer to=%d after=%v", e.Reply, e.After))
 		case DeleteRecord:
 			out = append(out, "delete-record "+string(e.Record.Status))
+		case DeleteRows:
+			d := "delete-rows"
+			if e.Single {
+				d += " single"
+			}
+			for _, r := range e.Parts {
+				d += fmt.Sprintf(" %d/%d", r.GroupID, r.PartID)
+			}
+			for _, g := range e.Groups {
+				d += fmt.Sprintf("; group %d %s sent=%d", g.GroupID, g.Status, g.AmountSent)
+			}
+			out = append(out, d)
 		case Reply:
 			switch {
+			case e.Records != nil:
+				d := fmt.Sprintf("reply to=%d deleted", e.To)
+				for _, r := range e.Records {
+					d += fmt.Sprintf(" %d/%d %s", r.GroupID, r.PartID, r.Status)
+				}
+				out = append(out, d)
 			case e.Err != nil:
 				out = append(out, fmt.Sprintf("reply to=%d error %d %s", e.To, e.Err.Code, e.Err.Message))
 			case e.Message != "":
@@ -350,11 +368,11 @@ func TestDelPay(t *testing.T) {
 		"reply to=5 error 208 Payment with hash "+h+" has complete status but it different from the one provided failed")
 	step(t, c, t0, DelPay{Reply: 6, Status: StatusComplete, Part: &[2]uint64{1, 0}},
 		"reply to=6 error 208 No payment for that payment_hash with that partid and groupid")
-	step(t, c, t0, DelPay{Reply: 7, Status: StatusComplete, Part: &[2]uint64{0, 0}}, "delete-record complete")
+	step(t, c, t0, DelPay{Reply: 7, Status: StatusComplete, Part: &[2]uint64{0, 0}}, "delete-rows single")
 	// While the ledger deletes, the hash is busy.
 	step(t, c, t0, SendPay{Reply: 8, Route: routeABC(1000)}, "reply to=8 error 200 Payment is still in progress")
 	step(t, c, t0, WaitSendPay{Reply: 9}, "reply to=9 complete")
-	step(t, c, t0, Deleted{}, "reply to=7 complete")
+	step(t, c, t0, Deleted{}, "reply to=7 deleted 0/0 complete")
 	if c.Record() != nil || !c.Done() {
 		t.Fatalf("record %+v after delpay", c.Record())
 	}
@@ -374,7 +392,7 @@ func TestDelPay(t *testing.T) {
 
 	// A ledger that cannot delete leaves the record as it was.
 	f := New(hash, &Record{Hash: hash, Destination: nodeC, Amount: 1000, Status: StatusFailed}, nil)
-	step(t, f, t0, DelPay{Reply: 1, Status: StatusFailed}, "delete-record failed")
+	step(t, f, t0, DelPay{Reply: 1, Status: StatusFailed}, "delete-rows single")
 	step(t, f, t0, Deleted{Err: errors.New("disk full")}, "reply to=1 error -1 ledger delete failed: disk full")
 	if r := f.Record(); r == nil || r.Status != StatusFailed || !f.Done() {
 		t.Fatalf("record %+v after a failed delete", r)

@@ -85,10 +85,10 @@ type Pay struct {
 	Params  PayParams
 }
 
-// DelPay is a delpay call: delete the hash's record if its status is
-// Status (complete or failed; the rpc layer refuses pending). Part, when
-// set, names the (groupid, partid) to delete; this engine keeps one
-// payment per hash, group 0 and part 0.
+// DelPay is a delpay call: delete the hash's rows whose status is Status
+// (complete or failed; the rpc layer refuses pending): the single-part
+// payment (group 0, partid 0) and sendpay's parts. Part, when set, names
+// the one (groupid, partid) to delete.
 type DelPay struct {
 	Reply  ReplyTo
 	Status Status
@@ -225,11 +225,24 @@ type Reply struct {
 	Record  *Record
 	Message string
 	Err     *Error
+	// Records is delpay's answer: every row it deleted.
+	Records []Record
 }
 
 // DeleteRecord deletes the record (and its attempts) from the ledger;
 // answer with Deleted once that is durable.
 type DeleteRecord struct{ Record Record }
+
+// DeleteRows deletes delpay's rows from the ledger in one batch: the
+// single-part payment whole (Single, with its attempts), the sendpay parts
+// Parts, and the row of each group left without parts; Groups are the
+// rows of groups that keep parts, rewritten with what those sum to.
+// Answer with Deleted once that is durable.
+type DeleteRows struct {
+	Single bool
+	Parts  []Record
+	Groups []Record
+}
 
 // StartTimer asks for a WaitTimeout event after the duration.
 type StartTimer struct {
@@ -247,3 +260,4 @@ func (StartTimer) isEffect()     {}
 func (PlanFlow) isEffect()       {}
 func (WaitToPlan) isEffect()     {}
 func (DeleteRecord) isEffect()   {}
+func (DeleteRows) isEffect()     {}

@@ -277,6 +277,7 @@ func (c *Core) endBeforeAttempt(err *Error) []Effect {
 		c.ending = &ending{reply: c.pay.reply, err: err}
 		c.pay = nil
 		c.phase = phaseDeleting
+		c.deleting = append(c.deleting, nil) // its Deleted is stepDeleted's
 		return []Effect{DeleteRecord{Record: *c.rec}}
 	}
 	return append(c.failRow(err), c.endPay(err)...)

@@ -49,7 +49,7 @@ type PartRow struct {
 func (c *Core) RestoreParts(rows []PartRow) []uint64 {
 	handles := make([]uint64, len(rows))
 	for i, r := range rows {
-		p := &sendPart{handle: sendPartBit | uint64(len(c.sparts)+1), rec: r.Record, total: r.Total, route: r.Route}
+		p := &sendPart{handle: c.nextHandle(), rec: r.Record, total: r.Total, route: r.Route}
 		c.sparts = append(c.sparts, p)
 		handles[i] = p.handle
 	}
@@ -281,7 +281,7 @@ func (c *Core) stepSendPart(now time.Time, ev SendPay) []Effect {
 	}
 	sender := ev.Reply
 	p := &sendPart{
-		handle: sendPartBit | uint64(len(c.sparts)+1), total: total, route: ev.Route, secret: ev.Secret, persisting: true, sender: &sender,
+		handle: c.nextHandle(), total: total, route: ev.Route, secret: ev.Secret, persisting: true, sender: &sender,
 		rec: Record{Hash: c.hash, GroupID: group, PartID: ev.PartID, Destination: dest, Amount: last.Amount, AmountSent: ev.Route[0].Amount,
 			CreatedAt: now, Status: StatusPending, Label: label, Bolt11: bolt11},
 	}
@@ -294,12 +294,19 @@ func (p *sendPart) record() *Record {
 	return &r
 }
 
+// nextHandle gives a new sendpay part its handle.
+func (c *Core) nextHandle() uint64 {
+	c.partSeq++
+	return sendPartBit | c.partSeq
+}
+
 func (c *Core) sendPart(handle uint64) *sendPart {
-	i := handle &^ sendPartBit
-	if i == 0 || i > uint64(len(c.sparts)) {
-		return nil
+	for _, p := range c.sparts {
+		if p.handle == handle {
+			return p
+		}
 	}
-	return c.sparts[i-1]
+	return nil
 }
 
 // stepSendPartPersisted sends the part's HTLC once its row is durable, and

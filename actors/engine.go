@@ -408,9 +408,18 @@ func (e *Engine) record(hash [32]byte) (*payment.Record, error) {
 // call sends a payment event to the hash's actor and waits for its answer
 // until ctx ends.
 func (e *Engine) call(ctx context.Context, hash [32]byte, ev payment.Event) (*payment.Record, string, error) {
-	pid, err := e.acquire(hash)
+	a, err := e.answer(ctx, hash, ev)
 	if err != nil {
 		return nil, "", err
+	}
+	return a.Record, a.Message, nil
+}
+
+// answer sends ev to the hash's actor and waits for its whole answer.
+func (e *Engine) answer(ctx context.Context, hash [32]byte, ev payment.Event) (*Answer, error) {
+	pid, err := e.acquire(hash)
+	if err != nil {
+		return nil, err
 	}
 	defer e.release(hash)
 	reply := make(chan *Answer, 1)
@@ -419,14 +428,14 @@ func (e *Engine) call(ctx context.Context, hash [32]byte, ev payment.Event) (*pa
 	select {
 	case a = <-reply:
 	case <-ctx.Done():
-		return nil, "", fmt.Errorf("actors: payment %x: %w", hash, ctx.Err())
+		return nil, fmt.Errorf("actors: payment %x: %w", hash, ctx.Err())
 	case <-e.stopped:
-		return nil, "", fmt.Errorf("actors: payment %x: %w", hash, ErrStopped)
+		return nil, fmt.Errorf("actors: payment %x: %w", hash, ErrStopped)
 	}
 	if a.Err != nil {
-		return nil, "", a.Err
+		return nil, a.Err
 	}
-	return a.Record, a.Message, nil
+	return a, nil
 }
 
 // PayRequest is pay's parameters (spec section 9.1).
@@ -571,15 +580,19 @@ func (e *Engine) WaitSendPart(ctx context.Context, hash [32]byte, partid uint64,
 	return rec, err
 }
 
-// DelPay deletes the hash's payment, with its attempts, if its status is
-// status (Core Lightning's delpay; part, when set, is the (groupid,
-// partid) to delete), through the hash's actor so that a live one forgets
-// it too; it returns the deleted record, or a *payment.Error (208 for an
-// unknown hash, a status that differs, or a pending payment, which is
-// never deleted).
-func (e *Engine) DelPay(ctx context.Context, hash [32]byte, status payment.Status, part *[2]uint64) (*payment.Record, error) {
-	rec, _, err := e.call(ctx, hash, payment.DelPay{Status: status, Part: part})
-	return rec, err
+// DelPay deletes the hash's rows whose status is status (Core
+// Lightning's delpay: the single-part payment with its attempts, and
+// sendpay's parts; part, when set, is the one (groupid, partid) to
+// delete), through the hash's actor so that a live one forgets them too;
+// it returns the deleted rows, or a *payment.Error (208 for an unknown
+// hash, a status that differs, a pending row, which is never deleted, or
+// a (groupid, partid) with no row).
+func (e *Engine) DelPay(ctx context.Context, hash [32]byte, status payment.Status, part *[2]uint64) ([]payment.Record, error) {
+	a, err := e.answer(ctx, hash, payment.DelPay{Status: status, Part: part})
+	if err != nil {
+		return nil, err
+	}
+	return a.Records, nil
 }
 
 // GetRoute asks the graph actor for a route from us (FromID, when zero,

@@ -55,7 +55,12 @@ func (a *ledgerActor) Receive(ctx actor.Context) {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			err := a.l.DeletePayment(context.Background(), m.PaymentHash, m.GroupID)
+			var err error
+			if m.Rows != nil {
+				err = a.l.DeleteRows(context.Background(), m.PaymentHash, m.Rows)
+			} else {
+				err = a.l.DeletePayment(context.Background(), m.PaymentHash, m.GroupID)
+			}
 			if sender != nil {
 				root.Send(sender, &messages.Written{Err: err})
 			}

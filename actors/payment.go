@@ -60,6 +60,8 @@ type Answer struct {
 	Record  *payment.Record
 	Message string
 	Err     *payment.Error
+	// Records is delpay's answer: the rows it deleted.
+	Records []payment.Record
 }
 
 // PaymentState is what the ledger holds of a payment hash when its actor
@@ -386,6 +388,9 @@ func (a *paymentActor) run(ctx actor.Context) {
 		case payment.DeleteRecord:
 			a.writing, a.delete = true, true
 			ctx.Request(a.deps.Ledger, &messages.DeleteLedger{PaymentHash: a.hash})
+		case payment.DeleteRows:
+			a.writing, a.delete = true, true
+			ctx.Request(a.deps.Ledger, &messages.DeleteLedger{PaymentHash: a.hash, Rows: deleteRows(e)})
 		case payment.SendHTLC:
 			if e.Part != 0 {
 				a.sendPart(ctx, e)
@@ -406,7 +411,7 @@ func (a *paymentActor) run(ctx actor.Context) {
 					t.Stop()
 					delete(a.timers, e.To)
 				}
-				to <- &Answer{Record: e.Record, Message: e.Message, Err: e.Err}
+				to <- &Answer{Record: e.Record, Message: e.Message, Err: e.Err, Records: e.Records}
 			}
 		case payment.WaitToPlan:
 			self, root := ctx.Self(), ctx.ActorSystem().Root

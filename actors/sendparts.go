@@ -93,3 +93,18 @@ func (a *paymentActor) reattachSendParts(ctx actor.Context) {
 	}
 	a.reattachParts = nil
 }
+
+// deleteRows is delpay's deletion as the ledger takes it.
+func deleteRows(e payment.DeleteRows) *messages.DeleteRows {
+	d := &messages.DeleteRows{}
+	if e.Single {
+		d.Groups = []uint64{0}
+	}
+	for _, r := range e.Parts {
+		d.Parts = append(d.Parts, messages.PartKey{GroupID: r.GroupID, PartID: r.PartID})
+	}
+	for i := range e.Groups {
+		d.Rewrite = append(d.Rewrite, toPayment(&e.Groups[i]))
+	}
+	return d
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
 )
 
@@ -20,9 +21,10 @@ func parseDelStatus(name string, raw json.RawMessage) (any, error) {
 	return nil, bad(name, "complete or failed", raw)
 }
 
-// delpay is Core Lightning's delpay: the payment of payment_hash goes,
-// with its attempts, if its status is the one named; the answer lists what
-// was deleted, as listsendpays showed it.
+// delpay is Core Lightning's delpay: the rows of payment_hash whose status
+// is the one named go (all of them, or the one of partid and groupid, which
+// come together); the answer lists what was deleted, as listsendpays
+// showed it.
 func (h *handlers) delpay(ctx context.Context, a *Args) (any, error) {
 	hash, _ := Arg[[32]byte](a, "payment_hash")
 	status, _ := Arg[payment.Status](a, "status")
@@ -35,12 +37,28 @@ func (h *handlers) delpay(ctx context.Context, a *Args) (any, error) {
 	if hasPart {
 		part = &[2]uint64{groupid, partid}
 	}
-	// The row's ids, read before it goes; the engine decides whether
-	// it goes.
-	row, _ := h.ledger.Payment(hash, 0)
-	rec, err := h.e.DelPay(ctx, hash, status, part)
+	// The rows' ids, read before they go; the engine decides which go.
+	rows := map[uint64]messages.Payment{}
+	if recs, err := h.e.ListSendPays("", &hash); err == nil {
+		for i := range recs {
+			if g := recs[i].GroupID; rows[g].ID == 0 {
+				rows[g] = h.row(hash, g)
+			}
+		}
+	}
+	recs, err := h.e.DelPay(ctx, hash, status, part)
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	return map[string]any{"payments": []paymentJSON{toPaymentJSON(rec, row)}}, nil
+	out := make([]paymentJSON, len(recs))
+	for i := range recs {
+		row, ok := rows[recs[i].GroupID]
+		if !ok {
+			// A group written after the read above: its row is gone
+			// now, and with it its id.
+			row = messages.Payment{PaymentHash: hash, GroupID: recs[i].GroupID}
+		}
+		out[i] = toPaymentJSON(&recs[i], row)
+	}
+	return map[string]any{"payments": out}, nil
 }

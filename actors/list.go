@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -38,15 +39,23 @@ func (e *Engine) ListSendPays(bolt11 string, hash *[32]byte) ([]payment.Record, 
 	return out, nil
 }
 
-// rowsOf is a ledger payment as listsendpays rows: itself (group 0), or
-// its parts (a group of sendpay parts).
+// rowsOf is a ledger payment as listsendpays rows: its parts, each with
+// its partid, for a group of sendpay parts or a pay sent in parts (as
+// Core Lightning lists every part its pay sends); else itself, the one
+// row v0.7 keeps for a hash.
 func (e *Engine) rowsOf(p *messages.Payment) ([]payment.Record, error) {
-	if p.GroupID == 0 {
-		return []payment.Record{*fromPayment(p)}, nil
+	whole := func() ([]payment.Record, error) { return []payment.Record{*fromPayment(p)}, nil }
+	if p.GroupID == 0 && (p.AmountMsat == nil || *p.AmountMsat < payment.SinglePathMax) {
+		// Only a payment this large can have been sent in parts.
+		return whole()
 	}
 	atts, err := e.opts.Ledger.Attempts(p.PaymentHash, p.GroupID)
 	if err != nil {
 		return nil, fmt.Errorf("actors: listsendpays: parts of %x group %d: %w", p.PaymentHash, p.GroupID, err)
+	}
+	if p.GroupID == 0 && !slices.ContainsFunc(atts, func(a messages.Attempt) bool { return a.AmountMsat < *p.AmountMsat }) {
+		// Every attempt carried the whole amount: one path at a time.
+		return whole()
 	}
 	out := make([]payment.Record, len(atts))
 	for i := range atts {

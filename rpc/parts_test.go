@@ -35,4 +35,26 @@ func TestPayInPartsThroughSocket(t *testing.T) {
 	if len(pays.Pays) != 1 || pays.Pays[0].NumberOfParts != uint64(paid.Parts) || pays.Pays[0].AmountSentMsat != paid.AmountSentMsat {
 		t.Fatalf("listpays: %+v, pay said %+v", pays.Pays, paid)
 	}
+	// listsendpays shows every part pay sent, each with its partid, as
+	// Core Lightning's does: the settled ones deliver the amount and send
+	// what pay says it sent.
+	var list struct{ Payments []partRow }
+	r.ok(t, "listsendpays", map[string]any{"bolt11": inv.Bolt11}, &list)
+	var settled int
+	var delivered, sent uint64
+	partids := map[uint64]bool{}
+	for _, p := range list.Payments {
+		if p.PartID == 0 || partids[p.PartID] || p.GroupID != 0 {
+			t.Errorf("listsendpays row %+v: partid not its own", p)
+		}
+		partids[p.PartID] = true
+		if p.Status == "complete" {
+			settled++
+			delivered += p.Amount
+			sent += p.Sent
+		}
+	}
+	if settled != int(paid.Parts) || delivered != amount || sent != paid.AmountSentMsat {
+		t.Fatalf("listsendpays: %d parts settled delivering %d and sending %d; pay said %+v", settled, delivered, sent, paid)
+	}
 }

@@ -39,10 +39,14 @@ func (h *handlers) delpay(ctx context.Context, a *Args) (any, error) {
 	}
 	// The rows' ids, read before they go; the engine decides which go.
 	rows := map[uint64]messages.Payment{}
+	var single []payment.Record // group 0 as listsendpays shows it
 	if recs, err := h.e.ListSendPays("", &hash); err == nil {
 		for i := range recs {
 			if g := recs[i].GroupID; rows[g].ID == 0 {
 				rows[g] = h.row(hash, g)
+			}
+			if recs[i].GroupID == 0 {
+				single = append(single, recs[i])
 			}
 		}
 	}
@@ -50,7 +54,7 @@ func (h *handlers) delpay(ctx context.Context, a *Args) (any, error) {
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	out := make([]paymentJSON, len(recs))
+	out := make([]paymentJSON, 0, len(recs))
 	for i := range recs {
 		row, ok := rows[recs[i].GroupID]
 		if !ok {
@@ -58,7 +62,15 @@ func (h *handlers) delpay(ctx context.Context, a *Args) (any, error) {
 			// now, and with it its id.
 			row = messages.Payment{PaymentHash: hash, GroupID: recs[i].GroupID}
 		}
-		out[i] = toPaymentJSON(&recs[i], row)
+		if recs[i].GroupID == 0 && len(single) > 0 && single[0].PartID != 0 {
+			// A pay sent in parts, which listsendpays showed part by
+			// part: the single-part payment went whole, with them all.
+			for j := range single {
+				out = append(out, toPaymentJSON(&single[j], row))
+			}
+			continue
+		}
+		out = append(out, toPaymentJSON(&recs[i], row))
 	}
 	return map[string]any{"payments": out}, nil
 }

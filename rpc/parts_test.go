@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/payengine/payengine/graph"
@@ -56,5 +57,15 @@ func TestPayInPartsThroughSocket(t *testing.T) {
 	}
 	if settled != int(paid.Parts) || delivered != amount || sent != paid.AmountSentMsat {
 		t.Fatalf("listsendpays: %d parts settled delivering %d and sending %d; pay said %+v", settled, delivered, sent, paid)
+	}
+	// delpay of the complete pay answers with those rows as listsendpays
+	// showed them: the payment went whole, with every part.
+	byHash := map[string]any{"payment_hash": inv.PaymentHash}
+	before := rawPayments(t, r, "listsendpays", byHash)
+	if got := rawPayments(t, r, "delpay", map[string]any{"payment_hash": inv.PaymentHash, "status": "complete"}); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatalf("delpay answered\n%v\nlistsendpays showed\n%v", got, before)
+	}
+	if after := rawPayments(t, r, "listsendpays", byHash); len(after) != 0 {
+		t.Fatalf("listsendpays after delpay: %v", after)
 	}
 }

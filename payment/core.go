@@ -22,7 +22,7 @@ const (
 	phasePersisting              // attempt written, waiting for the ledger
 	phaseInFlight                // HTLC out, waiting for its outcome
 	phaseRouting                 // pay asked the graph for a route
-	phaseDeleting                // delpay asked the ledger to delete the record
+	phaseDeleting                // the ledger is deleting the record (delpay, or a pay that ended before its first attempt)
 )
 
 // Core is the lifecycle of one payment hash. It is not safe for concurrent
@@ -34,7 +34,7 @@ type Core struct {
 	route   graph.Route // the attempt being persisted or in flight
 	secret  *[32]byte
 	total   graph.MilliSat
-	sender  *ReplyTo    // the sendpay or delpay caller waiting for the ledger
+	sender  *ReplyTo    // the sendpay caller waiting for the ledger
 	waiters []ReplyTo   // waitsendpay callers
 	pay     *payRun     // the pay driving this hash, if any
 	sparts  []*sendPart // sendpay's parts (partid ≠ 0), in the order sent
@@ -173,12 +173,12 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 			return nil, fmt.Errorf("%w: deleted with no deletion asked", ErrUnexpected)
 		}
 		d := c.deleting[0]
+		if d == nil && (c.phase != phaseDeleting || c.ending == nil) {
+			return nil, fmt.Errorf("%w: deleted in phase %d", ErrUnexpected, c.phase)
+		}
 		c.deleting = c.deleting[1:]
 		if d != nil {
 			return c.stepRowsDeleted(d, ev), nil
-		}
-		if c.phase != phaseDeleting {
-			return nil, fmt.Errorf("%w: deleted in phase %d", ErrUnexpected, c.phase)
 		}
 		return c.stepDeleted(ev), nil
 	}
@@ -386,31 +386,22 @@ func (c *Core) stepTimeout(ev WaitTimeout) []Effect {
 	return c.partTimeout(ev)
 }
 
-// stepDeleted forgets the record once the ledger has, and answers delpay
-// with it; a hash deleted is a hash never paid.
+// stepDeleted goes on once the ledger has deleted the row of a pay that
+// ended before its first attempt: a hash deleted is a hash never paid.
 func (c *Core) stepDeleted(ev Deleted) []Effect {
 	c.phase = phaseIdle
-	if e := c.ending; e != nil {
-		c.ending = nil
-		if ev.Err != nil {
-			// The row stays: failed, so that no restart takes the
-			// pay up again.
-			return append(c.failRow(e.err), Reply{To: e.reply, Err: e.err})
-		}
-		c.rec = nil
-		effects := []Effect{Reply{To: e.reply, Err: e.err}}
-		for _, w := range c.waiters {
-			effects = append(effects, fail(w, CodeNoSuchPayment, "Never attempted payment for '%x'", c.hash))
-		}
-		c.waiters = nil
-		return effects
-	}
-	to := *c.sender
-	c.sender = nil
+	e := c.ending
+	c.ending = nil
 	if ev.Err != nil {
-		return []Effect{fail(to, -1, "ledger delete failed: %v", ev.Err)}
+		// The row stays: failed, so that no restart takes the
+		// pay up again.
+		return append(c.failRow(e.err), Reply{To: e.reply, Err: e.err})
 	}
-	rec := c.rec
 	c.rec = nil
-	return []Effect{Reply{To: to, Record: rec}}
+	effects := []Effect{Reply{To: e.reply, Err: e.err}}
+	for _, w := range c.waiters {
+		effects = append(effects, fail(w, CodeNoSuchPayment, "Never attempted payment for '%x'", c.hash))
+	}
+	c.waiters = nil
+	return effects
 }

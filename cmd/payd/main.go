@@ -17,6 +17,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,11 +27,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/payengine/payengine/actors"
 	"github.com/payengine/payengine/cmd/internal/cli"
 	"github.com/payengine/payengine/cmd/internal/node"
+	"github.com/payengine/payengine/fleet"
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"
@@ -60,6 +65,10 @@ type config struct {
 	httpRemote                                           bool
 	backend                                              string
 	lnd                                                  lndnode.Config
+	// The fleet: with etcd set, payd is a member of the fleet named
+	// cluster and claims each payment hash before paying it.
+	cluster, etcd, clusterHost, role string
+	clusterPort                      int
 }
 
 // parse reads flags, with PAYD_* environment variables as their defaults.
@@ -83,6 +92,11 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.StringVar(&c.lnd.TLSCertPath, "lnd.tlscertpath", "", "with --backend lnd: lnd's TLS certificate (lncli --tlscertpath)")
 	fs.StringVar(&c.lnd.MacaroonPath, "lnd.macaroonpath", "", "with --backend lnd: admin.macaroon, or one baked with the permissions payd needs (lncli --macaroonpath)")
 	fs.StringVar(&c.lnd.Network, "lnd.network", "mainnet", "with --backend lnd: lnd's network, mainnet, testnet, signet or regtest; invoices must be for it")
+	fs.StringVar(&c.cluster, "cluster", "payengine", "with --etcd: the fleet's name; its members' claims on payment hashes live under /fleet/<name>/ in etcd")
+	fs.StringVar(&c.etcd, "etcd", "", "etcd's client URLs, comma-separated: join the fleet (--cluster) as a member that claims every payment hash in etcd before paying it; a single node when empty")
+	fs.StringVar(&c.clusterHost, "cluster-host", "127.0.0.1", "with --etcd: the host the fleet's gRPC listens on and advertises")
+	fs.IntVar(&c.clusterPort, "cluster-port", 0, "with --etcd: the port of the fleet's gRPC (0: any free one)")
+	fs.StringVar(&c.role, "role", "member", "with --etcd: member (a node with its ledger)")
 	if err := cli.Parse(fs, "PAYD", args, getenv); err != nil {
 		return nil, err
 	}
@@ -91,6 +105,15 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	}
 	if c.simnetNode < 0 || c.simnetNode >= simnet.MaxOurs {
 		return nil, fmt.Errorf("--simnet-node %d is not between 0 and %d", c.simnetNode, simnet.MaxOurs-1)
+	}
+	if c.role != "member" {
+		return nil, fmt.Errorf("--role %q: want member", c.role)
+	}
+	if c.clusterPort < 0 || c.clusterPort > 65535 {
+		return nil, fmt.Errorf("--cluster-port %d is not a port", c.clusterPort)
+	}
+	if c.etcd != "" && (c.cluster == "" || strings.Contains(c.cluster, "/")) {
+		return nil, fmt.Errorf("--cluster %q: want a name without /", c.cluster)
 	}
 	switch c.backend {
 	case node.BackendSimnet:
@@ -142,8 +165,19 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	if c.simnetAddr != "" {
 		netDir = ""
 	}
-	nd, err := node.Start(node.Config{Backend: c.backend, LND: c.lnd, DataDir: c.datadir, Graph: c.graph, Seed: c.seed,
-		HopLatency: base, HopJitter: jitter, LinkAddr: c.simnetAddr, SimnetNode: c.simnetNode, NetDir: netDir, Logger: log, Metrics: m})
+	ncfg := node.Config{Backend: c.backend, LND: c.lnd, DataDir: c.datadir, Graph: c.graph, Seed: c.seed,
+		HopLatency: base, HopJitter: jitter, LinkAddr: c.simnetAddr, SimnetNode: c.simnetNode, NetDir: netDir, Logger: log, Metrics: m}
+	if c.etcd != "" {
+		cli, store, err := fleet.Dial(c.cluster, strings.Split(c.etcd, ","), 0)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		ncfg.ClaimsFor = func(self graph.NodeID) actors.Claims {
+			return &fleet.Claims{Store: store, Member: hex.EncodeToString(self[:])}
+		}
+	}
+	nd, err := node.Start(ncfg)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,252 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/payengine/payengine/messages"
+	"github.com/payengine/payengine/payment"
+)
+
+// Claims is a fleet's claim on payment hashes, in this member's name (the
+// claims package over etcd, wrapped by the daemon): before the first HTLC
+// of a payment leaves, the engine claims its hash, and sends only when it
+// holds the claim. nil (Options.Claims) is a single node: nothing is
+// claimed.
+type Claims interface {
+	// Claim asks for hash: mine is true when this member holds it (it may
+	// pay); otherwise state says where another member's payment stands,
+	// with its preimage when complete. An error means nothing may be sent.
+	Claim(ctx context.Context, hash [32]byte) (ClaimState, error)
+	// Complete writes the member's success, after the ledger has it.
+	Complete(ctx context.Context, hash [32]byte, preimage [32]byte) error
+	// Fail writes the member's failure, with nothing in flight.
+	Fail(ctx context.Context, hash [32]byte) error
+	// Held lists the hashes pending in this member's name.
+	Held(ctx context.Context) ([][32]byte, error)
+}
+
+// ClaimState is a claim as the engine reads it.
+type ClaimState struct {
+	Mine     bool
+	Holder   string
+	Complete bool
+	Preimage [32]byte
+}
+
+// CodeClaimUnavailable is the JSON-RPC error code of a payment refused
+// because the fleet's claim store could not be reached (fail closed: no
+// HTLC was sent). Core Lightning has no such case; -1 is its generic code.
+const CodeClaimUnavailable = -1
+
+// outbox writes the outcomes of claimed payments to the claim store once
+// the ledger has them (the ledger is the outbox: a write that fails while
+// the store is away is tried again, and at start the hashes pending in our
+// name are reconciled with the ledger).
+type outbox struct {
+	mu      sync.Mutex
+	hashes  map[[32]byte]int // hash → callers between Claim and their call's end
+	wake    chan struct{}
+	retry   time.Duration
+	started bool
+}
+
+// claimGate runs before a payment call for hash reaches its actor: with no
+// claim store, or a payment this member already has under way or
+// complete, it lets the call through (ok); else it claims the hash. A
+// claim another member holds is the answer (200 while pending, the
+// preimage when complete, in done); a store that cannot be reached refuses
+// the call. release must be called when the call ends.
+func (e *Engine) claimGate(ctx context.Context, hash [32]byte, inv *payment.Invoice) (done *payment.Record, release func(), err error) {
+	c := e.opts.Claims
+	if c == nil {
+		return nil, func() {}, nil
+	}
+	e.out.hold(hash)
+	release = func() { e.out.unhold(hash) }
+	if rec, _ := e.record(hash); rec != nil && (rec.Status != payment.StatusFailed || e.paying(hash)) {
+		// Ours already: sent under our claim, which still stands.
+		return nil, release, nil
+	}
+	st, err := c.Claim(ctx, hash)
+	switch {
+	case err != nil:
+		release()
+		return nil, nil, &payment.Error{Code: CodeClaimUnavailable,
+			Message: fmt.Sprintf("payment refused, nothing sent: the fleet's claim on %x could not be made: %v", hash, err)}
+	case st.Mine:
+		return nil, release, nil
+	case st.Complete:
+		release()
+		pre := st.Preimage
+		rec := &payment.Record{Hash: hash, Status: payment.StatusComplete, Preimage: &pre}
+		if inv != nil {
+			rec.Bolt11, rec.Destination = inv.Bolt11, inv.Payee
+			if inv.Amount != nil {
+				rec.Amount, rec.AmountSent = *inv.Amount, *inv.Amount
+			}
+			rec.CreatedAt = e.opts.Clock()
+			rec.CompletedAt = rec.CreatedAt
+		}
+		return rec, nil, nil
+	}
+	release()
+	return nil, nil, &payment.Error{Code: payment.CodeInProgress,
+		Message: fmt.Sprintf("Payment is still in progress (on fleet member %s)", st.Holder)}
+}
+
+func (o *outbox) hold(hash [32]byte) {
+	o.mu.Lock()
+	o.hashes[hash]++
+	o.mu.Unlock()
+}
+
+// unhold ends a caller's hold; the hash stays in the outbox (count 0) until
+// its outcome is written.
+func (o *outbox) unhold(hash [32]byte) {
+	o.mu.Lock()
+	if o.hashes[hash] > 0 {
+		o.hashes[hash]--
+	}
+	o.mu.Unlock()
+	o.poke()
+}
+
+func (o *outbox) poke() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// startOutbox reconciles the hashes pending in our name with the ledger,
+// then writes outcomes as payments end, until the engine stops.
+func (e *Engine) startOutbox() {
+	if e.opts.Claims == nil {
+		return
+	}
+	go func() {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			held, err := e.opts.Claims.Held(ctx)
+			cancel()
+			if err == nil {
+				e.out.mu.Lock()
+				for _, h := range held {
+					if _, ok := e.out.hashes[h]; !ok {
+						e.out.hashes[h] = 0
+					}
+				}
+				e.out.mu.Unlock()
+				break
+			}
+			e.logger().Warn("fleet: listing our pending claims", "err", err)
+			select {
+			case <-e.stopped:
+				return
+			case <-time.After(e.out.retry):
+			}
+		}
+		t := time.NewTicker(e.out.retry)
+		defer t.Stop()
+		for {
+			e.flushOutbox()
+			select {
+			case <-e.stopped:
+				return
+			case <-e.out.wake:
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// flushOutbox writes the outcome of every hash in the outbox whose ledger
+// has one and that no caller holds; what fails stays for the next round.
+func (e *Engine) flushOutbox() {
+	e.out.mu.Lock()
+	var todo [][32]byte
+	for h, n := range e.out.hashes {
+		if n == 0 {
+			todo = append(todo, h)
+		}
+	}
+	e.out.mu.Unlock()
+	for _, h := range todo {
+		done, err := e.writeOutcome(h)
+		if err != nil {
+			e.logger().Warn("fleet: writing a claim's outcome", "hash", fmt.Sprintf("%x", h), "err", err)
+		}
+		if done {
+			e.out.mu.Lock()
+			if e.out.hashes[h] == 0 {
+				delete(e.out.hashes, h)
+			}
+			e.out.mu.Unlock()
+		}
+	}
+}
+
+// writeOutcome writes hash's outcome if the ledger has one: complete with
+// its preimage; failed once nothing is in flight and no pay retries; no
+// record at all (nothing was sent under the claim) is failed too. done is
+// false while the payment is under way or the write failed.
+func (e *Engine) writeOutcome(hash [32]byte) (done bool, err error) {
+	rec, err := e.record(hash)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rec != nil && rec.Status == payment.StatusComplete && rec.Preimage != nil {
+		err = e.opts.Claims.Complete(ctx, hash, *rec.Preimage)
+		return err == nil || errors.Is(err, ErrClaimFinal), err
+	}
+	if rec != nil && (rec.Status == payment.StatusPending || e.paying(hash)) {
+		return false, nil
+	}
+	groups, parts, err := e.sendParts(hash)
+	if err != nil {
+		return false, err
+	}
+	for i := range groups {
+		if groups[i].Preimage != nil {
+			// A group of sendpay parts settled.
+			err = e.opts.Claims.Complete(ctx, hash, *groups[i].Preimage)
+			return err == nil || errors.Is(err, ErrClaimFinal), err
+		}
+	}
+	for j := range parts {
+		if parts[j].Status == messages.AttemptPending {
+			return false, nil
+		}
+	}
+	if atts, err := e.opts.Ledger.Attempts(hash, 0); err != nil {
+		return false, err
+	} else {
+		for i := range atts {
+			if atts[i].Status == messages.AttemptPending {
+				return false, nil
+			}
+		}
+	}
+	err = e.opts.Claims.Fail(ctx, hash)
+	return err == nil || errors.Is(err, ErrClaimFinal), err
+}
+
+// ErrClaimFinal marks an outcome the claim store refuses for good (the
+// claim is not ours, or already complete): logged, not retried. A Claims
+// implementation wraps such errors with it.
+var ErrClaimFinal = errors.New("actors: claim outcome refused for good")
+
+// logger is Options.Logger, or a discarding one.
+func (e *Engine) logger() *slog.Logger {
+	if e.opts.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.opts.Logger
+}

@@ -1,0 +1,431 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payengine/payengine/cmd/internal/node"
+	"github.com/payengine/payengine/internal/etcdtest"
+	"github.com/payengine/payengine/persistence"
+	"github.com/payengine/payengine/rpc"
+)
+
+// fleetBins builds simnetd, payd and etcdrun once for every fleet test.
+var fleetBins struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func fleetBinaries(t *testing.T) string {
+	t.Helper()
+	fleetBins.once.Do(func() {
+		dir, err := os.MkdirTemp("", "fleetbin")
+		if err != nil {
+			fleetBins.err = err
+			return
+		}
+		fleetBins.dir = dir
+		for name, pkg := range map[string]string{"simnetd": "../simnetd", "payd": "."} {
+			if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
+				fleetBins.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+				return
+			}
+		}
+		_, fleetBins.err = etcdtest.Build(dir)
+	})
+	if fleetBins.err != nil {
+		t.Fatal(fleetBins.err)
+	}
+	return fleetBins.dir
+}
+
+// fleetRig is one simnetd with several nodes of ours, etcd as its own process,
+// and one payd member per node, each claiming payment hashes in etcd.
+type fleetRig struct {
+	t        *testing.T
+	bin      string
+	dir      string
+	simDir   string
+	sim      *proc
+	ctl      *rpc.Client
+	etcd     *etcdtest.Proc
+	members  []*fleetMember
+	invoices []simInvoice
+}
+
+// fleetMember is one payd of the fleet.
+type fleetMember struct {
+	i       int
+	dataDir string
+	runs    int
+	p       *proc
+	c       *rpc.Client
+	id      string
+}
+
+func startFleet(t *testing.T, members int, latency string) *fleetRig {
+	t.Helper()
+	bin := fleetBinaries(t)
+	// Unix socket paths are short (108 bytes): not under t.TempDir().
+	dir, err := os.MkdirTemp("", "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	f := &fleetRig{t: t, bin: bin, dir: dir, simDir: filepath.Join(dir, "sim")}
+	f.etcd, err = etcdtest.StartProcess(filepath.Join(bin, "etcdrun"), etcdtest.Options{Dir: filepath.Join(dir, "etcd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.etcd.Kill() })
+	f.sim = startProc(t, filepath.Join(bin, "simnetd"), filepath.Join(dir, "simnetd.log"),
+		"--dir", f.simDir, "--graph", "sub300", "--seed", "1", "--ours", fmt.Sprint(members), "--latency", latency, "--log-level", "warn")
+	t.Cleanup(func() { f.sim.stop(t) })
+	f.ctl = waitRPC(t, f.sim, filepath.Join(f.simDir, node.SimnetRPCName), "simnet-listnodes")
+	t.Cleanup(func() { f.ctl.Close() })
+	for i := range members {
+		m := &fleetMember{i: i, dataDir: filepath.Join(dir, fmt.Sprint("payd", i))}
+		f.members = append(f.members, m)
+		f.start(m)
+		t.Cleanup(func() { f.stop(m) })
+	}
+	return f
+}
+
+// start runs member m's payd and waits for its socket.
+func (f *fleetRig) start(m *fleetMember) {
+	f.t.Helper()
+	m.runs++
+	m.p = startProc(f.t, filepath.Join(f.bin, "payd"), filepath.Join(f.dir, fmt.Sprintf("payd%d-%d.log", m.i, m.runs)),
+		"--datadir", m.dataDir, "--simnet-addr", filepath.Join(f.simDir, node.SimnetLinkNameOf(m.i)),
+		"--simnet-node", fmt.Sprint(m.i), "--graph", "sub300", "--seed", "1", "--log-level", "warn",
+		"--etcd", f.etcd.ClientURL, "--cluster", "test")
+	m.c = waitRPC(f.t, m.p, filepath.Join(m.dataDir, rpc.SocketName), "getinfo")
+	var info struct {
+		ID string `json:"id"`
+	}
+	call(f.t, m.c, "getinfo", nil, &info)
+	m.id = info.ID
+}
+
+// stop ends member m's payd with SIGTERM (no-op when it is down).
+func (f *fleetRig) stop(m *fleetMember) {
+	if m.p == nil {
+		return
+	}
+	m.c.Close()
+	m.p.stop(f.t)
+	m.p, m.c = nil, nil
+}
+
+// kill SIGKILLs member m's payd.
+func (f *fleetRig) kill(m *fleetMember) {
+	m.p.cmd.Process.Kill()
+	<-m.p.done
+	m.c.Close()
+	m.p, m.c = nil, nil
+}
+
+// destination is a node every member reaches over two hops or more.
+func (f *fleetRig) destination() string {
+	f.t.Helper()
+	var nodes struct {
+		Nodes []struct {
+			ID string `json:"id"`
+		} `json:"nodes"`
+	}
+	call(f.t, f.ctl, "simnet-listnodes", nil, &nodes)
+	ours := map[string]bool{}
+	for _, m := range f.members {
+		ours[m.id] = true
+	}
+	for _, n := range nodes.Nodes {
+		if ours[n.ID] {
+			continue
+		}
+		ok := true
+		for _, m := range f.members {
+			var r struct {
+				Route []struct{} `json:"route"`
+			}
+			if tryCall(m.c, "getroute", map[string]any{"id": n.ID, "amount_msat": 100_000, "riskfactor": 1}, &r) != nil || len(r.Route) < 2 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return n.ID
+		}
+	}
+	f.t.Fatal("no destination every member reaches over two hops")
+	return ""
+}
+
+// invoice makes an invoice of dest at simnetd.
+func (f *fleetRig) invoice(dest string, msat uint64) simInvoice {
+	f.t.Helper()
+	var inv simInvoice
+	call(f.t, f.ctl, "simnet-invoice", map[string]any{"node": dest, "amount_msat": msat}, &inv)
+	return inv
+}
+
+// truth is simnetd's ground truth of a hash.
+func (f *fleetRig) truth(hash string) simTruth {
+	f.t.Helper()
+	var tr simTruth
+	call(f.t, f.ctl, "simnet-truth", map[string]any{"payment_hash": hash}, &tr)
+	return tr
+}
+
+// attempts counts the attempts member m's ledger holds for hash; m must be
+// stopped.
+func (f *fleetRig) attempts(m *fleetMember, hash string) int {
+	f.t.Helper()
+	l, err := persistence.Open(filepath.Join(m.dataDir, "ledger"), nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer l.Close()
+	var h [32]byte
+	if _, err := hex.Decode(h[:], []byte(hash)); err != nil {
+		f.t.Fatal(err)
+	}
+	n, _ := ledgerAttempts(f.t, l, h)
+	return n
+}
+
+// payOutcome is one pay call's answer: the result or the error.
+type payOutcome struct {
+	res payResult
+	err error
+}
+
+// code is the JSON-RPC error code of o (0: no error, -999 not JSON-RPC).
+func (o payOutcome) code() int {
+	var e *rpc.Error
+	switch {
+	case o.err == nil:
+		return 0
+	case errors.As(o.err, &e):
+		return e.Code
+	}
+	return -999
+}
+
+func pay(c *rpc.Client, bolt11 string) payOutcome {
+	var o payOutcome
+	o.err = tryCall(c, "pay", map[string]any{"bolt11": bolt11}, &o.res)
+	return o
+}
+
+// payAsync pays in the background.
+func payAsync(c *rpc.Client, bolt11 string) <-chan payOutcome {
+	ch := make(chan payOutcome, 1)
+	go func() { ch <- pay(c, bolt11) }()
+	return ch
+}
+
+// waitComplete pays through m until the answer is complete (the outcome
+// reached the claim), and returns how long that took.
+func (f *fleetRig) waitComplete(m *fleetMember, inv simInvoice, within time.Duration) payOutcome {
+	f.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		o := pay(m.c, inv.Bolt11)
+		if o.err == nil && o.res.Status == "complete" {
+			return o
+		}
+		if o.err != nil && o.code() != 200 {
+			f.t.Fatalf("member %d: pay: %v", m.i, o.err)
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("member %d: pay not complete after %v: %+v %v", m.i, within, o.res, o.err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestFleetSameInvoiceEveryMember: one invoice paid concurrently through
+// every member of a fleet of three (two calls each): exactly one member's
+// ledger has attempts for it, the network settles it once, and every other
+// caller gets 200 or the preimage; once the outcome is in etcd every member
+// answers with the preimage.
+func TestFleetSameInvoiceEveryMember(t *testing.T) {
+	f := startFleet(t, 3, "50ms")
+	dest := f.destination()
+	for round := range 3 {
+		inv := f.invoice(dest, 70_000)
+		var wg sync.WaitGroup
+		outs := make([]payOutcome, 2*len(f.members))
+		for i := range outs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i] = pay(f.members[i%len(f.members)].c, inv.Bolt11)
+			}()
+		}
+		wg.Wait()
+		complete := 0
+		for i, o := range outs {
+			switch {
+			case o.err == nil && o.res.Status == "complete" && o.res.PaymentPreimage != "":
+				complete++
+			case o.code() == 200:
+			default:
+				t.Fatalf("round %d, call %d (member %d): %+v %v", round, i, i%len(f.members), o.res, o.err)
+			}
+		}
+		if complete == 0 {
+			t.Fatalf("round %d: no call completed: %+v", round, outs)
+		}
+		var pre string
+		for _, m := range f.members {
+			o := f.waitComplete(m, inv, 10*time.Second)
+			if pre != "" && o.res.PaymentPreimage != pre {
+				t.Fatalf("round %d: member %d answers preimage %s, another %s", round, m.i, o.res.PaymentPreimage, pre)
+			}
+			pre = o.res.PaymentPreimage
+		}
+		checkPaid(t, "fleet", inv, payResult{Status: "complete", PaymentPreimage: pre, PaymentHash: inv.PaymentHash})
+		if tr := f.truth(inv.PaymentHash); tr.Settlements != 1 || tr.DeliveredMsat != 70_000 {
+			t.Fatalf("round %d: simnet's truth %+v", round, tr)
+		}
+		t.Logf("round %d: %d of %d calls complete at once, the others 200", round, complete, len(outs))
+		f.invoices = append(f.invoices, inv)
+	}
+	// Exactly one member's ledger has attempts for each hash.
+	for _, m := range f.members {
+		f.stop(m)
+	}
+	for _, inv := range f.invoices {
+		with := 0
+		for _, m := range f.members {
+			if f.attempts(m, inv.PaymentHash) > 0 {
+				with++
+			}
+		}
+		if with != 1 {
+			t.Fatalf("%s: %d members' ledgers have attempts", inv.PaymentHash, with)
+		}
+	}
+}
+
+// TestFleetKillOwnerInFlight: the member that owns a payment is SIGKILLed
+// while its HTLC is in flight (simnetd's hop latency keeps it out): the
+// other members answer 200 and send nothing; after the owner restarts the
+// payment completes, and later calls through any member return the
+// preimage; the network settled it once.
+func TestFleetKillOwnerInFlight(t *testing.T) {
+	f := startFleet(t, 3, "700ms")
+	dest := f.destination()
+	inv := f.invoice(dest, 70_000)
+	owner := f.members[0]
+	first := payAsync(owner.c, inv.Bolt11)
+	// The claim is written before the HTLC leaves: once another member
+	// answers 200, the owner holds it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if o := pay(f.members[1].c, inv.Bolt11); o.code() == 200 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("member 1 never answered 200: %+v %v", o.res, o.err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for f.truth(inv.PaymentHash).HTLCs == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the owner's HTLC never reached the network")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.kill(owner)
+	<-first
+	htlcs := f.truth(inv.PaymentHash).HTLCs
+	for range 3 {
+		for _, m := range f.members[1:] {
+			if o := pay(m.c, inv.Bolt11); o.code() != 200 {
+				t.Fatalf("member %d with the owner down: %+v %v, want 200", m.i, o.res, o.err)
+			}
+		}
+	}
+	if tr := f.truth(inv.PaymentHash); tr.HTLCs != htlcs {
+		t.Fatalf("HTLCs went from %d to %d while the owner was down", htlcs, tr.HTLCs)
+	}
+	start := time.Now()
+	f.start(owner)
+	o := f.waitComplete(f.members[1], inv, 20*time.Second)
+	t.Logf("owner restarted: member 1 answers the preimage %v later", time.Since(start).Round(time.Millisecond))
+	for _, m := range f.members {
+		if p := f.waitComplete(m, inv, 5*time.Second); p.res.PaymentPreimage != o.res.PaymentPreimage {
+			t.Fatalf("member %d: preimage %s, want %s", m.i, p.res.PaymentPreimage, o.res.PaymentPreimage)
+		}
+	}
+	if tr := f.truth(inv.PaymentHash); tr.Settlements != 1 {
+		t.Fatalf("simnet's truth %+v", tr)
+	}
+	for _, m := range f.members {
+		f.stop(m)
+	}
+	for _, m := range f.members[1:] {
+		if n := f.attempts(m, inv.PaymentHash); n != 0 {
+			t.Fatalf("member %d has %d attempts", m.i, n)
+		}
+	}
+}
+
+// TestFleetEtcdStopped: with etcd SIGKILLed, a new payment is refused with
+// a clear error and no HTLC sent, while a payment in flight finishes; once
+// etcd is back, its outcome reaches the claim (the ledger is the outbox)
+// and other members answer with its preimage, and new payments go again.
+func TestFleetEtcdStopped(t *testing.T) {
+	f := startFleet(t, 2, "500ms")
+	dest := f.destination()
+	inflight := f.invoice(dest, 70_000)
+	first := payAsync(f.members[0].c, inflight.Bolt11)
+	deadline := time.Now().Add(10 * time.Second)
+	for f.truth(inflight.PaymentHash).HTLCs == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the HTLC never reached the network")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.etcd.Kill()
+	fresh := f.invoice(dest, 70_000)
+	for _, m := range f.members {
+		o := pay(m.c, fresh.Bolt11)
+		if o.code() != -1 || !strings.Contains(o.err.Error(), "nothing sent") {
+			t.Fatalf("member %d, etcd down: %+v %v, want a refusal", m.i, o.res, o.err)
+		}
+		t.Logf("member %d, etcd down: %v", m.i, o.err)
+	}
+	if tr := f.truth(fresh.PaymentHash); tr.HTLCs != 0 {
+		t.Fatalf("a refused payment sent HTLCs: %+v", tr)
+	}
+	o := <-first
+	if o.err != nil || o.res.Status != "complete" {
+		t.Fatalf("payment in flight: %+v %v", o.res, o.err)
+	}
+	var err error
+	if f.etcd, err = etcdtest.StartProcess(filepath.Join(f.bin, "etcdrun"), f.etcd.Opts); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p := f.waitComplete(f.members[1], inflight, 20*time.Second)
+	if p.res.PaymentPreimage != o.res.PaymentPreimage {
+		t.Fatalf("member 1: preimage %s, want %s", p.res.PaymentPreimage, o.res.PaymentPreimage)
+	}
+	t.Logf("etcd back: the outcome reached the claim within %v", time.Since(start).Round(time.Millisecond))
+	f.waitComplete(f.members[1], fresh, 20*time.Second)
+	if tr := f.truth(fresh.PaymentHash); tr.Settlements != 1 {
+		t.Fatalf("fresh payment after etcd's return: %+v", tr)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/messages"
 	"github.com/payengine/payengine/payment"
 )
@@ -249,4 +251,23 @@ func (e *Engine) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return e.opts.Logger
+}
+
+// Spendable is what our channels can send now, summed: a fleet member's
+// liquidity, by which a front-end picks the member that pays.
+func (e *Engine) Spendable() graph.MilliSat {
+	e.peersMu.RLock()
+	pids := make([]*actor.PID, 0, len(e.peers))
+	for _, pid := range e.peers {
+		pids = append(pids, pid)
+	}
+	e.peersMu.RUnlock()
+	var total graph.MilliSat
+	for _, pid := range pids {
+		res, err := e.sys.Root.RequestFuture(pid, spendableQuery{}, 5*time.Second).Result()
+		if amt, ok := res.(graph.MilliSat); err == nil && ok {
+			total += amt
+		}
+	}
+	return total
 }

@@ -59,6 +59,7 @@ type fleetRig struct {
 	ctl      *rpc.Client
 	etcd     *etcdtest.Proc
 	members  []*fleetMember
+	fronts   []*fleetMember // payd --role frontend: no node, no ledger
 	invoices []simInvoice
 }
 
@@ -72,7 +73,7 @@ type fleetMember struct {
 	id      string
 }
 
-func startFleet(t *testing.T, members int, latency string) *fleetRig {
+func startFleet(t *testing.T, members, fronts int, latency string) *fleetRig {
 	t.Helper()
 	bin := fleetBinaries(t)
 	// Unix socket paths are short (108 bytes): not under t.TempDir().
@@ -98,7 +99,39 @@ func startFleet(t *testing.T, members int, latency string) *fleetRig {
 		f.start(m)
 		t.Cleanup(func() { f.stop(m) })
 	}
+	for i := range fronts {
+		m := &fleetMember{i: i, dataDir: filepath.Join(dir, fmt.Sprint("front", i))}
+		f.fronts = append(f.fronts, m)
+		m.runs++
+		m.p = startProc(t, filepath.Join(bin, "payd"), filepath.Join(dir, fmt.Sprintf("front%d.log", i)),
+			"--datadir", m.dataDir, "--role", "frontend", "--log-level", "warn", "--etcd", f.etcd.ClientURL, "--cluster", "test")
+		m.c = waitRPC(t, m.p, filepath.Join(m.dataDir, rpc.SocketName), "getinfo")
+		t.Cleanup(func() { f.stop(m) })
+	}
+	// Every front-end sees every member.
+	for _, fe := range f.fronts {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var info struct {
+				Members []string `json:"members"`
+			}
+			call(t, fe.c, "getinfo", nil, &info)
+			if len(info.Members) == members {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("front-end %d sees members %v", fe.i, info.Members)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	return f
+}
+
+// entries are every process a payment can be asked of: members, then
+// front-ends.
+func (f *fleetRig) entries() []*fleetMember {
+	return append(append([]*fleetMember(nil), f.members...), f.fronts...)
 }
 
 // start runs member m's payd and waits for its socket.
@@ -254,23 +287,25 @@ func (f *fleetRig) waitComplete(m *fleetMember, inv simInvoice, within time.Dura
 	}
 }
 
-// TestFleetSameInvoiceEveryMember: one invoice paid concurrently through
-// every member of a fleet of three (two calls each): exactly one member's
-// ledger has attempts for it, the network settles it once, and every other
-// caller gets 200 or the preimage; once the outcome is in etcd every member
-// answers with the preimage.
-func TestFleetSameInvoiceEveryMember(t *testing.T) {
-	f := startFleet(t, 3, "50ms")
+// TestFleetSameInvoiceEveryEntry: one invoice paid concurrently through
+// every front-end and every member of a fleet of three members and two
+// front-ends (two calls each): exactly one member's ledger has attempts for
+// it, the network settles it once, and every other caller gets 200 or the
+// preimage; once the outcome is in etcd every entry answers with the
+// preimage.
+func TestFleetSameInvoiceEveryEntry(t *testing.T) {
+	f := startFleet(t, 3, 2, "50ms")
+	entries := f.entries()
 	dest := f.destination()
 	for round := range 3 {
 		inv := f.invoice(dest, 70_000)
 		var wg sync.WaitGroup
-		outs := make([]payOutcome, 2*len(f.members))
+		outs := make([]payOutcome, 2*len(entries))
 		for i := range outs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				outs[i] = pay(f.members[i%len(f.members)].c, inv.Bolt11)
+				outs[i] = pay(entries[i%len(entries)].c, inv.Bolt11)
 			}()
 		}
 		wg.Wait()
@@ -281,14 +316,14 @@ func TestFleetSameInvoiceEveryMember(t *testing.T) {
 				complete++
 			case o.code() == 200:
 			default:
-				t.Fatalf("round %d, call %d (member %d): %+v %v", round, i, i%len(f.members), o.res, o.err)
+				t.Fatalf("round %d, call %d (entry %d): %+v %v", round, i, i%len(entries), o.res, o.err)
 			}
 		}
 		if complete == 0 {
 			t.Fatalf("round %d: no call completed: %+v", round, outs)
 		}
 		var pre string
-		for _, m := range f.members {
+		for _, m := range entries {
 			o := f.waitComplete(m, inv, 10*time.Second)
 			if pre != "" && o.res.PaymentPreimage != pre {
 				t.Fatalf("round %d: member %d answers preimage %s, another %s", round, m.i, o.res.PaymentPreimage, pre)
@@ -325,7 +360,7 @@ func TestFleetSameInvoiceEveryMember(t *testing.T) {
 // payment completes, and later calls through any member return the
 // preimage; the network settled it once.
 func TestFleetKillOwnerInFlight(t *testing.T) {
-	f := startFleet(t, 3, "700ms")
+	f := startFleet(t, 3, 1, "700ms")
 	dest := f.destination()
 	inv := f.invoice(dest, 70_000)
 	owner := f.members[0]
@@ -348,7 +383,7 @@ func TestFleetKillOwnerInFlight(t *testing.T) {
 	<-first
 	htlcs := f.truth(inv.PaymentHash).HTLCs
 	for range 3 {
-		for _, m := range f.members[1:] {
+		for _, m := range append(f.members[1:], f.fronts...) {
 			if o := pay(m.c, inv.Bolt11); o.code() != 200 {
 				t.Fatalf("member %d with the owner down: %+v %v, want 200", m.i, o.res, o.err)
 			}
@@ -361,7 +396,7 @@ func TestFleetKillOwnerInFlight(t *testing.T) {
 	f.start(owner)
 	o := f.waitComplete(f.members[1], inv, 20*time.Second)
 	t.Logf("owner restarted: member 1 answers the preimage %v later", time.Since(start).Round(time.Millisecond))
-	for _, m := range f.members {
+	for _, m := range f.entries() {
 		if p := f.waitComplete(m, inv, 5*time.Second); p.res.PaymentPreimage != o.res.PaymentPreimage {
 			t.Fatalf("member %d: preimage %s, want %s", m.i, p.res.PaymentPreimage, o.res.PaymentPreimage)
 		}
@@ -384,7 +419,7 @@ func TestFleetKillOwnerInFlight(t *testing.T) {
 // etcd is back, its outcome reaches the claim (the ledger is the outbox)
 // and other members answer with its preimage, and new payments go again.
 func TestFleetEtcdStopped(t *testing.T) {
-	f := startFleet(t, 2, "500ms")
+	f := startFleet(t, 2, 1, "500ms")
 	dest := f.destination()
 	inflight := f.invoice(dest, 70_000)
 	first := payAsync(f.members[0].c, inflight.Bolt11)
@@ -397,7 +432,7 @@ func TestFleetEtcdStopped(t *testing.T) {
 	}
 	f.etcd.Kill()
 	fresh := f.invoice(dest, 70_000)
-	for _, m := range f.members {
+	for _, m := range f.entries() {
 		o := pay(m.c, fresh.Bolt11)
 		if o.code() != -1 || !strings.Contains(o.err.Error(), "nothing sent") {
 			t.Fatalf("member %d, etcd down: %+v %v, want a refusal", m.i, o.res, o.err)
@@ -421,7 +456,7 @@ func TestFleetEtcdStopped(t *testing.T) {
 		t.Fatalf("member 1: preimage %s, want %s", p.res.PaymentPreimage, o.res.PaymentPreimage)
 	}
 	t.Logf("etcd back: the outcome reached the claim within %v", time.Since(start).Round(time.Millisecond))
-	f.waitComplete(f.members[1], fresh, 20*time.Second)
+	f.waitComplete(f.fronts[0], fresh, 20*time.Second)
 	if tr := f.truth(fresh.PaymentHash); tr.Settlements != 1 {
 		t.Fatalf("fresh payment after etcd's return: %+v", tr)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -336,6 +337,33 @@ func TestFleetSameInvoiceEveryEntry(t *testing.T) {
 		}
 		t.Logf("round %d: %d of %d calls complete at once, the others 200", round, complete, len(outs))
 		f.invoices = append(f.invoices, inv)
+	}
+	// A front-end alone: it forwards to a member, which pays; its
+	// listpays fans out to every member and finds the one row.
+	for _, fe := range f.fronts {
+		inv := f.invoice(dest, 70_000)
+		o := pay(fe.c, inv.Bolt11)
+		if o.err != nil {
+			t.Fatalf("front-end %d: pay: %v", fe.i, o.err)
+		}
+		checkPaid(t, "front-end", inv, o.res)
+		var lp struct {
+			Pays []struct {
+				Status string `json:"status"`
+			} `json:"pays"`
+		}
+		call(t, fe.c, "listpays", map[string]any{"payment_hash": inv.PaymentHash}, &lp)
+		if len(lp.Pays) != 1 || lp.Pays[0].Status != "complete" {
+			t.Fatalf("front-end %d: listpays %+v", fe.i, lp)
+		}
+		f.invoices = append(f.invoices, inv)
+	}
+	var all struct {
+		Pays []json.RawMessage `json:"pays"`
+	}
+	call(t, f.fronts[0].c, "listpays", nil, &all)
+	if len(all.Pays) != len(f.invoices) {
+		t.Fatalf("front-end's listpays has %d rows, want %d", len(all.Pays), len(f.invoices))
 	}
 	// Exactly one member's ledger has attempts for each hash.
 	for _, m := range f.members {

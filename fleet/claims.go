@@ -13,6 +13,8 @@ import (
 	"github.com/payengine/payengine/claims"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Claims is actors.Claims over a claims.Store, for one member.
@@ -63,7 +65,13 @@ func final(err error) error {
 // client when done. It does not wait for etcd: calls fail at their
 // deadline while it is away.
 func Dial(cluster string, endpoints []string, timeout time.Duration) (*clientv3.Client, *claims.Store, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	// gRPC's reconnect backoff grows to 120 s by default; capped at 500 ms,
+	// as in clusterprovider, payments are served again soon after etcd
+	// returns.
+	bo := backoff.DefaultConfig
+	bo.BaseDelay, bo.MaxDelay = 100*time.Millisecond, 500*time.Millisecond
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: 2 * time.Second})}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("fleet: etcd %v: %w", endpoints, err)
 	}

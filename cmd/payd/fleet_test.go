@@ -500,3 +500,155 @@ func TestFleetEtcdStopped(t *testing.T) {
 		t.Fatalf("fresh payment after etcd's return: %+v", tr)
 	}
 }
+
+// TestFleetLeaveJoinUnderLoad: while two workers pay fresh invoices through
+// the front-end (each also asked of a member at once, as a second caller),
+// one member leaves (SIGTERM) and joins again, and another is SIGKILLed and
+// restarted. No hash is settled twice, no hash has attempts in two ledgers,
+// every pay answered complete was settled once; the time until each
+// member's payments are served again through the front-end is measured.
+func TestFleetLeaveJoinUnderLoad(t *testing.T) {
+	f := startFleet(t, 3, 1, "20ms")
+	dest := f.destination()
+	fe := f.fronts[0]
+	// A payment of each member's own, to find it served again.
+	own := make([]simInvoice, len(f.members))
+	for i, m := range f.members {
+		own[i] = f.invoice(dest, 70_000)
+		checkPaid(t, "own", own[i], pay(m.c, own[i].Bolt11).res)
+	}
+	var (
+		mu       sync.Mutex
+		paid     = map[string]bool{} // hash → some caller got complete
+		asked    []simInvoice
+		failures = map[string]int{}
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var inv simInvoice
+				if err := tryCall(f.ctl, "simnet-invoice", map[string]any{"node": dest, "amount_msat": 70_000}, &inv); err != nil {
+					t.Errorf("invoice: %v", err)
+					return
+				}
+				mu.Lock()
+				asked = append(asked, inv)
+				mu.Unlock()
+				second := f.members[(w+k)%len(f.members)]
+				var c2 *rpc.Client
+				mu.Lock()
+				c2 = second.c
+				mu.Unlock()
+				ch := make(chan payOutcome, 1)
+				if c2 != nil {
+					go func() { ch <- pay(c2, inv.Bolt11) }()
+				} else {
+					ch <- payOutcome{err: errors.New("member down")}
+				}
+				outs := []payOutcome{pay(fe.c, inv.Bolt11), <-ch}
+				mu.Lock()
+				for _, o := range outs {
+					switch {
+					case o.err == nil && o.res.Status == "complete":
+						paid[inv.PaymentHash] = true
+					case o.err == nil:
+						failures["status "+o.res.Status]++
+					default:
+						failures[fmt.Sprint(o.code())]++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	served := func(i int) time.Duration {
+		start := time.Now()
+		for {
+			var lp struct {
+				Pays []struct {
+					Status string `json:"status"`
+				} `json:"pays"`
+			}
+			if tryCall(fe.c, "listpays", map[string]any{"payment_hash": own[i].PaymentHash}, &lp) == nil &&
+				len(lp.Pays) == 1 && lp.Pays[0].Status == "complete" {
+				return time.Since(start)
+			}
+			if time.Since(start) > 60*time.Second {
+				t.Fatalf("member %d's payments not served through the front-end 60 s after its restart", i)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	restart := func(m *fleetMember) {
+		mu.Lock()
+		defer mu.Unlock()
+		f.start(m)
+	}
+	down := func(m *fleetMember, kill bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if kill {
+			f.kill(m)
+		} else {
+			f.stop(m)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	down(f.members[2], false)
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	restart(f.members[2])
+	left := served(2)
+	t.Logf("member 2 left (SIGTERM) and joined: its payments served again through the front-end %v after its socket answered (%v after the restart began)",
+		left.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	down(f.members[1], true)
+	time.Sleep(2 * time.Second)
+	start = time.Now()
+	restart(f.members[1])
+	killed := served(1)
+	t.Logf("member 1 SIGKILLed and restarted: its payments served again %v after its socket answered (%v after the restart began)",
+		killed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	settled := 0
+	for _, inv := range asked {
+		tr := f.truth(inv.PaymentHash)
+		if tr.Settlements > 1 {
+			t.Fatalf("%s settled %d times", inv.PaymentHash, tr.Settlements)
+		}
+		if paid[inv.PaymentHash] && tr.Settlements != 1 {
+			t.Fatalf("%s answered complete, settled %d times", inv.PaymentHash, tr.Settlements)
+		}
+		settled += tr.Settlements
+	}
+	t.Logf("%d invoices asked under load (each of the front-end and a member at once): %d settled once, %d answered complete; other answers %v",
+		len(asked), settled, len(paid), failures)
+	for _, m := range f.members {
+		f.stop(m)
+	}
+	for _, inv := range asked {
+		with := 0
+		for _, m := range f.members {
+			if f.attempts(m, inv.PaymentHash) > 0 {
+				with++
+			}
+		}
+		if with > 1 {
+			t.Fatalf("%s: %d members' ledgers have attempts", inv.PaymentHash, with)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -650,5 +651,79 @@ func TestFleetLeaveJoinUnderLoad(t *testing.T) {
 		if with > 1 {
 			t.Fatalf("%s: %d members' ledgers have attempts", inv.PaymentHash, with)
 		}
+	}
+}
+
+// benchFleet pays n fresh invoices of dest through c, conc at a time, and
+// returns payments/s and the latencies' p50 and p99; every pay must
+// complete.
+func benchFleet(t *testing.T, f *fleetRig, c *rpc.Client, dest string, n, conc int) (rate float64, p50, p99 time.Duration) {
+	t.Helper()
+	invs := make([]simInvoice, n)
+	for i := range invs {
+		invs[i] = f.invoice(dest, 10_000)
+	}
+	lat := make([]time.Duration, n)
+	errs := make([]error, n)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				s := time.Now()
+				o := pay(c, invs[i].Bolt11)
+				lat[i] = time.Since(s)
+				if o.err == nil && o.res.Status != "complete" {
+					o.err = fmt.Errorf("status %s", o.res.Status)
+				}
+				errs[i] = o.err
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("payment %d: %v", i, err)
+		}
+	}
+	slices.Sort(lat)
+	return float64(n) / took.Seconds(), lat[n/2], lat[(n*99)/100]
+}
+
+// TestFleetThroughputSideBySide: the same workload (fresh invoices of one
+// destination, 8 at a time) through one member directly, through a
+// front-end over one member, and through a front-end over three members;
+// payments/s and p50/p99 are logged side by side (the front-end's extra is
+// the claim read and the cluster hop). Every payment must complete.
+func TestFleetThroughputSideBySide(t *testing.T) {
+	const n, conc = 200, 8
+	one := startFleet(t, 1, 1, "5ms")
+	dest := one.destination()
+	type side struct {
+		name     string
+		rate     float64
+		p50, p99 time.Duration
+	}
+	var sides []side
+	r, a, b := benchFleet(t, one, one.members[0].c, dest, n, conc)
+	sides = append(sides, side{"1 member, direct", r, a, b})
+	r, a, b = benchFleet(t, one, one.fronts[0].c, dest, n, conc)
+	sides = append(sides, side{"front-end, 1 member", r, a, b})
+	for _, m := range one.entries() {
+		one.stop(m)
+	}
+	three := startFleet(t, 3, 1, "5ms")
+	r, a, b = benchFleet(t, three, three.fronts[0].c, three.destination(), n, conc)
+	sides = append(sides, side{"front-end, 3 members", r, a, b})
+	for _, s := range sides {
+		t.Logf("%-22s %6.1f payments/s  p50 %v  p99 %v", s.name, s.rate, s.p50.Round(100*time.Microsecond), s.p99.Round(100*time.Microsecond))
 	}
 }

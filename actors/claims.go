@@ -50,11 +50,21 @@ const CodeClaimUnavailable = -1
 // the store is away is tried again, and at start the hashes pending in our
 // name are reconciled with the ledger).
 type outbox struct {
-	mu      sync.Mutex
-	hashes  map[[32]byte]int // hash → callers between Claim and their call's end
+	mu     sync.Mutex
+	cond   *sync.Cond       // signalled when a write ends
+	hashes map[[32]byte]int // hash → callers between Claim and their call's end
+	// writing marks the hashes whose outcome is being decided and written:
+	// a new call waits, so that no Fail is written from a ledger read made
+	// before that call's claim and attempt.
+	writing map[[32]byte]bool
 	wake    chan struct{}
 	retry   time.Duration
-	started bool
+}
+
+func newOutbox() *outbox {
+	o := &outbox{hashes: map[[32]byte]int{}, writing: map[[32]byte]bool{}, wake: make(chan struct{}, 1), retry: 500 * time.Millisecond}
+	o.cond = sync.NewCond(&o.mu)
+	return o
 }
 
 // claimGate runs before a payment call for hash reaches its actor: with no
@@ -101,8 +111,13 @@ func (e *Engine) claimGate(ctx context.Context, hash [32]byte, inv *payment.Invo
 		Message: fmt.Sprintf("Payment is still in progress (on fleet member %s)", st.Holder)}
 }
 
+// hold marks a caller between Claim and its call's end, after any write
+// of hash's outcome under way.
 func (o *outbox) hold(hash [32]byte) {
 	o.mu.Lock()
+	for o.writing[hash] {
+		o.cond.Wait()
+	}
 	o.hashes[hash]++
 	o.mu.Unlock()
 }
@@ -173,23 +188,30 @@ func (e *Engine) flushOutbox() {
 	e.out.mu.Lock()
 	var todo [][32]byte
 	for h, n := range e.out.hashes {
-		if n == 0 {
+		if n == 0 && !e.out.writing[h] {
 			todo = append(todo, h)
 		}
 	}
 	e.out.mu.Unlock()
 	for _, h := range todo {
+		e.out.mu.Lock()
+		if e.out.hashes[h] != 0 {
+			e.out.mu.Unlock()
+			continue // a call came in: its end brings the hash back
+		}
+		e.out.writing[h] = true
+		e.out.mu.Unlock()
 		done, err := e.writeOutcome(h)
 		if err != nil {
 			e.logger().Warn("fleet: writing a claim's outcome", "hash", fmt.Sprintf("%x", h), "err", err)
 		}
-		if done {
-			e.out.mu.Lock()
-			if e.out.hashes[h] == 0 {
-				delete(e.out.hashes, h)
-			}
-			e.out.mu.Unlock()
+		e.out.mu.Lock()
+		delete(e.out.writing, h)
+		if done && e.out.hashes[h] == 0 {
+			delete(e.out.hashes, h)
 		}
+		e.out.cond.Broadcast()
+		e.out.mu.Unlock()
 	}
 }
 

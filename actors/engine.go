@@ -110,7 +110,7 @@ type Engine struct {
 
 	paymentProps *actor.Props // one for all payment actors
 	knowledge    *graph.Knowledge
-	out          outbox // claims' outcomes to write (Options.Claims)
+	out          *outbox // claims' outcomes to write (Options.Claims)
 }
 
 type liveActor struct {
@@ -147,7 +147,7 @@ func Start(opts Options) (*Engine, error) {
 		e.sys.Shutdown()
 		return nil, err
 	}
-	e.out = outbox{hashes: map[[32]byte]int{}, wake: make(chan struct{}, 1), retry: 500 * time.Millisecond}
+	e.out = newOutbox()
 	e.startOutbox()
 	return e, nil
 }

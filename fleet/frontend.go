@@ -151,11 +151,49 @@ func (f *Frontend) pay(ctx context.Context, args *rpc.Args) (any, error) {
 			return nil, &rpc.Error{Code: 200, Message: fmt.Sprintf("Payment is still in progress (on fleet member %s)", cl.Member)}
 		}
 	}
-	node, err := f.pick()
-	if err != nil {
-		return nil, err
+	// A member that does not answer (gone, or its registration not yet
+	// expired) is passed over: its claim, if it made one, now stands, so
+	// the claim is read again before the next member is asked.
+	var skip []string
+	for {
+		node, err := f.pick(skip...)
+		if err != nil {
+			return nil, err
+		}
+		res, err := f.forward(ctx, node, hex.EncodeToString(hash[:]), "pay", params, CallTimeout)
+		var un *unreachable
+		if !errors.As(err, &un) || ctx.Err() != nil {
+			return res, err
+		}
+		skip = append(skip, node)
+		f.forget(node)
+		cl, found, gerr := f.o.Store.Get(ctx, hash)
+		if gerr != nil {
+			return nil, refused(gerr)
+		}
+		if found && cl.State == claims.StatePending {
+			return nil, &rpc.Error{Code: 200, Message: fmt.Sprintf("Payment is still in progress (on fleet member %s)", cl.Member)}
+		}
+		if found && cl.State == claims.StateComplete {
+			return completed(inv, cl), nil
+		}
 	}
-	return f.forward(ctx, node, hex.EncodeToString(hash[:]), "pay", params, CallTimeout)
+}
+
+// unreachable is a forward that got no answer from the member (as opposed
+// to the member's own JSON-RPC error).
+type unreachable struct{ err *rpc.Error }
+
+func (u *unreachable) Error() string { return u.err.Error() }
+
+// Unwrap gives the JSON-RPC error the caller sees.
+func (u *unreachable) Unwrap() error { return u.err }
+
+// forget drops a member's cached status.
+func (f *Frontend) forget(node string) {
+	f.mu.Lock()
+	delete(f.statuses, node)
+	f.mu.Unlock()
 }
 
 // completed is pay's answer from a complete claim alone.
@@ -190,8 +228,8 @@ func (f *Frontend) members() []string {
 
 // pick chooses the member with the most spendable outbound among those
 // that answer their status.
-func (f *Frontend) pick() (string, error) {
-	nodes := f.members()
+func (f *Frontend) pick(skip ...string) (string, error) {
+	nodes := slices.DeleteFunc(f.members(), func(n string) bool { return slices.Contains(skip, n) })
 	if len(nodes) == 0 {
 		return "", &rpc.Error{Code: rpc.CodeLightningd, Message: "fleet: no member to pay through"}
 	}
@@ -253,7 +291,7 @@ func (f *Frontend) forward(ctx context.Context, node, identity, method string, p
 	// it (200), but the caller should see the first answer.
 	r, err := f.cl.Cluster().Request(identity, KindPrefix+node, msg, cluster.WithTimeout(timeout), cluster.WithRetryCount(1))
 	if err != nil {
-		return nil, &rpc.Error{Code: rpc.CodeLightningd, Message: fmt.Sprintf("fleet: member %s did not answer %s: %v", node, method, err)}
+		return nil, &unreachable{&rpc.Error{Code: rpc.CodeLightningd, Message: fmt.Sprintf("fleet: member %s did not answer %s: %v", node, method, err)}}
 	}
 	b, ok := r.(*wrapperspb.BytesValue)
 	if !ok {

@@ -53,6 +53,9 @@ type Options struct {
 	// HalfLife is how fast learned liquidity bounds relax back to the
 	// prior; default graph.DefaultHalfLife.
 	HalfLife time.Duration
+	// Claims is the fleet's claim store, in this member's name (nil: a
+	// single node, nothing claimed; see claims.go).
+	Claims Claims
 }
 
 // Validate reports every missing field in one error.
@@ -107,6 +110,7 @@ type Engine struct {
 
 	paymentProps *actor.Props // one for all payment actors
 	knowledge    *graph.Knowledge
+	out          *outbox // claims' outcomes to write (Options.Claims)
 }
 
 type liveActor struct {
@@ -143,6 +147,8 @@ func Start(opts Options) (*Engine, error) {
 		e.sys.Shutdown()
 		return nil, err
 	}
+	e.out = newOutbox()
+	e.startOutbox()
 	return e, nil
 }
 
@@ -455,6 +461,11 @@ func (e *Engine) Pay(ctx context.Context, req PayRequest) (*payment.Record, erro
 		return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
 	}
 	ev := payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payInvoice(inv)}
+	done, release, err := e.claimGate(ctx, inv.PaymentHash, &ev.Invoice)
+	if done != nil || err != nil {
+		return done, err
+	}
+	defer release()
 	e.opts.Metrics.Started()
 	rec, _, err := e.call(ctx, inv.PaymentHash, ev)
 	e.opts.Metrics.Ended(errorCode(err))
@@ -531,6 +542,11 @@ func (e *Engine) SendPay(ctx context.Context, req SendPayRequest) (*payment.Reco
 			ev.NoPeer = &payment.Failure{Code: f.Code, Message: f.Message, Routing: f.Routing}
 		}
 	}
+	done, release, err := e.claimGate(ctx, req.Hash, nil)
+	if done != nil || err != nil {
+		return done, "", err
+	}
+	defer release()
 	return e.call(ctx, req.Hash, ev)
 }
 

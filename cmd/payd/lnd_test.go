@@ -40,6 +40,9 @@ var lndFix struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if fleetBins.dir != "" {
+		os.RemoveAll(fleetBins.dir)
+	}
 	if lndFix.dir != "" {
 		// Down finds the processes by their pid files: stop them before
 		// the directory goes, and keep it if they would not stop.

@@ -17,21 +17,29 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/payengine/payengine/actors"
+	"github.com/payengine/payengine/clusterprovider"
 	"github.com/payengine/payengine/cmd/internal/cli"
 	"github.com/payengine/payengine/cmd/internal/node"
+	"github.com/payengine/payengine/fleet"
+	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
+	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/lndnode"
 	"github.com/payengine/payengine/metrics"
 	"github.com/payengine/payengine/rpc"
@@ -60,6 +68,10 @@ type config struct {
 	httpRemote                                           bool
 	backend                                              string
 	lnd                                                  lndnode.Config
+	// The fleet: with etcd set, payd is a member of the fleet named
+	// cluster and claims each payment hash before paying it.
+	cluster, etcd, clusterHost, role string
+	clusterPort                      int
 }
 
 // parse reads flags, with PAYD_* environment variables as their defaults.
@@ -83,6 +95,11 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	fs.StringVar(&c.lnd.TLSCertPath, "lnd.tlscertpath", "", "with --backend lnd: lnd's TLS certificate (lncli --tlscertpath)")
 	fs.StringVar(&c.lnd.MacaroonPath, "lnd.macaroonpath", "", "with --backend lnd: admin.macaroon, or one baked with the permissions payd needs (lncli --macaroonpath)")
 	fs.StringVar(&c.lnd.Network, "lnd.network", "mainnet", "with --backend lnd: lnd's network, mainnet, testnet, signet or regtest; invoices must be for it")
+	fs.StringVar(&c.cluster, "cluster", "payengine", "with --etcd: the fleet's name; its members' claims on payment hashes live under /fleet/<name>/ in etcd")
+	fs.StringVar(&c.etcd, "etcd", "", "etcd's client URLs, comma-separated: join the fleet (--cluster) as a member that claims every payment hash in etcd before paying it; a single node when empty")
+	fs.StringVar(&c.clusterHost, "cluster-host", "127.0.0.1", "with --etcd: the host the fleet's gRPC listens on and advertises")
+	fs.IntVar(&c.clusterPort, "cluster-port", 0, "with --etcd: the port of the fleet's gRPC (0: any free one)")
+	fs.StringVar(&c.role, "role", "member", "with --etcd: member (a node with its ledger, hosting the grain kind pay.<node id>) or frontend (no node and no ledger: serves pay and the listings on its socket for the fleet's members)")
 	if err := cli.Parse(fs, "PAYD", args, getenv); err != nil {
 		return nil, err
 	}
@@ -91,6 +108,21 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	}
 	if c.simnetNode < 0 || c.simnetNode >= simnet.MaxOurs {
 		return nil, fmt.Errorf("--simnet-node %d is not between 0 and %d", c.simnetNode, simnet.MaxOurs-1)
+	}
+	switch c.role {
+	case "member":
+	case "frontend":
+		if c.etcd == "" {
+			return nil, errors.New("--role frontend needs --etcd")
+		}
+	default:
+		return nil, fmt.Errorf("--role %q: want member or frontend", c.role)
+	}
+	if c.clusterPort < 0 || c.clusterPort > 65535 {
+		return nil, fmt.Errorf("--cluster-port %d is not a port", c.clusterPort)
+	}
+	if c.etcd != "" && (c.cluster == "" || strings.Contains(c.cluster, "/")) {
+		return nil, fmt.Errorf("--cluster %q: want a name without /", c.cluster)
 	}
 	switch c.backend {
 	case node.BackendSimnet:
@@ -135,6 +167,9 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	if err != nil {
 		return err
 	}
+	if c.role == "frontend" {
+		return serveFrontend(ctx, c, log, stdout, ready)
+	}
 	start := time.Now()
 	// The embedded network keeps its state next to the ledger, so that a
 	// restart continues it; with --simnet-addr, simnetd keeps it.
@@ -142,8 +177,19 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 	if c.simnetAddr != "" {
 		netDir = ""
 	}
-	nd, err := node.Start(node.Config{Backend: c.backend, LND: c.lnd, DataDir: c.datadir, Graph: c.graph, Seed: c.seed,
-		HopLatency: base, HopJitter: jitter, LinkAddr: c.simnetAddr, SimnetNode: c.simnetNode, NetDir: netDir, Logger: log, Metrics: m})
+	ncfg := node.Config{Backend: c.backend, LND: c.lnd, DataDir: c.datadir, Graph: c.graph, Seed: c.seed,
+		HopLatency: base, HopJitter: jitter, LinkAddr: c.simnetAddr, SimnetNode: c.simnetNode, NetDir: netDir, Logger: log, Metrics: m}
+	if c.etcd != "" {
+		cli, store, err := fleet.Dial(c.cluster, strings.Split(c.etcd, ","), 0)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		ncfg.ClaimsFor = func(self graph.NodeID) actors.Claims {
+			return &fleet.Claims{Store: store, Member: hex.EncodeToString(self[:])}
+		}
+	}
+	nd, err := node.Start(ncfg)
 	if err != nil {
 		return err
 	}
@@ -198,6 +244,16 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, ready chan<
 		go func() { errs <- hs.Serve(hl) }()
 		fmt.Fprintf(stdout, "payd: HTTP on http://%s (token in %s)\n", hl.Addr(), filepath.Join(c.datadir, rpc.TokenFile))
 	}
+	if c.etcd != "" {
+		self := nd.Info.Self()
+		m, err := fleet.JoinMember(ctx, fleet.MemberOptions{Node: hex.EncodeToString(self[:]), Socket: l.Addr().String(),
+			Spendable: nd.Engine.Spendable, Cluster: clusterOptions(c, log)})
+		if err != nil {
+			return fmt.Errorf("joining the fleet: %w", err)
+		}
+		defer m.Close()
+		log.Info("fleet member", "cluster", c.cluster, "kind", fleet.KindPrefix+hex.EncodeToString(self[:]))
+	}
 	if ready != nil {
 		close(ready)
 	}
@@ -238,4 +294,63 @@ func loopbackOnly(addr string) error {
 		return nil
 	}
 	return fmt.Errorf("--http %q is not a loopback address; give --http-allow-remote to serve it anyway", addr)
+}
+
+// clusterOptions are where a fleet process joins, from the flags.
+func clusterOptions(c *config, log *slog.Logger) clusterprovider.Options {
+	return clusterprovider.Options{Name: c.cluster, Host: c.clusterHost, Port: c.clusterPort, Logger: log,
+		Etcd: clusterprovider.Config{Endpoints: strings.Split(c.etcd, ",")}}
+}
+
+// serveFrontend is payd --role frontend: no node and no ledger; it joins
+// the fleet as a client and serves pay and the listings on its socket.
+func serveFrontend(ctx context.Context, c *config, log *slog.Logger, stdout io.Writer, ready chan<- struct{}) error {
+	network := htlc.Regtest
+	if c.backend == node.BackendLND {
+		n, err := htlc.ParseNetwork(c.lnd.Network)
+		if err != nil {
+			return fmt.Errorf("--lnd.network: %w", err)
+		}
+		network = n
+	}
+	cli, store, err := fleet.Dial(c.cluster, strings.Split(c.etcd, ","), 0)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	fe, err := fleet.StartFrontend(ctx, fleet.FrontendOptions{Store: store, Network: network, Cluster: clusterOptions(c, log)})
+	if err != nil {
+		return err
+	}
+	defer fe.Close()
+	if err := os.MkdirAll(c.datadir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	srv, err := rpc.NewBare(rpc.Options{Logger: log}, fe.Commands()...)
+	if err != nil {
+		return err
+	}
+	l, err := rpc.Listen(c.datadir)
+	if err != nil {
+		return err
+	}
+	errs := make(chan error, 1)
+	go func() { errs <- srv.Serve(l) }()
+	fmt.Fprintf(stdout, "payd: fleet front-end, JSON-RPC on %s\n", l.Addr())
+	if ready != nil {
+		close(ready)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if err != nil && !errors.Is(err, rpc.ErrServerClosed) {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at shutdown", "err", err)
+	}
+	return nil
 }

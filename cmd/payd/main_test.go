@@ -197,10 +197,16 @@ func TestFlags(t *testing.T) {
 		t.Fatalf("PAYD_SIMNET_NODE=2: %+v %v", c, err)
 	}
 	for _, bad := range [][]string{{"--network", "mainnet"}, {"--seed", "x"}, {"extra"}, {"--simnet-node", "-1"},
-		{"--simnet-node", "1", "--backend", "lnd"}} {
+		{"--simnet-node", "1", "--backend", "lnd"}, {"--role", "frontend"}, {"--role", "x", "--etcd", "http://127.0.0.1:1"},
+		{"--etcd", "http://127.0.0.1:1", "--cluster", "a/b"}, {"--cluster-port", "70000"}} {
 		if _, err := parse(bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+	if c, err := parse(nil, func(k string) string {
+		return map[string]string{"PAYD_ETCD": "http://127.0.0.1:2379", "PAYD_ROLE": "frontend", "PAYD_CLUSTER": "f1"}[k]
+	}, io.Discard); err != nil || c.etcd != "http://127.0.0.1:2379" || c.role != "frontend" || c.cluster != "f1" {
+		t.Fatalf("PAYD_ETCD, PAYD_ROLE, PAYD_CLUSTER: %+v %v", c, err)
 	}
 	if _, err := parse(nil, func(k string) string { return map[string]string{"PAYD_SEED": "-1"}[k] }, io.Discard); err == nil {
 		t.Error("PAYD_SEED=-1 accepted")
@@ -221,7 +227,8 @@ func TestFlags(t *testing.T) {
 		t.Fatalf("-h: exit %d", code)
 	}
 	for _, env := range []string{"PAYD_DATADIR", "PAYD_NETWORK", "PAYD_GRAPH", "PAYD_SEED", "PAYD_LATENCY", "PAYD_SIMNET_ADDR",
-		"PAYD_SIMNET_NODE", "PAYD_HTTP", "PAYD_HTTP_ALLOW_REMOTE", "PAYD_LOG_LEVEL"} {
+		"PAYD_SIMNET_NODE", "PAYD_HTTP", "PAYD_HTTP_ALLOW_REMOTE", "PAYD_LOG_LEVEL",
+		"PAYD_CLUSTER", "PAYD_ETCD", "PAYD_CLUSTER_HOST", "PAYD_CLUSTER_PORT", "PAYD_ROLE"} {
 		if !strings.Contains(help.String(), "(env "+env+")") {
 			t.Errorf("-h does not name %s:\n%s", env, help.String())
 		}

@@ -104,6 +104,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics receives the engine's measurements (nil: none).
 	Metrics *metrics.Engine
+	// ClaimsFor, when set, gives the fleet's claims in our node's name
+	// (actors.Options.Claims); nil: a single node.
+	ClaimsFor func(self graph.NodeID) actors.Claims
+}
+
+// claimsOf is cfg's claims for our node self, or nil.
+func (cfg Config) claimsOf(self graph.NodeID) actors.Claims {
+	if cfg.ClaimsFor == nil {
+		return nil
+	}
+	return cfg.ClaimsFor(self)
 }
 
 // Node is a running engine over its backend.
@@ -219,7 +230,8 @@ func Start(cfg Config) (*Node, error) {
 		lk = remote
 	}
 	e, err := actors.Start(actors.Options{Self: n.SelfOf(cfg.SimnetNode), Graph: n.Graph(), Link: lk, Ledger: l, Channels: chans,
-		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs, Logger: cfg.Logger, Metrics: cfg.Metrics})
+		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs, Logger: cfg.Logger, Metrics: cfg.Metrics,
+		Claims: cfg.claimsOf(n.SelfOf(cfg.SimnetNode))})
 	if err != nil {
 		if remote != nil {
 			remote.Close()
@@ -262,7 +274,7 @@ func startLND(cfg Config) (*Node, error) {
 	}
 	e, err := actors.Start(actors.Options{Self: b.Self(), Graph: b.Graph(), Link: b, Ledger: l, Channels: chans,
 		Network: b.Network(), Height: b.Height, Clock: time.Now, Rand: rand.Reader, MaxHTLCs: cfg.MaxHTLCs,
-		Logger: cfg.Logger, Metrics: cfg.Metrics})
+		Logger: cfg.Logger, Metrics: cfg.Metrics, Claims: cfg.claimsOf(b.Self())})
 	if err != nil {
 		l.Close()
 		b.Close()

@@ -242,7 +242,7 @@ func (f *fleetRig) attempts(m *fleetMember, hash string) int {
 	if _, err := hex.Decode(h[:], []byte(hash)); err != nil {
 		f.t.Fatal(err)
 	}
-	n, _ := ledgerAttempts(f.t, l, h)
+	n, _, _ := ledgerAttempts(f.t, l, h)
 	return n
 }
 

@@ -48,6 +48,7 @@ type args struct {
 	echartsJS   string
 	dataDir     string
 	rpc         string
+	simnetRPC   string
 	hopLatency  time.Duration
 	hopJitter   time.Duration
 	maxHTLCs    int
@@ -118,6 +119,8 @@ func newFlagSet(a *args, w io.Writer) *flag.FlagSet {
 	fs.StringVar(&a.echartsJS, "echarts-js", "", "ECharts for --html: empty for the embedded copy (offline), a file to inline, or an http(s) URL to load")
 	fs.StringVar(&a.dataDir, "datadir", "", "directory for the ledger (must hold none yet); default a temporary directory, removed after the run")
 	fs.StringVar(&a.rpc, "rpc", "", "drive a running payd through its data directory (its lightning-rpc socket) or socket instead of an embedded engine")
+	fs.StringVar(&a.simnetRPC, "simnet-rpc", "", "with --rpc: simnetd's control socket (or its --dir) for the network's commands (destinations, invoices),\n"+
+		"when --rpc is a payd over simnetd or a fleet front-end (payd --role frontend) over members on simnetd")
 	fs.DurationVar(&a.hopLatency, "hop-latency", 0, "simnet: delay each hop adds")
 	fs.DurationVar(&a.hopJitter, "hop-jitter", 0, "simnet: extra uniform delay per hop, up to this")
 	fs.IntVar(&a.maxHTLCs, "max-htlcs", 0, "simnet and engine: HTLC slots per channel direction (0: 483)")
@@ -220,6 +223,8 @@ func (a *args) check() (*config, error) {
 	}
 	if a.rpc != "" {
 		a.checkRPC(bad)
+	} else if a.simnetRPC != "" {
+		bad("--simnet-rpc goes with --rpc: the embedded engine has its network in this process")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

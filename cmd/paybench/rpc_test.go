@@ -103,7 +103,7 @@ func TestRPCModeAgreesWithListpays(t *testing.T) {
 	wantNodes, _ := emb.Nodes(ctx)
 	wantInfo := emb.Info()
 	emb.Close()
-	rt, err := target.DialRPC(ctx, filepath.Join(dir, rpc.SocketName))
+	rt, err := target.DialRPC(ctx, filepath.Join(dir, rpc.SocketName), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestRPCModeAgreesWithListpays(t *testing.T) {
 
 // TestRPCFlags: with --rpc, the flags that shape the embedded network and
 // --compare are refused, all in one message; a data directory without a
-// daemon says so.
+// daemon says so; --simnet-rpc without --rpc is refused.
 func TestRPCFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	err := run(context.Background(), []string{"--rpc", t.TempDir(), "--graph", "mainnet", "--datadir", "x", "--hop-latency", "1ms",
@@ -303,5 +303,9 @@ func TestRPCFlags(t *testing.T) {
 	err = run(context.Background(), []string{"--rpc", t.TempDir(), "--payments", "1"}, &bytes.Buffer{}, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "is payd running?") {
 		t.Errorf("--rpc on a directory without a daemon: %v", err)
+	}
+	err = run(context.Background(), []string{"--simnet-rpc", t.TempDir(), "--payments", "1"}, &bytes.Buffer{}, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--simnet-rpc goes with --rpc") {
+		t.Errorf("--simnet-rpc without --rpc: %v", err)
 	}
 }

@@ -141,7 +141,13 @@ func openTarget(ctx context.Context, cfg *config, i int) (target.Target, string,
 		if err != nil {
 			return nil, "", nil, err
 		}
-		t, err := target.DialRPC(ctx, socket)
+		simnet := ""
+		if cfg.simnetRPC != "" {
+			if simnet, err = target.SimnetSocketPath(cfg.simnetRPC); err != nil {
+				return nil, "", nil, err
+			}
+		}
+		t, err := target.DialRPC(ctx, socket, simnet)
 		if err != nil {
 			return nil, "", nil, err
 		}

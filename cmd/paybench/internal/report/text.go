@@ -24,6 +24,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 		title += " [" + rep.Label + "]"
 	}
 	p.f("%s: %s engine on %s (%d nodes, %d channels), seed %d\n", title, t.Mode, orNA(t.Graph), t.Nodes, t.Channels, s.Seed)
+	if t.Members != nil {
+		p.f("payer: a fleet front-end over %d members (it picks the member of each payment; feasibility n/a)\n", len(t.Members))
+	}
+	if t.Simnet != "" {
+		p.f("network: simnetd's control socket %s\n", t.Simnet)
+	}
 	p.f("workload: %s; amounts %s; destinations %s\n", loop(s), s.Amounts, s.Dest)
 	p.f("pay: riskfactor %g, maxfeepercent %g, exemptfee %d msat, retry_for %s, maxdelay %d%s\n",
 		s.RiskFactor, s.MaxFeePercent, s.ExemptFeeMsat, s.RetryFor, s.MaxDelay, maxParts(s))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/payengine/payengine/cmd/internal/node"
 	"github.com/payengine/payengine/cmd/paybench/internal/workload"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/payment"
@@ -31,9 +32,30 @@ func SocketPath(arg string) (string, error) {
 	return arg, nil
 }
 
+// SimnetSocketPath turns --simnet-rpc's argument into simnetd's control
+// socket: its --dir holds it as simnet-rpc; anything else is taken as the
+// socket itself.
+func SimnetSocketPath(arg string) (string, error) {
+	st, err := os.Stat(arg)
+	if err != nil {
+		return "", fmt.Errorf("target: --simnet-rpc %s: %w", arg, err)
+	}
+	if st.IsDir() {
+		return filepath.Join(arg, node.SimnetRPCName), nil
+	}
+	return arg, nil
+}
+
 // RPC drives a running payd through its JSON-RPC socket, with package
 // rpc's client only: the commands a Core Lightning client would use plus
-// payd's simnet-invoice and simnet-listnodes.
+// simnet-invoice and simnet-listnodes, asked of payd's own socket (a payd
+// with the embedded network) or of simnetd's control socket (a payd over
+// simnetd, or a fleet's front-end, whose members pay over simnetd).
+//
+// The payer is getinfo's id, or, for a front-end (getinfo's role
+// "frontend"), its members: each payment is paid by the member the
+// front-end picks, so no node of ours is a destination and our capacity
+// (for lognormal amounts) is the smallest member's.
 //
 // What it can and cannot see, compared with Embedded:
 //   - Outcome.Code, Message and FailCode come from pay's JSON-RPC error:
@@ -48,13 +70,17 @@ func SocketPath(arg string) (string, error) {
 //     attempt, but neither pay nor listsendpays (one row per payment hash)
 //     serves the count, so it is -1; the run's attempt figures are then
 //     n/a rather than an average over the failures alone.
-//   - Oracle is nil: simnet's balances live in the daemon's process.
+//   - Oracle is nil: simnet's balances live in another process (payd's or
+//     simnetd's, which serves no max-flow); and through a front-end the
+//     node that pays is only known to the front-end, so an oracle asked
+//     from one node of ours would be the wrong ceiling anyway.
 //
 // Labels get a suffix unique to the dial ("paybench-7@<tag>"), because
 // payd refuses a simnet-invoice label it has issued before, and a second
 // run against the same daemon would otherwise reuse every one.
 type RPC struct {
 	c     *rpc.Client
+	sim   *rpc.Client // simnet-* commands: c, or simnetd's socket
 	info  Info
 	nodes []workload.Node
 	tag   string
@@ -64,23 +90,64 @@ type RPC struct {
 // simnet-listnodes answer in well under a second, even on mainnet's graph.
 const dialTimeout = 30 * time.Second
 
-// DialRPC connects to payd's socket and reads what a run needs before its
-// first payment: our node (getinfo) and the network's nodes with their
-// capacity (simnet-listnodes). ctx bounds those calls, not the target's
-// life; Close ends it.
-func DialRPC(ctx context.Context, socket string) (*RPC, error) {
+// DialRPC connects to payd's socket, and to simnetd's control socket
+// simnet if not empty (the simnet-* commands go there then), and reads
+// what a run needs before its first payment: our node or nodes (getinfo)
+// and the network's nodes with their capacity (simnet-listnodes). ctx
+// bounds those calls, not the target's life; Close ends it.
+func DialRPC(ctx context.Context, socket, simnet string) (*RPC, error) {
 	c, err := rpc.Dial(socket)
 	if err != nil {
 		return nil, fmt.Errorf("target: is payd running? %w", err)
 	}
-	r := &RPC{c: c, tag: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	r := &RPC{c: c, sim: c, tag: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	if simnet != "" {
+		if r.sim, err = rpc.Dial(simnet); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("target: is simnetd running? %w", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	if err := r.load(ctx); err != nil {
-		c.Close()
+		r.Close()
 		return nil, err
 	}
+	if simnet != "" {
+		r.info.Simnet = simnet
+	}
 	return r, nil
+}
+
+// getinfoJSON is what load reads of getinfo: a node's id, or a
+// front-end's role and members (their node ids).
+type getinfoJSON struct {
+	ID      string   `json:"id"`
+	Role    string   `json:"role"`
+	Members []string `json:"members"`
+}
+
+// payers reads getinfo's answer: the node that pays (self), or, for a
+// front-end, the members it sees, any of which may pay.
+func payers(gi getinfoJSON) (self graph.NodeID, members []graph.NodeID, err error) {
+	if gi.Role != "frontend" {
+		self, err = graph.ParseNodeID(gi.ID)
+		if err != nil {
+			return self, nil, fmt.Errorf("target: getinfo's id: %w", err)
+		}
+		return self, nil, nil
+	}
+	if len(gi.Members) == 0 {
+		return self, nil, errors.New("target: the front-end sees no member yet: start the members, or wait for them to join")
+	}
+	for _, m := range gi.Members {
+		id, err := graph.ParseNodeID(m)
+		if err != nil {
+			return self, nil, fmt.Errorf("target: the front-end's member %q: %w", m, err)
+		}
+		members = append(members, id)
+	}
+	return self, members, nil
 }
 
 // listNodesJSON is simnet-listnodes' result. CapacitySat is a pointer so
@@ -98,42 +165,65 @@ type listNodesJSON struct {
 // their channels' total capacity: the list Embedded.Nodes gives for the
 // same graph, so the same --seed draws the same payments in both modes.
 func (r *RPC) load(ctx context.Context) error {
-	var gi struct {
-		ID string `json:"id"`
-	}
+	var gi getinfoJSON
 	if err := r.c.Call(ctx, "getinfo", nil, &gi); err != nil {
 		return fmt.Errorf("target: getinfo: %w", err)
 	}
-	self, err := graph.ParseNodeID(gi.ID)
+	self, members, err := payers(gi)
 	if err != nil {
-		return fmt.Errorf("target: getinfo's id: %w", err)
+		return err
 	}
 	var ln listNodesJSON
-	if err := r.c.Call(ctx, "simnet-listnodes", nil, &ln); err != nil {
+	if err := r.sim.Call(ctx, "simnet-listnodes", nil, &ln); err != nil {
 		var re *rpc.Error
-		if errors.As(err, &re) && re.Code == rpc.CodeMethodNotFound {
-			return fmt.Errorf("target: the daemon has no simnet-listnodes (paybench --rpc needs payd's simulated network): %w", err)
+		if r.sim == r.c && errors.As(err, &re) {
+			return fmt.Errorf("target: the daemon serves no simnet-listnodes (a payd over simnetd, or a front-end: give simnetd's socket as --simnet-rpc): %w", err)
 		}
 		return fmt.Errorf("target: simnet-listnodes: %w", err)
 	}
-	r.info = Info{Mode: "rpc", Self: self, Nodes: len(ln.Nodes), Labels: "paybench-<seq>@" + r.tag}
+	r.info = Info{Mode: "rpc", Self: self, Members: members, Nodes: len(ln.Nodes), Labels: "paybench-<seq>@" + r.tag}
+	r.nodes, r.info.SourceCapacity, err = destinations(ln, self, members)
+	return err
+}
+
+// destinations are the nodes of ln with a channel, in ln's order, every
+// node of ours (self, or a front-end's members) left out, and our
+// capacity: self's, or the smallest member's (a simnetd's nodes of ours
+// all have the same channels).
+func destinations(ln listNodesJSON, self graph.NodeID, members []graph.NodeID) ([]workload.Node, uint64, error) {
+	ours := map[graph.NodeID]bool{}
+	if members == nil {
+		ours[self] = true
+	}
+	for _, m := range members {
+		ours[m] = true
+	}
+	var nodes []workload.Node
+	var source uint64
+	found := 0
 	for _, n := range ln.Nodes {
 		id, err := graph.ParseNodeID(n.ID)
 		if err != nil {
-			return fmt.Errorf("target: simnet-listnodes: %w", err)
+			return nil, 0, fmt.Errorf("target: simnet-listnodes: %w", err)
 		}
 		var capacity uint64
 		if n.CapacitySat != nil {
 			capacity = *n.CapacitySat
 		}
 		switch {
-		case id == self:
-			r.info.SourceCapacity = capacity
+		case ours[id]:
+			if found == 0 || capacity < source {
+				source = capacity
+			}
+			found++
 		case n.CapacitySat != nil && capacity > 0, n.CapacitySat == nil && n.NumChannels > 0:
-			r.nodes = append(r.nodes, workload.Node{ID: id, Capacity: capacity})
+			nodes = append(nodes, workload.Node{ID: id, Capacity: capacity})
 		}
 	}
-	return nil
+	if found < len(ours) {
+		return nil, 0, fmt.Errorf("target: %d of our %d nodes are not in the network's simnet-listnodes (another network's simnetd?)", len(ours)-found, len(ours))
+	}
+	return nodes, source, nil
 }
 
 // Info implements Target. Graph and Channels are left empty: the daemon
@@ -158,7 +248,7 @@ func (r *RPC) Invoice(ctx context.Context, dest graph.NodeID, amount graph.Milli
 		PaymentHash string `json:"payment_hash"`
 		Destination string `json:"destination"`
 	}
-	err := r.c.Call(ctx, "simnet-invoice", map[string]any{"node": dest.String(), "amount_msat": uint64(amount),
+	err := r.sim.Call(ctx, "simnet-invoice", map[string]any{"node": dest.String(), "amount_msat": uint64(amount),
 		"label": l, "description": l}, &res)
 	if err != nil {
 		return Invoice{}, fmt.Errorf("target: simnet-invoice: %w", err)
@@ -282,5 +372,12 @@ func outcomeOfRPC(res payResultJSON, err error) Outcome {
 // daemon's process; the report shows feasibility as n/a.
 func (r *RPC) Oracle() Oracle { return nil }
 
-// Close closes the connection; payd and its payments are not touched.
-func (r *RPC) Close() error { return r.c.Close() }
+// Close closes the connections; payd, simnetd and the payments are not
+// touched.
+func (r *RPC) Close() error {
+	err := r.c.Close()
+	if r.sim != r.c {
+		err = errors.Join(err, r.sim.Close())
+	}
+	return err
+}

@@ -39,8 +39,14 @@ type Info struct {
 	Mode string `json:"mode"`
 	// Graph names the network's graph (embedded only).
 	Graph string `json:"graph,omitempty"`
-	// Self is our node.
+	// Self is our node (zero through a front-end: see Members).
 	Self graph.NodeID `json:"self"`
+	// Members are a fleet front-end's members (rpc only), the nodes of
+	// ours that may pay: the front-end picks one per payment.
+	Members []graph.NodeID `json:"members,omitempty"`
+	// Simnet is simnetd's control socket that served the network's
+	// commands (rpc with --simnet-rpc only).
+	Simnet string `json:"simnet,omitempty"`
 	// SourceCapacity is our channels' total capacity in sat (0 unknown).
 	SourceCapacity uint64 `json:"source_capacity_sat"`
 	// Nodes and Channels are the network's size (Channels 0: unknown, as

@@ -62,7 +62,7 @@ func TestSocketPath(t *testing.T) {
 	if _, err := SocketPath(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing path: no error")
 	}
-	if _, err := DialRPC(context.Background(), sock); err == nil || !strings.Contains(err.Error(), "is payd running?") {
+	if _, err := DialRPC(context.Background(), sock, ""); err == nil || !strings.Contains(err.Error(), "is payd running?") {
 		t.Errorf("DialRPC on a file that is no socket: %v", err)
 	}
 }

@@ -154,7 +154,7 @@ func TestRPCModeOverSimnetd(t *testing.T) {
 	readJSON(t, jsonPath, &extra)
 	var dests struct {
 		Payments []struct {
-			Dest   string `json:"dest"`
+			Dest   string `json:"destination"`
 			Amount uint64 `json:"amount_msat"`
 			Status string `json:"status"`
 		} `json:"payments"`
@@ -167,8 +167,14 @@ func TestRPCModeOverSimnetd(t *testing.T) {
 	if got.Success.Succeeded == 0 || len(got.Payments) != measured {
 		t.Fatalf("%d payments listed, %d succeeded: want %d, some succeeded\n%s", len(got.Payments), got.Success.Succeeded, measured, stdout.String())
 	}
+	if len(dests.Payments) != measured {
+		t.Fatalf("%d payments listed", len(dests.Payments))
+	}
 	complete := 0
 	for i, p := range dests.Payments {
+		if p.Dest == "" {
+			t.Fatalf("payment %d has no destination", i)
+		}
 		if p.Dest == self0.String() || p.Dest == self1.String() {
 			t.Errorf("payment %d goes to a node of ours, %s", i, p.Dest)
 		}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/payengine/payengine/internal/freeport"
 )
 
 // Options says where an etcd keeps its data and listens; zero means default.
@@ -73,7 +74,7 @@ func Start(opts Options) (*Server, error) {
 	for try := 0; try < 3; try++ {
 		o := opts
 		if o.ClientAddr == "" || o.PeerAddr == "" {
-			free, ferr := freeAddrs(2)
+			free, ferr := freeport.Loopback(2)
 			if ferr != nil {
 				return nil, fmt.Errorf("%w: %w", ErrStart, ferr)
 			}
@@ -192,25 +193,4 @@ func Ping(c *clientv3.Client, d time.Duration) error {
 		return fmt.Errorf("etcdtest: ping: %w", err)
 	}
 	return nil
-}
-
-// freeAddrs returns n distinct loopback addresses nobody listened on a
-// moment ago (all held open together, so they differ).
-func freeAddrs(n int) ([]string, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var addrs []string
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		ls = append(ls, l)
-		addrs = append(addrs, l.Addr().String())
-	}
-	return addrs, nil
 }

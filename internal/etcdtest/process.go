@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/payengine/payengine/internal/freeport"
 )
 
 // ReadyPrefix starts the line cmd/etcdrun prints on stdout once etcd serves
@@ -51,7 +53,7 @@ func StartProcess(bin string, opts Options) (*Proc, error) {
 		opts.StartTimeout = 30 * time.Second
 	}
 	if opts.ClientAddr == "" || opts.PeerAddr == "" {
-		free, err := freeAddrs(2)
+		free, err := freeport.Loopback(2)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
+
+	"github.com/payengine/payengine/internal/freeport"
 )
 
 // Options say where and how big a network Up starts.
@@ -122,7 +123,7 @@ func Up(ctx context.Context, o Options) (_ *Network, err error) {
 		}
 	}()
 
-	ports, err := freePorts(1 + 2*o.Nodes)
+	ports, err := freeport.Loopback(1 + 2*o.Nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -226,27 +227,6 @@ func clean(dir string) error {
 		}
 	}
 	return nil
-}
-
-// freePorts returns n distinct loopback addresses nobody listened on a
-// moment ago (all held open together, so they differ).
-func freePorts(n int) ([]string, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var addrs []string
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("regtest: free port: %w", err)
-		}
-		ls = append(ls, l)
-		addrs = append(addrs, l.Addr().String())
-	}
-	return addrs, nil
 }
 
 // each runs f for 0..n-1 concurrently and joins the errors.
@@ -397,7 +377,7 @@ func (n *Network) firstStart(ctx context.Context, i int, log io.Writer) error {
 			!strings.Contains(logTail(filepath.Join(n.Nodes[i].LndDir, "lnd.out"), 40), "address already in use") {
 			return err
 		}
-		ports, perr := freePorts(2)
+		ports, perr := freeport.Loopback(2)
 		if perr != nil {
 			return errors.Join(err, perr)
 		}

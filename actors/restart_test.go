@@ -81,16 +81,7 @@ func TestEngineRestartResumesPay(t *testing.T) {
 	}{{"retries", 0, payment.StatusComplete}, {"retry_for ran out", 2 * time.Minute, payment.StatusFailed}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newEngineRig(t, sub300)
-			tg := r.target(t, 30_000_000, false, func(route graph.Route) bool {
-				if len(route) < 2 {
-					return false
-				}
-				last := route[len(route)-1]
-				cltv := uint32(simnet.DefaultMinFinalCLTV)
-				_, err := r.e.GetRoute(context.Background(), graph.GetRouteParams{ID: last.ID, AmountMsat: 30_000_000, RiskFactor: 1,
-					CLTV: &cltv, Exclude: []string{graph.SCIDDir{SCID: last.Channel, Dir: last.Direction}.String()}})
-				return err == nil // another way in
-			})
+			tg := targetWithAnotherWayIn(t, r)
 			hop, last := tg.route[len(tg.route)-2].ID, tg.route[len(tg.route)-1]
 			if err := r.n.SetBalance(last.Channel, hop, 0); err != nil {
 				t.Fatal(err)
@@ -176,16 +167,7 @@ func TestEngineResumesPayBetweenAttempts(t *testing.T) {
 	}{{"retries", 0, payment.StatusComplete}, {"retry_for ran out", 2 * time.Minute, payment.StatusFailed}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newEngineRig(t, sub300)
-			tg := r.target(t, 30_000_000, false, func(route graph.Route) bool {
-				if len(route) < 2 {
-					return false
-				}
-				last := route[len(route)-1]
-				cltv := uint32(simnet.DefaultMinFinalCLTV)
-				_, err := r.e.GetRoute(context.Background(), graph.GetRouteParams{ID: last.ID, AmountMsat: 30_000_000, RiskFactor: 1,
-					CLTV: &cltv, Exclude: []string{graph.SCIDDir{SCID: last.Channel, Dir: last.Direction}.String()}})
-				return err == nil // another way in
-			})
+			tg := targetWithAnotherWayIn(t, r)
 			last := tg.route[len(tg.route)-1]
 			r.e.Stop()
 			killedBetweenAttempts(t, r, tg, r.n.Now())
@@ -279,4 +261,21 @@ func TestEngineResumesPayBeforeFirstAttempt(t *testing.T) {
 	if recs, err := r.e.ListSendPays("", &inv.PaymentHash); err != nil || len(recs) != 0 {
 		t.Fatalf("listsendpays after 205: %+v %v", recs, err)
 	}
+}
+
+// targetWithAnotherWayIn is a 30,000 sat target of two hops or more whose
+// destination a route still reaches without the route's last channel, so
+// a pay whose first attempt fails there can retry.
+func targetWithAnotherWayIn(t *testing.T, r *engineRig) payTarget {
+	t.Helper()
+	return r.target(t, 30_000_000, false, func(route graph.Route) bool {
+		if len(route) < 2 {
+			return false
+		}
+		last := route[len(route)-1]
+		cltv := uint32(simnet.DefaultMinFinalCLTV)
+		_, err := r.e.GetRoute(context.Background(), graph.GetRouteParams{ID: last.ID, AmountMsat: 30_000_000, RiskFactor: 1,
+			CLTV: &cltv, Exclude: []string{graph.SCIDDir{SCID: last.Channel, Dir: last.Direction}.String()}})
+		return err == nil
+	})
 }

@@ -456,11 +456,12 @@ type PayRequest struct {
 // Pay pays a BOLT 11 invoice with Core Lightning's pay semantics and returns
 // the completed record, or a *payment.Error with CLN's code.
 func (e *Engine) Pay(ctx context.Context, req PayRequest) (*payment.Record, error) {
+	start := e.opts.Clock()
 	inv, err := htlc.Decode(req.Bolt11, htlc.DecodeOptions{Network: e.opts.Network, Description: req.Description})
 	if err != nil {
 		return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
 	}
-	ev := payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payInvoice(inv)}
+	ev := payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payInvoice(inv), Start: start}
 	done, release, err := e.claimGate(ctx, inv.PaymentHash, &ev.Invoice)
 	if done != nil || err != nil {
 		return done, err

@@ -83,6 +83,10 @@ type Pay struct {
 	Amount  *graph.MilliSat // msatoshi: only for an invoice without amount
 	Label   string
 	Params  PayParams
+	// Start is when the command arrived: retry_for counts from it, as
+	// CLN's pay starts its clock on the command, not when the payment's
+	// turn comes. Zero (or a time after the step's) means the step's.
+	Start time.Time
 }
 
 // DelPay is a delpay call: delete the hash's rows whose status is Status

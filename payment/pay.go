@@ -72,7 +72,11 @@ func (c *Core) stepPay(now time.Time, ev Pay) []Effect {
 	if amount == nil {
 		amount = ev.Amount
 	}
-	c.pay = &payRun{reply: ev.Reply, inv: inv, amount: *amount, label: ev.Label, params: ev.Params, start: now}
+	start := now
+	if !ev.Start.IsZero() && ev.Start.Before(now) {
+		start = ev.Start
+	}
+	c.pay = &payRun{reply: ev.Reply, inv: inv, amount: *amount, label: ev.Label, params: ev.Params, start: start}
 	effects := []Effect{c.recordPay(now)}
 	if multiPart(ev.Params, *amount) {
 		return append(effects, c.startFlow(now)...)

@@ -278,6 +278,19 @@ func TestPayNoAttemptAfterRetryFor(t *testing.T) {
 	}
 }
 
+// retry_for counts from the command's arrival (Pay.Start), not from the
+// step that took it up: a pay that waited its turn for 5 s has 5 s less.
+func TestPayRetryForFromCommand(t *testing.T) {
+	c := New(hash, nil, nil)
+	params := DefaultPayParams()
+	arrived := t0.Add(-5 * time.Second)
+	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(1000)), Params: params, Start: arrived}, "persist-outcome pending", "find-route exclude=[]")
+	step(t, c, t0, RouteFound{Route: routeABC(1000)}, "persist-attempt amount=1000 sent=1001")
+	step(t, c, t0, Persisted{}, "send-htlc hops=2")
+	step(t, c, arrived.Add(params.RetryFor+time.Second), Failed{Failure: remoteFailure(204, 1, nodeB, chBC, lnwire.CodeTemporaryChannelFailure)},
+		"persist-outcome failed", "report-failure", "reply to=1 error 210 Gave up after 1 attempt: see paystatus")
+}
+
 // The row a failed attempt leaves keeps the pay's run while the pay goes
 // on, so that a restart between two attempts takes the pay up; an ending
 // pay's row loses it (written again when the pay ends between attempts).

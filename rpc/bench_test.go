@@ -8,17 +8,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payengine/payengine/actors"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/graphdata"
 	"github.com/payengine/payengine/internal/procstat"
+	"github.com/payengine/payengine/payment"
 	"github.com/payengine/payengine/simnet"
 )
 
 // BenchmarkRPCPay measures settled pays per second through the unix
-// socket: 64 clients, each on its own connection with one pay at a time,
-// against the engine over the mainnet simnet (zero latency, synced ledger,
-// real onions), each pay to a fresh 1000-sat invoice of one of 500 random
-// routable nodes (as actors' BenchmarkEnginePay chooses them).
+// socket against the same engine called directly, in one run: first b.N
+// pays straight to the engine, then b.N through the socket, each phase 64
+// at a time (64 clients, each on its own connection with one pay at a
+// time), against the engine over the mainnet simnet (zero latency, synced
+// ledger, real onions), each pay to a fresh 1000-sat invoice of one of 500
+// random routable nodes (as actors' BenchmarkEnginePay chooses them).
+// rpc-of-engine is the socket's rate over the engine's; cpu-rpc-of-engine
+// the same for CPU per payment (the engine's over the socket's), which
+// does not depend on the machine's other load.
 //
 //	go test ./rpc -run '^$' -bench RPCPay -benchtime 2000x
 func BenchmarkRPCPay(b *testing.B) {
@@ -37,15 +44,19 @@ func BenchmarkRPCPay(b *testing.B) {
 			dests = append(dests, d)
 		}
 	}
-	bolts := make(chan string, b.N)
-	for i := range b.N {
-		s, err := r.n.Invoice(dests[i%len(dests)], amount, "bench", 0, r.n.Now())
-		if err != nil {
-			b.Fatal(err)
+	invoices := func(first int) chan string {
+		bolts := make(chan string, b.N)
+		for i := range b.N {
+			s, err := r.n.Invoice(dests[(first+i)%len(dests)], amount, "bench", 0, r.n.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			bolts <- s
 		}
-		bolts <- s
+		close(bolts)
+		return bolts
 	}
-	close(bolts)
+	direct, socket := invoices(0), invoices(b.N)
 	clients := make([]*Client, 64)
 	for i := range clients {
 		c, err := Dial(r.sock)
@@ -55,31 +66,44 @@ func BenchmarkRPCPay(b *testing.B) {
 		defer c.Close()
 		clients[i] = c
 	}
-	var paid, failed atomic.Int64
-	var wg sync.WaitGroup
-	cpu0 := procstat.CPUTime()
-	b.ResetTimer()
-	start := time.Now()
-	for _, c := range clients {
-		wg.Add(1)
-		go func(c *Client) {
-			defer wg.Done()
-			for bolt := range bolts {
-				var p payResult
-				if err := c.Call(context.Background(), "pay", []any{bolt}, &p); err == nil && p.Status == "complete" {
-					paid.Add(1)
-				} else {
-					failed.Add(1)
+	// phase runs pay over 64 goroutines until bolts is empty and returns
+	// the rate of settled pays and the CPU per pay.
+	phase := func(bolts chan string, pay func(i int, bolt string) bool) (rate, cpuMs float64, paid int64) {
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		cpu0 := procstat.CPUTime()
+		start := time.Now()
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for bolt := range bolts {
+					if pay(i, bolt) {
+						n.Add(1)
+					}
 				}
-			}
-		}(c)
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		return float64(n.Load()) / elapsed.Seconds(), float64(procstat.CPUTime()-cpu0) / float64(time.Millisecond) / float64(b.N), n.Load()
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	b.ResetTimer()
+	engineRate, engineCPU, _ := phase(direct, func(_ int, bolt string) bool {
+		rec, err := r.e.Pay(context.Background(), actors.PayRequest{Bolt11: bolt, Params: payment.DefaultPayParams()})
+		return err == nil && rec.Status == payment.StatusComplete
+	})
+	rpcRate, rpcCPU, paid := phase(socket, func(i int, bolt string) bool {
+		var p payResult
+		err := clients[i].Call(context.Background(), "pay", []any{bolt}, &p)
+		return err == nil && p.Status == "complete"
+	})
 	b.StopTimer()
-	b.ReportMetric(float64(paid.Load())/elapsed.Seconds(), "rpc-payments/s")
-	b.ReportMetric(100*float64(paid.Load())/float64(b.N), "paid-%")
-	// Independent of the machine's other load, comparable with actors'
-	// BenchmarkEnginePay: the RPC's share is the difference.
-	b.ReportMetric(float64(procstat.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/payment")
+	b.ReportMetric(rpcRate, "rpc-payments/s")
+	b.ReportMetric(engineRate, "engine-payments/s")
+	b.ReportMetric(rpcRate/engineRate, "rpc-of-engine")
+	b.ReportMetric(100*float64(paid)/float64(b.N), "paid-%")
+	b.ReportMetric(rpcCPU, "cpu-ms/payment")
+	b.ReportMetric(engineCPU, "engine-cpu-ms/payment")
+	b.ReportMetric(engineCPU/rpcCPU, "cpu-rpc-of-engine")
 }

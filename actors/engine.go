@@ -280,11 +280,8 @@ func (e *Engine) recover() error {
 // pay to resume, and the sendpay parts.
 func (e *Engine) load(hash [32]byte) (PaymentState, error) {
 	var st PaymentState
-	var err error
-	if st.Groups, st.SendParts, err = e.sendParts(hash); err != nil {
-		return st, err
-	}
-	rec, err := e.record(hash)
+	rec, groups, parts, err := e.rows(hash)
+	st.Groups, st.SendParts = groups, parts
 	if err != nil || rec == nil {
 		return st, err
 	}

@@ -13,24 +13,34 @@ import (
 // sendParts reads the hash's groups of sendpay parts (groupid 1 and up)
 // and their parts, for its starting actor.
 func (e *Engine) sendParts(hash [32]byte) ([]messages.Payment, []messages.Attempt, error) {
+	_, groups, parts, err := e.rows(hash)
+	return groups, parts, err
+}
+
+// rows reads the hash's payment rows in one scan: the single-part row
+// (group 0, nil if none) and sendpay's groups with their parts.
+func (e *Engine) rows(hash [32]byte) (*payment.Record, []messages.Payment, []messages.Attempt, error) {
 	ps, err := e.opts.Ledger.Payments(hash)
 	if err != nil && !errors.Is(err, persistence.ErrNotFound) {
-		return nil, nil, fmt.Errorf("actors: read groups of %x: %w", hash, err)
+		return nil, nil, nil, fmt.Errorf("actors: read groups of %x: %w", hash, err)
 	}
+	var rec *payment.Record
 	var groups []messages.Payment
 	var parts []messages.Attempt
-	for _, p := range ps {
+	for i := range ps {
+		p := &ps[i]
 		if p.GroupID == 0 {
+			rec = fromPayment(p)
 			continue
 		}
 		atts, err := e.opts.Ledger.Attempts(hash, p.GroupID)
 		if err != nil {
-			return nil, nil, fmt.Errorf("actors: read parts of %x group %d: %w", hash, p.GroupID, err)
+			return nil, nil, nil, fmt.Errorf("actors: read parts of %x group %d: %w", hash, p.GroupID, err)
 		}
-		groups = append(groups, p)
+		groups = append(groups, *p)
 		parts = append(parts, atts...)
 	}
-	return groups, parts, nil
+	return rec, groups, parts, nil
 }
 
 // groupOf finds an attempt's group among groups.

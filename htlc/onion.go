@@ -199,7 +199,7 @@ func onionPath(p OnionParams) (*sphinx.PaymentPath, []graph.NodeID, []HopPayload
 	ids := make([]graph.NodeID, len(p.Route))
 	size := 0
 	for i, hop := range p.Route {
-		pub, err := btcec.ParsePubKey(hop.ID[:])
+		pub, err := nodePubKey(hop.ID)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%w: hop %d node %s: %w", ErrInvalidRoute, i, hop.ID, err)
 		}

@@ -32,10 +32,43 @@ type Knowledge struct {
 // the prior when NewKnowledge is given zero (LDK's default).
 const DefaultHalfLife = 6 * time.Hour
 
-const liqShards = 256
+// The state is 4,096 shards under 64 leaves: a write copies the root, the
+// leaves it touches and their shards, so a route's update copies a few
+// small maps rather than large ones.
+const (
+	liqLeaves     = 64
+	liqLeafShards = 64
+)
 
-// liqRoot is one immutable state: shards of entries by channel direction.
-type liqRoot [liqShards]map[SCIDDir]liqEntry
+// liqRoot is one immutable state: leaves of shards of entries by channel
+// direction; a nil leaf holds nothing.
+type liqRoot [liqLeaves]*liqLeaf
+
+type liqLeaf [liqLeafShards]map[SCIDDir]liqEntry
+
+func (r *liqRoot) get(d SCIDDir) (liqEntry, bool) {
+	i, j := liqShard(d)
+	if r[i] == nil {
+		return liqEntry{}, false
+	}
+	e, ok := r[i][j][d]
+	return e, ok
+}
+
+// each calls fn for every entry; fn may write through a liqTx on r, as
+// a write copies what it changes.
+func (r *liqRoot) each(fn func(d SCIDDir, e liqEntry)) {
+	for _, l := range r {
+		if l == nil {
+			continue
+		}
+		for _, m := range l {
+			for d, e := range m {
+				fn(d, e)
+			}
+		}
+	}
+}
 
 // liqEntry is what is known of one channel direction.
 type liqEntry struct {
@@ -58,36 +91,43 @@ func NewKnowledge(halfLife time.Duration) *Knowledge {
 	return k
 }
 
-func liqShard(d SCIDDir) int {
+func liqShard(d SCIDDir) (leaf, shard int) {
 	h := (uint64(d.SCID)<<1 | uint64(d.Dir)) * 0x9E3779B97F4A7C15
-	return int(h >> 56)
+	return int(h >> 58), int(h>>52) & (liqLeafShards - 1)
 }
 
-// liqTx is one write: the shards it has copied so far.
+// liqTx is one write: the leaves and shards it has copied so far.
 type liqTx struct {
-	root   *liqRoot
-	copied [liqShards]bool
+	root       *liqRoot
+	leafCopied [liqLeaves]bool
+	copied     [liqLeaves]uint64 // a bit per shard of each leaf
 }
 
-func (tx *liqTx) get(d SCIDDir) (liqEntry, bool) {
-	e, ok := tx.root[liqShard(d)][d]
-	return e, ok
-}
+func (tx *liqTx) get(d SCIDDir) (liqEntry, bool) { return tx.root.get(d) }
 
 func (tx *liqTx) put(d SCIDDir, e liqEntry) {
-	s := liqShard(d)
-	if !tx.copied[s] {
-		m := make(map[SCIDDir]liqEntry, len(tx.root[s])+1)
-		for k, v := range tx.root[s] {
+	i, j := liqShard(d)
+	if !tx.leafCopied[i] {
+		l := new(liqLeaf)
+		if tx.root[i] != nil {
+			*l = *tx.root[i]
+		}
+		tx.root[i], tx.leafCopied[i] = l, true
+	}
+	l := tx.root[i]
+	if tx.copied[i]&(1<<j) == 0 {
+		m := make(map[SCIDDir]liqEntry, len(l[j])+1)
+		for k, v := range l[j] {
 			m[k] = v
 		}
-		tx.root[s], tx.copied[s] = m, true
+		l[j] = m
+		tx.copied[i] |= 1 << j
 	}
 	if !e.hasBounds && e.reserved == 0 {
-		delete(tx.root[s], d)
+		delete(l[j], d)
 		return
 	}
-	tx.root[s][d] = e
+	l[j][d] = e
 }
 
 // update runs fn on a copy of the state and publishes the result.
@@ -270,11 +310,7 @@ func (k *Knowledge) Forget(d SCIDDir) {
 // back at its prior.
 func (k *Knowledge) Reset() {
 	_ = k.update(func(tx *liqTx) error {
-		for s := range tx.root {
-			for d, e := range tx.root[s] {
-				tx.put(d, liqEntry{reserved: e.reserved})
-			}
-		}
+		tx.root.each(func(d SCIDDir, e liqEntry) { tx.put(d, liqEntry{reserved: e.reserved}) })
 		return nil
 	})
 }
@@ -284,17 +320,15 @@ func (k *Knowledge) Reset() {
 func (k *Knowledge) Age(now time.Time, tolerance MilliSat) int {
 	n, t := 0, now.UnixNano()
 	_ = k.update(func(tx *liqTx) error {
-		for s := range tx.root {
-			for d, e := range tx.root[s] {
-				if !e.hasBounds || e.exact {
-					continue
-				}
-				if lo, hi := k.boundsAt(e, t); lo <= tolerance && hi+tolerance >= e.ceil {
-					tx.put(d, liqEntry{reserved: e.reserved})
-					n++
-				}
+		tx.root.each(func(d SCIDDir, e liqEntry) {
+			if !e.hasBounds || e.exact {
+				return
 			}
-		}
+			if lo, hi := k.boundsAt(e, t); lo <= tolerance && hi+tolerance >= e.ceil {
+				tx.put(d, liqEntry{reserved: e.reserved})
+				n++
+			}
+		})
 		return nil
 	})
 	return n
@@ -326,27 +360,23 @@ type LiquidityView struct {
 // EachBound calls fn for every channel direction with learned bounds or a
 // reservation (Liquidity).
 func (v *LiquidityView) EachBound(fn func(d SCIDDir, lo, hi, reserved MilliSat)) {
-	for _, m := range v.root {
-		for d, e := range m {
-			lo, hi := v.k.boundsAt(e, v.now)
-			fn(d, lo, hi, e.reserved)
-		}
-	}
+	v.root.each(func(d SCIDDir, e liqEntry) {
+		lo, hi := v.k.boundsAt(e, v.now)
+		fn(d, lo, hi, e.reserved)
+	})
 }
 
 // Channels calls fn for every known channel direction, in no set order.
 func (v *LiquidityView) Channels(fn func(ChannelKnowledge)) {
-	for _, m := range v.root {
-		for d, e := range m {
-			lo, hi := v.k.boundsAt(e, v.now)
-			fn(ChannelKnowledge{Dir: d, Lo: lo, Hi: hi, Reserved: e.reserved, Exact: e.exact, Learned: time.Unix(0, e.at)})
-		}
-	}
+	v.root.each(func(d SCIDDir, e liqEntry) {
+		lo, hi := v.k.boundsAt(e, v.now)
+		fn(ChannelKnowledge{Dir: d, Lo: lo, Hi: hi, Reserved: e.reserved, Exact: e.exact, Learned: time.Unix(0, e.at)})
+	})
 }
 
 // Channel returns what is known of d; ok is false when nothing is.
 func (v *LiquidityView) Channel(d SCIDDir) (ChannelKnowledge, bool) {
-	e, ok := v.root[liqShard(d)][d]
+	e, ok := v.root.get(d)
 	if !ok {
 		return ChannelKnowledge{}, false
 	}
@@ -367,32 +397,28 @@ var ErrBadKnowledge = errors.New("graph: bad liquidity knowledge encoding")
 func (k *Knowledge) MarshalBinary() ([]byte, error) {
 	root := k.root.Load()
 	n := 0
-	for _, m := range root {
-		for _, e := range m {
-			if e.hasBounds {
-				n++
-			}
+	root.each(func(_ SCIDDir, e liqEntry) {
+		if e.hasBounds {
+			n++
 		}
-	}
+	})
 	b := []byte{liqVersion}
 	b = binary.AppendUvarint(b, uint64(n))
-	for _, m := range root {
-		for d, e := range m {
-			if !e.hasBounds {
-				continue
-			}
-			b = binary.BigEndian.AppendUint64(b, uint64(d.SCID))
-			flags := d.Dir
-			if e.exact {
-				flags |= 2
-			}
-			b = append(b, flags)
-			b = binary.AppendUvarint(b, uint64(e.lo))
-			b = binary.AppendUvarint(b, uint64(e.hi))
-			b = binary.AppendUvarint(b, uint64(e.ceil))
-			b = binary.AppendVarint(b, e.at)
+	root.each(func(d SCIDDir, e liqEntry) {
+		if !e.hasBounds {
+			return
 		}
-	}
+		b = binary.BigEndian.AppendUint64(b, uint64(d.SCID))
+		flags := d.Dir
+		if e.exact {
+			flags |= 2
+		}
+		b = append(b, flags)
+		b = binary.AppendUvarint(b, uint64(e.lo))
+		b = binary.AppendUvarint(b, uint64(e.hi))
+		b = binary.AppendUvarint(b, uint64(e.ceil))
+		b = binary.AppendVarint(b, e.at)
+	})
 	return b, nil
 }
 
@@ -451,11 +477,7 @@ func (k *Knowledge) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: %d bytes after the entries", ErrBadKnowledge, len(p))
 	}
 	return k.update(func(tx *liqTx) error {
-		for s := range tx.root {
-			for d, e := range tx.root[s] {
-				tx.put(d, liqEntry{reserved: e.reserved})
-			}
-		}
+		tx.root.each(func(d SCIDDir, e liqEntry) { tx.put(d, liqEntry{reserved: e.reserved}) })
 		for d, e := range entries {
 			old, _ := tx.get(d)
 			e.reserved = old.reserved

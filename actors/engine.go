@@ -92,10 +92,10 @@ type Engine struct {
 	ids     atomic.Uint64
 	stop    sync.Once
 	stopped chan struct{}
-	// stopCtx ends with stopped: what a caller that does not wait
-	// (PayAsync) is told of the engine's stop through.
-	stopCtx    context.Context
-	cancelStop context.CancelFunc
+	// waiting are the callers that do not wait (PayAsync) whose answer
+	// has not come: Stop ends them.
+	asyncMu sync.Mutex
+	waiting map[*asyncAnswer]struct{}
 
 	// live maps each hash whose actor runs to it and to the number of
 	// callers holding it: an idle actor stops only when none does, so a
@@ -128,7 +128,7 @@ func Start(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{}), live: map[[32]byte]*liveActor{}}
-	e.stopCtx, e.cancelStop = context.WithCancel(context.Background())
+	e.waiting = map[*asyncAnswer]struct{}{}
 	k, err := loadKnowledge(opts)
 	if err != nil {
 		e.sys.Shutdown()
@@ -336,7 +336,13 @@ func (e *Engine) load(hash [32]byte) (PaymentState, error) {
 func (e *Engine) Stop() {
 	e.stop.Do(func() {
 		close(e.stopped)
-		e.cancelStop()
+		e.asyncMu.Lock()
+		waiting := e.waiting
+		e.waiting = nil
+		e.asyncMu.Unlock()
+		for w := range waiting {
+			go w.end(nil, fmt.Errorf("actors: payment %x: %w", w.hash, ErrStopped))
+		}
 		e.sys.Shutdown()
 		e.saveKnowledge()
 	})
@@ -462,17 +468,24 @@ func (e *Engine) answerAsync(ctx context.Context, hash [32]byte, ev payment.Even
 	w := &asyncAnswer{e: e, hash: hash, fn: fn}
 	// Registered before the call goes out, so every way to an end finds
 	// the others to undo; mu makes an end that comes at once wait for
-	// that.
-	w.mu.Lock()
+	// that. Stop closes stopped before it ends the callers waiting.
+	e.asyncMu.Lock()
+	select {
+	case <-e.stopped:
+		e.asyncMu.Unlock()
+		e.release(hash)
+		return fmt.Errorf("actors: payment %x: %w", hash, ErrStopped)
+	default:
+	}
+	e.waiting[w] = struct{}{}
+	e.asyncMu.Unlock()
 	if ctx.Done() != nil {
+		w.mu.Lock()
 		w.stopCtx = context.AfterFunc(ctx, func() {
 			w.end(nil, fmt.Errorf("actors: payment %x: %w", hash, ctx.Err()))
 		})
+		w.mu.Unlock()
 	}
-	w.stopStop = context.AfterFunc(e.stopCtx, func() {
-		w.end(nil, fmt.Errorf("actors: payment %x: %w", hash, ErrStopped))
-	})
-	w.mu.Unlock()
 	e.sys.Root.Send(pid, &Call{Event: ev, OnAnswer: func(a *Answer) {
 		if a.Err != nil {
 			w.end(nil, a.Err)
@@ -486,12 +499,12 @@ func (e *Engine) answerAsync(ctx context.Context, hash [32]byte, ev payment.Even
 // asyncAnswer is a call of answerAsync waiting for the first of its ends:
 // the actor's answer, its context's end, the engine's stop.
 type asyncAnswer struct {
-	e                 *Engine
-	hash              [32]byte
-	fn                func(*Answer, error)
-	mu                sync.Mutex
-	ended             bool
-	stopCtx, stopStop func() bool
+	e       *Engine
+	hash    [32]byte
+	fn      func(*Answer, error)
+	mu      sync.Mutex
+	ended   bool
+	stopCtx func() bool // undoes the context's watch, if any
 }
 
 // end delivers the first end and ignores the others.
@@ -502,12 +515,14 @@ func (w *asyncAnswer) end(a *Answer, err error) {
 		return
 	}
 	w.ended = true
-	stopCtx, stopStop := w.stopCtx, w.stopStop
+	stopCtx := w.stopCtx
 	w.mu.Unlock()
 	if stopCtx != nil {
 		stopCtx()
 	}
-	stopStop()
+	w.e.asyncMu.Lock()
+	delete(w.e.waiting, w)
+	w.e.asyncMu.Unlock()
 	w.e.release(w.hash)
 	w.fn(a, err)
 }

@@ -88,7 +88,9 @@ func BenchmarkEnginePay(b *testing.B) {
 
 // inflightProfile names a file BenchmarkInflightMemory writes a heap
 // profile to while every payment is held (go test's -memprofile is written
-// after the benchmark, when nothing is in flight any more).
+// after the benchmark, when nothing is in flight any more), and, with
+// ".base" added, one before the first pay: pprof's -diff_base then shows
+// only what the payments hold.
 var inflightProfile = flag.String("inflightprofile", "", "write a heap profile at BenchmarkInflightMemory's held state to this file")
 
 // BenchmarkInflightMemory holds b.N pays in flight at once (each HTLC held
@@ -145,6 +147,7 @@ func BenchmarkInflightMemory(b *testing.B) {
 	runtime.GC()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	writeHeapProfile(b, *inflightProfile, ".base")
 	b.ResetTimer()
 	var answered atomic.Int64
 	for _, bolt := range bolts {
@@ -163,18 +166,7 @@ func BenchmarkInflightMemory(b *testing.B) {
 	b.ReportMetric(float64(ms1.HeapInuse+ms1.StackInuse-ms0.HeapInuse-ms0.StackInuse)/1024/float64(b.N), "KiB/inflight")
 	b.ReportMetric(float64(ms1.StackInuse-ms0.StackInuse)/1024/float64(b.N), "stack-KiB/inflight")
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
-	if *inflightProfile != "" {
-		f, err := os.Create(*inflightProfile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeHeapProfile(b, *inflightProfile, "")
 	if a := answered.Load(); a != 0 {
 		b.Fatalf("%d pays answered while every HTLC was held", a)
 	}
@@ -182,5 +174,22 @@ func BenchmarkInflightMemory(b *testing.B) {
 		st, _ := n.Channel(scid)
 		n.Release(st.Nodes[0])
 		n.Release(st.Nodes[1])
+	}
+}
+
+// writeHeapProfile writes a heap profile to name+suffix, if name is set.
+func writeHeapProfile(b *testing.B, name, suffix string) {
+	if name == "" {
+		return
+	}
+	f, err := os.Create(name + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
 	}
 }

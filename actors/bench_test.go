@@ -2,8 +2,11 @@ package actors
 
 import (
 	"context"
+	"flag"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,13 +222,29 @@ func calibrate(b *testing.B, n *simnet.Net, l *persistence.Ledger, bolts []strin
 	return c
 }
 
+// inflightProfile names a file BenchmarkInflightMemory writes a heap
+// profile to while every payment is held (go test's -memprofile is written
+// after the benchmark, when nothing is in flight any more), and, with
+// ".base" added, one before the first pay: pprof's -diff_base then shows
+// only what the payments hold.
+var inflightProfile = flag.String("inflightprofile", "", "write a heap profile at BenchmarkInflightMemory's held state to this file")
+
 // BenchmarkInflightMemory holds b.N pays in flight at once (each HTLC held
 // by our first hop in simnet, which allows enough slots) and reports the
-// memory in use per payment in flight, engine and simnet together (each
-// held HTLC is also a simnet goroutine).
+// memory in use per payment in flight, engine and simnet together. The
+// pays go through PayAsync, so no caller's goroutine waits for each (that
+// would be the caller's memory, not the engine's); a held HTLC is no
+// goroutine in simnet either. It also reports the goroutines running at
+// the held state, which do not grow with b.N.
 //
 //	go test ./actors -run '^$' -bench InflightMemory -benchtime 100000x
 func BenchmarkInflightMemory(b *testing.B) {
+	if *inflightProfile != "" {
+		// Every allocation sampled, so the profile's per-site sizes are
+		// exact rather than estimates.
+		defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+		runtime.MemProfileRate = 1
+	}
 	n, err := simnet.Load(mainnetFile, simnet.Options{Seed: 1, MaxHTLCs: b.N + 10, LocalCapacity: 100_000_000})
 	if err != nil {
 		b.Fatal(err)
@@ -264,10 +283,15 @@ func BenchmarkInflightMemory(b *testing.B) {
 	runtime.GC()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	writeHeapProfile(b, *inflightProfile, ".base")
 	b.ResetTimer()
-	ctx, cancel := context.WithCancel(context.Background())
+	var answered atomic.Int64
 	for _, bolt := range bolts {
-		go e.Pay(ctx, PayRequest{Bolt11: bolt, Params: payment.DefaultPayParams()})
+		err := e.PayAsync(context.Background(), PayRequest{Bolt11: bolt, Params: payment.DefaultPayParams()},
+			func(*payment.Record, error) { answered.Add(1) })
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 	for n.InFlight() < b.N {
 		time.Sleep(50 * time.Millisecond)
@@ -277,10 +301,31 @@ func BenchmarkInflightMemory(b *testing.B) {
 	runtime.ReadMemStats(&ms1)
 	b.ReportMetric(float64(ms1.HeapInuse+ms1.StackInuse-ms0.HeapInuse-ms0.StackInuse)/1024/float64(b.N), "KiB/inflight")
 	b.ReportMetric(float64(ms1.StackInuse-ms0.StackInuse)/1024/float64(b.N), "stack-KiB/inflight")
-	cancel()
+	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+	writeHeapProfile(b, *inflightProfile, "")
+	if a := answered.Load(); a != 0 {
+		b.Fatalf("%d pays answered while every HTLC was held", a)
+	}
 	for _, scid := range n.LocalChannels() {
 		st, _ := n.Channel(scid)
 		n.Release(st.Nodes[0])
 		n.Release(st.Nodes[1])
+	}
+}
+
+// writeHeapProfile writes a heap profile to name+suffix, if name is set.
+func writeHeapProfile(b *testing.B, name, suffix string) {
+	if name == "" {
+		return
+	}
+	f, err := os.Create(name + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
 	}
 }

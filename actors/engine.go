@@ -92,6 +92,10 @@ type Engine struct {
 	ids     atomic.Uint64
 	stop    sync.Once
 	stopped chan struct{}
+	// waiting are the callers that do not wait (PayAsync) whose answer
+	// has not come: Stop ends them.
+	asyncMu sync.Mutex
+	waiting map[*asyncAnswer]struct{}
 
 	// live maps each hash whose actor runs to it and to the number of
 	// callers holding it: an idle actor stops only when none does, so a
@@ -124,6 +128,7 @@ func Start(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{}), live: map[[32]byte]*liveActor{}}
+	e.waiting = map[*asyncAnswer]struct{}{}
 	k, err := loadKnowledge(opts)
 	if err != nil {
 		e.sys.Shutdown()
@@ -328,6 +333,13 @@ func (e *Engine) load(hash [32]byte) (PaymentState, error) {
 func (e *Engine) Stop() {
 	e.stop.Do(func() {
 		close(e.stopped)
+		e.asyncMu.Lock()
+		waiting := e.waiting
+		e.waiting = nil
+		e.asyncMu.Unlock()
+		for w := range waiting {
+			go w.end(nil, fmt.Errorf("actors: payment %x: %w", w.hash, ErrStopped))
+		}
 		e.sys.Shutdown()
 		e.saveKnowledge()
 	})
@@ -441,6 +453,77 @@ func (e *Engine) answer(ctx context.Context, hash [32]byte, ev payment.Event) (*
 	return a, nil
 }
 
+// answerAsync sends ev to the hash's actor and returns at once; fn gets
+// what answer would have returned, exactly once, on the actor's goroutine
+// (or, if ctx ends or the engine stops first, on one of its own). It
+// returns acquire's error, and fn is then never called.
+func (e *Engine) answerAsync(ctx context.Context, hash [32]byte, ev payment.Event, fn func(*Answer, error)) error {
+	pid, err := e.acquire(hash)
+	if err != nil {
+		return err
+	}
+	w := &asyncAnswer{e: e, hash: hash, fn: fn}
+	// Registered before the call goes out, so every way to an end finds
+	// the others to undo; mu makes an end that comes at once wait for
+	// that. Stop closes stopped before it ends the callers waiting.
+	e.asyncMu.Lock()
+	select {
+	case <-e.stopped:
+		e.asyncMu.Unlock()
+		e.release(hash)
+		return fmt.Errorf("actors: payment %x: %w", hash, ErrStopped)
+	default:
+	}
+	e.waiting[w] = struct{}{}
+	e.asyncMu.Unlock()
+	if ctx.Done() != nil {
+		w.mu.Lock()
+		w.stopCtx = context.AfterFunc(ctx, func() {
+			w.end(nil, fmt.Errorf("actors: payment %x: %w", hash, ctx.Err()))
+		})
+		w.mu.Unlock()
+	}
+	e.sys.Root.Send(pid, &Call{Event: ev, OnAnswer: func(a *Answer) {
+		if a.Err != nil {
+			w.end(nil, a.Err)
+			return
+		}
+		w.end(a, nil)
+	}})
+	return nil
+}
+
+// asyncAnswer is a call of answerAsync waiting for the first of its ends:
+// the actor's answer, its context's end, the engine's stop.
+type asyncAnswer struct {
+	e       *Engine
+	hash    [32]byte
+	fn      func(*Answer, error)
+	mu      sync.Mutex
+	ended   bool
+	stopCtx func() bool // undoes the context's watch, if any
+}
+
+// end delivers the first end and ignores the others.
+func (w *asyncAnswer) end(a *Answer, err error) {
+	w.mu.Lock()
+	if w.ended {
+		w.mu.Unlock()
+		return
+	}
+	w.ended = true
+	stopCtx := w.stopCtx
+	w.mu.Unlock()
+	if stopCtx != nil {
+		stopCtx()
+	}
+	w.e.asyncMu.Lock()
+	delete(w.e.waiting, w)
+	w.e.asyncMu.Unlock()
+	w.e.release(w.hash)
+	w.fn(a, err)
+}
+
 // PayRequest is pay's parameters (spec section 9.1).
 type PayRequest struct {
 	Bolt11      string
@@ -453,12 +536,10 @@ type PayRequest struct {
 // Pay pays a BOLT 11 invoice with Core Lightning's pay semantics and returns
 // the completed record, or a *payment.Error with CLN's code.
 func (e *Engine) Pay(ctx context.Context, req PayRequest) (*payment.Record, error) {
-	start := e.opts.Clock()
-	inv, err := htlc.Decode(req.Bolt11, htlc.DecodeOptions{Network: e.opts.Network, Description: req.Description})
+	inv, ev, err := e.payEvent(req)
 	if err != nil {
-		return nil, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
+		return nil, err
 	}
-	ev := payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payInvoice(inv), Start: start}
 	done, release, err := e.claimGate(ctx, inv.PaymentHash, &ev.Invoice)
 	if done != nil || err != nil {
 		return done, err
@@ -468,6 +549,48 @@ func (e *Engine) Pay(ctx context.Context, req PayRequest) (*payment.Record, erro
 	rec, _, err := e.call(ctx, inv.PaymentHash, ev)
 	e.opts.Metrics.Ended(errorCode(err))
 	return rec, err
+}
+
+// PayAsync is Pay for a caller that does not wait: it returns at once, and
+// done gets what Pay would have returned, exactly once, when the payment
+// ends (or ctx ends, or the engine stops), on a goroutine of the engine's;
+// done must not block. A payment refused before it starts (an invalid
+// invoice, a stopped engine) is PayAsync's error, and done is then never
+// called. So a payment in flight costs its caller no goroutine, unless the
+// engine has a fleet's claims (Options.Claims): the claim is a round trip
+// to the fleet's store, which PayAsync waits for on a goroutine of its own.
+func (e *Engine) PayAsync(ctx context.Context, req PayRequest, done func(*payment.Record, error)) error {
+	if e.opts.Claims != nil {
+		go func() { done(e.Pay(ctx, req)) }()
+		return nil
+	}
+	inv, ev, err := e.payEvent(req)
+	if err != nil {
+		return err
+	}
+	e.opts.Metrics.Started()
+	err = e.answerAsync(ctx, inv.PaymentHash, ev, func(a *Answer, err error) {
+		e.opts.Metrics.Ended(errorCode(err))
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(a.Record, nil)
+	})
+	if err != nil {
+		e.opts.Metrics.Ended(errorCode(err))
+	}
+	return err
+}
+
+// payEvent decodes pay's invoice into the payment core's event.
+func (e *Engine) payEvent(req PayRequest) (*htlc.Invoice, payment.Pay, error) {
+	start := e.opts.Clock()
+	inv, err := htlc.Decode(req.Bolt11, htlc.DecodeOptions{Network: e.opts.Network, Description: req.Description})
+	if err != nil {
+		return nil, payment.Pay{}, &payment.Error{Code: payment.CodeInvalidParams, Message: invalidBolt11(err)}
+	}
+	return inv, payment.Pay{Amount: req.Amount, Label: req.Label, Params: req.Params, Invoice: payInvoice(inv), Start: start}, nil
 }
 
 // errorCode is the CLN code of an engine error (0 for none, -1 when it

@@ -47,11 +47,13 @@ type PaymentDeps struct {
 }
 
 // Call carries one caller's event to a payment actor; the actor answers on
-// Reply, which must have room for one answer. The event's Reply field is
-// the actor's to set.
+// Reply, which must have room for one answer, or, when Reply is nil, by
+// calling OnAnswer once on its own goroutine (a caller that does not wait:
+// OnAnswer must not block). The event's Reply field is the actor's to set.
 type Call struct {
-	Event payment.Event
-	Reply chan<- *Answer
+	Event    payment.Event
+	Reply    chan<- *Answer
+	OnAnswer func(*Answer)
 }
 
 // Answer is a payment actor's answer to a Call: Err, or the record (with a
@@ -108,7 +110,11 @@ type PaymentState struct {
 // (PaymentName), so one Props serves every payment. deps is shared by
 // every payment actor, and must not change once one runs.
 func PaymentProps(deps *PaymentDeps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &paymentActor{deps: deps} })
+	// The lock-free mailbox is a queue of nodes, 48 bytes when empty; the
+	// default one keeps a ring of ten slots (240 bytes) for each of the
+	// thousands of payments that wait in flight, most with nothing queued.
+	return actor.PropsFromProducer(func() actor.Actor { return &paymentActor{deps: deps} },
+		actor.WithMailbox(actor.UnboundedLockfree()))
 }
 
 // PaymentName is the name of a hash's payment actor: the hash in hex, then
@@ -200,21 +206,37 @@ type sentHTLC struct {
 
 type waitTimeout struct{ reply payment.ReplyTo }
 
-// reply is a caller waiting for the core's answer.
+// reply is a caller waiting for the core's answer: on ch, or, if ch is
+// nil, through fn (Call.OnAnswer).
 type reply struct {
 	to payment.ReplyTo
 	ch chan<- *Answer
+	fn func(*Answer)
+}
+
+// give hands the caller its answer.
+func (r reply) give(ans *Answer) {
+	if r.ch != nil {
+		r.ch <- ans
+		return
+	}
+	r.fn(ans)
+}
+
+// replyOf is where a Call's answer goes.
+func replyOf(to payment.ReplyTo, m *Call) reply {
+	return reply{to: to, ch: m.Reply, fn: m.OnAnswer}
 }
 
 // takeReply removes and returns the caller waiting under to.
-func (a *paymentActor) takeReply(to payment.ReplyTo) (chan<- *Answer, bool) {
+func (a *paymentActor) takeReply(to payment.ReplyTo) (reply, bool) {
 	for i, r := range a.replies {
 		if r.to == to {
 			a.replies = append(a.replies[:i], a.replies[i+1:]...)
-			return r.ch, true
+			return r, true
 		}
 	}
-	return nil, false
+	return reply{}, false
 }
 
 // checkIdle asks the actor to stop if it is idle: its last caller is gone.
@@ -246,11 +268,11 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		}
 	case *Call:
 		if a.loadErr != nil {
-			m.Reply <- &Answer{Err: &payment.Error{Code: -1, Message: "ledger read failed: " + a.loadErr.Error()}}
+			replyOf(0, m).give(&Answer{Err: &payment.Error{Code: -1, Message: "ledger read failed: " + a.loadErr.Error()}})
 			return
 		}
 		a.next++
-		a.replies = append(a.replies, reply{to: a.next, ch: m.Reply})
+		a.replies = append(a.replies, replyOf(a.next, m))
 		a.step(ctx, withReply(m.Event, a.next))
 	case *messages.RouteFound:
 		a.step(ctx, payment.RouteFound{Route: m.Route})
@@ -411,7 +433,7 @@ func (a *paymentActor) run(ctx actor.Context) {
 					t.Stop()
 					delete(a.timers, e.To)
 				}
-				to <- &Answer{Record: e.Record, Message: e.Message, Err: e.Err, Records: e.Records}
+				to.give(&Answer{Record: e.Record, Message: e.Message, Err: e.Err, Records: e.Records})
 			}
 		case payment.WaitToPlan:
 			self, root := ctx.Self(), ctx.ActorSystem().Root
@@ -454,7 +476,7 @@ func (a *paymentActor) written(ctx actor.Context, err error) {
 		ctx.Logger().Error("payment: ledger write failed", "hash", fmt.Sprintf("%x", a.hash), "err", err)
 		a.queue = nil
 		for _, r := range a.replies {
-			r.ch <- &Answer{Err: &payment.Error{Code: -1, Message: "ledger write failed: " + err.Error()}}
+			r.give(&Answer{Err: &payment.Error{Code: -1, Message: "ledger write failed: " + err.Error()}})
 		}
 		a.replies = nil
 		return

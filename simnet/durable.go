@@ -289,13 +289,16 @@ func (n *Net) resume() {
 	for _, r := range n.recovered {
 		n.wg.Add(1)
 		go func() {
-			defer n.wg.Done()
 			tr := &trace{}
-			res := link.Result{Local: r.local}
-			if r.local == nil {
-				res = n.route(&r.req, r.c, r.side, tr)
+			k := func(res link.Result) {
+				n.finish(r.node, &r.req, res, tr, nil)
+				n.wg.Done()
 			}
-			n.finish(r.node, &r.req, res, tr, nil)
+			if r.local != nil {
+				k(link.Result{Local: r.local})
+				return
+			}
+			n.route(&r.req, r.c, r.side, tr, k)
 		}()
 	}
 	n.recovered = nil

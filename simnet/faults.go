@@ -90,19 +90,6 @@ func (n *Net) draw(p float64) bool {
 	return n.rng.Float64() < p
 }
 
-// sleep waits d, unless the network is closing.
-func (n *Net) sleep(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-n.stop:
-	}
-}
-
 // garbage is a failure onion no payer can read: random bytes of the size
 // of a real one.
 func (n *Net) garbage() outcome {

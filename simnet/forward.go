@@ -20,10 +20,13 @@ func (n *Net) Link() link.Link {
 }
 
 // LinkFor returns our node i's link: AddHTLC offers an HTLC on one of
-// that node's channels. Each HTLC runs on a goroutine of its own, owned by
-// the Net, which walks it hop by hop to its outcome and then calls done;
-// Close waits for all of them. HTLC ids are the link's own: the same id on
-// two nodes' links is two HTLCs.
+// that node's channels. The Net walks each HTLC hop by hop to its outcome
+// and then calls done, on a goroutine of its own that exists only while
+// the HTLC moves: an HTLC that waits (a held node, a hop's latency or a
+// slow node's delay, the rest of a multi-part set) is a continuation in a
+// queue or behind a timer, not a blocked goroutine, so a network can hold
+// a great many (see park.go). Close waits for all of them. HTLC ids are
+// the link's own: the same id on two nodes' links is two HTLCs.
 // A durable network's HTLCs that a previous run left in flight, on every
 // node's link, start again at the first call (durable.go). It fails with
 // ErrUnknownNode if there is no node i.
@@ -76,15 +79,18 @@ func (l *localLink) AddHTLC(ctx context.Context, req link.AddHTLC, done func(lin
 		n.countHTLC(req.PaymentHash)
 	}
 	go func() {
-		defer n.wg.Done()
 		var tr *trace
 		if n.store != nil {
 			if !n.taken(l.node, &req) {
+				n.wg.Done()
 				return
 			}
 			tr = &trace{}
 		}
-		n.finish(l.node, &req, n.send(l.node, &req, tr), tr, done)
+		n.send(l.node, &req, tr, func(res link.Result) {
+			n.finish(l.node, &req, res, tr, done)
+			n.wg.Done()
+		})
 	}()
 	return nil
 }
@@ -166,34 +172,26 @@ func (n *Net) Hold(node graph.NodeID) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, already := n.held[i]; !already {
-		n.held[i] = make(chan struct{})
+		n.held[i] = nil
 	}
 	return nil
 }
 
-// Release lets node go on with the HTLCs it holds.
+// Release lets node go on with the HTLCs it holds, each on a goroutine of
+// its own, as they all go on at once.
 func (n *Net) Release(node graph.NodeID) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if i, ok := n.index[node]; ok {
-		if ch, held := n.held[i]; held {
-			close(ch)
-			delete(n.held, i)
-		}
-	}
-}
-
-// hold waits while node is held.
-func (n *Net) hold(node int32) {
-	n.mu.Lock()
-	ch, held := n.held[node]
-	n.mu.Unlock()
-	if !held {
+	i, ok := n.index[node]
+	if !ok {
 		return
 	}
-	select {
-	case <-ch:
-	case <-n.stop:
+	n.mu.Lock()
+	waiting, held := n.held[i]
+	if held {
+		delete(n.held, i)
+	}
+	n.mu.Unlock()
+	for _, fn := range waiting {
+		go fn()
 	}
 }
 
@@ -217,14 +215,15 @@ type outcome struct {
 	malformed *link.Malformed
 }
 
-// send offers req on our node's channel and follows it to its outcome;
-// tr, if not nil, notes its way.
-func (n *Net) send(node int32, req *link.AddHTLC, tr *trace) link.Result {
+// send offers req on our node's channel and follows it to its outcome,
+// which it gives to k; tr, if not nil, notes its way.
+func (n *Net) send(node int32, req *link.AddHTLC, tr *trace, k func(link.Result)) {
 	c, side, err := n.takeFirst(node, req)
 	if err != nil {
-		return link.Result{Local: err}
+		k(link.Result{Local: err})
+		return
 	}
-	return n.route(req, c, side, tr)
+	n.route(req, c, side, tr, k)
 }
 
 // takeFirst takes req's amount and a slot on our node's channel, or
@@ -244,21 +243,22 @@ func (n *Net) takeFirst(node int32, req *link.AddHTLC) (*chanState, int, error) 
 }
 
 // route follows an HTLC that holds side's balance on our channel c to its
-// outcome.
-func (n *Net) route(req *link.AddHTLC, c *chanState, side int, tr *trace) link.Result {
+// outcome, which it gives to k.
+func (n *Net) route(req *link.AddHTLC, c *chanState, side int, tr *trace, k func(link.Result)) {
 	in := &incoming{ch: n.scids[req.Channel], from: side, amount: req.Amount, expiry: req.Expiry,
 		hash: req.PaymentHash, onion: req.Onion[:], tr: tr}
 	if tr != nil {
 		tr.hops = append(tr.hops, traceHop{ch: in.ch, from: side, amount: req.Amount})
 	}
-	out := n.receive(c.nodes[1-side], in)
-	n.resolve(c, side, req.Amount, out.preimage != nil)
-	if out.preimage == nil && out.reason == nil && out.malformed == nil {
-		// A node could not encrypt its failure: an unreadable reason,
-		// which the payer reports as 202.
-		out.reason = []byte{}
-	}
-	return link.Result{Preimage: out.preimage, Reason: out.reason, Malformed: out.malformed}
+	n.receive(c.nodes[1-side], in, func(out outcome) {
+		n.resolve(c, side, req.Amount, out.preimage != nil)
+		if out.preimage == nil && out.reason == nil && out.malformed == nil {
+			// A node could not encrypt its failure: an unreadable
+			// reason, which the payer reports as 202.
+			out.reason = []byte{}
+		}
+		k(link.Result{Preimage: out.preimage, Reason: out.reason, Malformed: out.malformed})
+	})
 }
 
 // reserve takes amt from side's balance and one of its slots, or returns
@@ -294,46 +294,57 @@ func (n *Net) resolve(c *chanState, side int, amt graph.MilliSat, settled bool) 
 	n.inflight.Add(-1)
 }
 
-// wait sleeps for one hop's latency, unless the network is closing.
-func (n *Net) wait() {
+// latency draws one hop's latency.
+func (n *Net) latency() time.Duration {
 	d := n.opts.HopLatency
 	if j := n.opts.HopJitter; j > 0 {
 		n.rngMu.Lock()
 		d += time.Duration(n.rng.Int64N(int64(j)))
 		n.rngMu.Unlock()
 	}
-	n.sleep(d)
+	return d
 }
 
-// receive is what node does with an HTLC it gets: peel, then settle as the
-// destination or forward.
-func (n *Net) receive(node int32, in *incoming) outcome {
-	n.wait()
-	n.hold(node)
-	f := n.fault(node)
-	n.sleep(f.Delay)
+// receive is what node does with an HTLC it gets, after the hop's latency,
+// while the node is held and its fault's delay: peel, then settle as the
+// destination or forward. It gives the outcome to k.
+func (n *Net) receive(node int32, in *incoming, k func(outcome)) {
+	n.after(n.latency(), func() {
+		n.whenReleased(node, func() {
+			f := n.fault(node)
+			n.after(f.Delay, func() { n.process(node, in, f, k) })
+		})
+	})
+}
+
+// process is receive once the node takes the HTLC up, with its fault f.
+func (n *Net) process(node int32, in *incoming, f Fault, k func(outcome)) {
 	if f.Garbage {
-		return n.garbage()
+		k(n.garbage())
+		return
 	}
 	peeled, err := htlc.PeelOnion(in.onion, in.hash, n.keys[node])
 	if err != nil {
 		var pe *htlc.PeelError
-		if !errors.As(err, &pe) {
-			return outcome{}
-		}
-		if pe.SharedSecret == nil {
+		switch {
+		case !errors.As(err, &pe):
+			k(outcome{})
+		case pe.SharedSecret == nil:
 			// BADONION: update_fail_malformed_htlc to the previous node.
-			return outcome{malformed: &link.Malformed{Code: pe.Code, OnionHash: pe.OnionHash}}
+			k(outcome{malformed: &link.Malformed{Code: pe.Code, OnionHash: pe.OnionHash}})
+		default:
+			k(n.fail(*pe.SharedSecret, pe.Failure()))
 		}
-		return n.fail(*pe.SharedSecret, pe.Failure())
+		return
 	}
-	if f.NodeFailure {
-		return n.fail(peeled.SharedSecret, &lnwire.FailTemporaryNodeFailure{})
+	switch {
+	case f.NodeFailure:
+		k(n.fail(peeled.SharedSecret, &lnwire.FailTemporaryNodeFailure{}))
+	case peeled.Payload.Final:
+		n.settle(node, in, peeled, k)
+	default:
+		n.forward(node, in, peeled, k)
 	}
-	if peeled.Payload.Final {
-		return n.settle(node, in, peeled)
-	}
-	return n.forward(node, in, peeled)
 }
 
 // fail is a node failing an HTLC with msg, encrypted for the payer.
@@ -347,13 +358,14 @@ func (n *Net) fail(secret [32]byte, msg lnwire.FailureMessage) outcome {
 
 // forward runs a node's checks on the outgoing channel its payload names
 // (BOLT 4 failure messages, in LND's order of checks), offers the HTLC to
-// the next node and passes its outcome back, wrapped.
-func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome {
+// the next node and passes its outcome back to k, wrapped.
+func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion, k func(outcome)) {
 	p := peeled.Payload
 	secret := peeled.SharedSecret
 	ci, ok := n.scids[p.NextChannel]
 	if !ok {
-		return n.fail(secret, &lnwire.FailUnknownNextPeer{})
+		k(n.fail(secret, &lnwire.FailUnknownNextPeer{}))
+		return
 	}
 	c := &n.chans[ci]
 	side := -1
@@ -363,7 +375,8 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 		}
 	}
 	if side < 0 || n.fault(c.nodes[1-side]).Offline {
-		return n.fail(secret, &lnwire.FailUnknownNextPeer{})
+		k(n.fail(secret, &lnwire.FailUnknownNextPeer{}))
+		return
 	}
 	failRate := n.draw(n.fault(node).FailRate)
 	amt, height := p.AmountToForward, n.Height()
@@ -401,7 +414,8 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 	c.mu.Unlock()
 	if failure != nil {
 		// Sign outside the channel's lock: it is the slow part.
-		return n.fail(secret, failure(n.update(node, c.scid, side, pol, known)))
+		k(n.fail(secret, failure(n.update(node, c.scid, side, pol, known))))
+		return
 	}
 
 	next := &incoming{ch: ci, from: side, amount: amt, expiry: p.OutgoingCLTV, hash: in.hash, onion: peeled.Next[:], tr: in.tr}
@@ -411,8 +425,16 @@ func (n *Net) forward(node int32, in *incoming, peeled *htlc.PeeledOnion) outcom
 	if n.tamper != nil && *n.tamper == n.ids[node] {
 		next.onion[100] ^= 1 // inside the routing info: the next HMAC fails
 	}
-	out := n.receive(c.nodes[1-side], next)
-	n.resolve(c, side, amt, out.preimage != nil)
+	n.receive(c.nodes[1-side], next, func(out outcome) {
+		n.resolve(c, side, amt, out.preimage != nil)
+		k(n.passBack(secret, out))
+	})
+}
+
+// passBack is what a forwarding node whose shared secret with the payer is
+// secret sends back for the outcome out of the next hop: a preimage as it
+// is, a failure wrapped in its layer.
+func (n *Net) passBack(secret [32]byte, out outcome) outcome {
 	switch {
 	case out.preimage != nil:
 		return out

@@ -91,8 +91,8 @@ func fill(n *Net, b []byte) {
 // one that carries the whole total settles at once, releasing the
 // preimage and recording the delivery; others are held until the set is
 // complete or times out. It settles an invoice again if paid again, so a
-// double payment shows in the ground truth.
-func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome {
+// double payment shows in the ground truth. The outcome goes to k.
+func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion, k func(outcome)) {
 	p := peeled.Payload
 	height := n.Height()
 	n.invMu.RLock()
@@ -125,9 +125,10 @@ func (n *Net) settle(node int32, in *incoming, peeled *htlc.PeeledOnion) outcome
 		msg = details
 	}
 	if msg != nil {
-		return n.fail(peeled.SharedSecret, msg)
+		k(n.fail(peeled.SharedSecret, msg))
+		return
 	}
-	return n.collect(in, peeled.SharedSecret, total, inv.preimage)
+	n.collect(in, peeled.SharedSecret, total, inv.preimage, k)
 }
 
 // CancelInvoice makes the invoice's node forget it, as CLN's delinvoice

@@ -44,9 +44,9 @@ const DefaultMPPTimeout = 60 * time.Second
 type mppSet struct {
 	total graph.MilliSat
 	sum   graph.MilliSat
-	start int64 // unix nanoseconds on the network's clock: the first part
-	parts []chan bool
-	timer *time.Timer // wall clock only
+	start int64                // unix nanoseconds on the network's clock: the first part
+	parts []func(settled bool) // each held part's continuation
+	timer *time.Timer          // wall clock only
 	done  bool
 }
 
@@ -55,8 +55,10 @@ func (n *Net) deadline(s *mppSet) int64 { return s.start + int64(n.opts.MPPTimeo
 
 // collect is the destination's HTLC-set logic for a part that passed the
 // final node's checks: it settles the part (now, or when its set is
-// complete) or fails it, and returns the outcome.
-func (n *Net) collect(in *incoming, secret [32]byte, total graph.MilliSat, preimage [32]byte) outcome {
+// complete) or fails it, and gives the outcome to k. A part waiting for the
+// rest of its set is its continuation in the set, which the part that
+// completes the set, or the set's expiry, calls.
+func (n *Net) collect(in *incoming, secret [32]byte, total graph.MilliSat, preimage [32]byte, k func(outcome)) {
 	now := n.Now().UnixNano()
 	n.mppMu.Lock()
 	set := n.sets[in.hash]
@@ -65,16 +67,19 @@ func (n *Net) collect(in *incoming, secret [32]byte, total graph.MilliSat, preim
 		// loaded): this part was late for it too.
 		n.expire(in.hash, set)
 		n.mppMu.Unlock()
-		return n.fail(secret, &lnwire.FailMPPTimeout{})
+		k(n.fail(secret, &lnwire.FailMPPTimeout{}))
+		return
 	}
 	if set == nil {
 		if paid, ok := n.paid[in.hash]; ok && paid == total && in.amount < total {
 			n.mppMu.Unlock()
-			return n.deliver(in, preimage, false)
+			k(n.deliver(in, preimage, false))
+			return
 		}
 		if in.amount >= total {
 			n.mppMu.Unlock()
-			return n.deliver(in, preimage, true)
+			k(n.deliver(in, preimage, true))
+			return
 		}
 		set = &mppSet{total: total, start: now}
 		n.sets[in.hash] = set
@@ -85,10 +90,16 @@ func (n *Net) collect(in *incoming, secret [32]byte, total graph.MilliSat, preim
 		n.armTimer(in.hash, set)
 	} else if set.total != total {
 		n.mppMu.Unlock()
-		return n.fail(secret, lnwire.NewFailIncorrectDetails(lnwire.MilliSatoshi(in.amount), n.Height()))
+		k(n.fail(secret, lnwire.NewFailIncorrectDetails(lnwire.MilliSatoshi(in.amount), n.Height())))
+		return
 	}
-	ch := make(chan bool, 1)
-	set.parts = append(set.parts, ch)
+	set.parts = append(set.parts, func(settled bool) {
+		if !settled {
+			k(n.fail(secret, &lnwire.FailMPPTimeout{}))
+			return
+		}
+		k(n.deliver(in, preimage, false))
+	})
 	set.sum += in.amount
 	var settled *storeWrite
 	complete := set.sum >= set.total
@@ -106,35 +117,36 @@ func (n *Net) collect(in *incoming, secret [32]byte, total graph.MilliSat, preim
 		}
 	}
 	n.mppMu.Unlock()
-	if complete {
-		// The settlement is durable before any part releases the preimage.
-		if settled != nil {
-			if err := settled.wait(); err != nil {
-				n.broke(err)
+	if !complete {
+		select {
+		case <-n.stop:
+			// Close expired the sets it found; this one may have
+			// opened or grown since.
+			n.mppMu.Lock()
+			if !set.done {
+				n.expire(in.hash, set)
 			}
+			n.mppMu.Unlock()
+		default:
 		}
-		n.truthMu.Lock()
-		n.truthOf(in.hash).Settlements++
-		n.truthMu.Unlock()
-		for _, p := range set.parts {
-			p <- true
+		return
+	}
+	// The settlement is durable before any part releases the preimage.
+	if settled != nil {
+		if err := settled.wait(); err != nil {
+			n.broke(err)
 		}
 	}
-	var ok bool
-	select {
-	case ok = <-ch:
-	case <-n.stop:
-		n.mppMu.Lock()
-		if !set.done {
-			n.expire(in.hash, set)
-		}
-		n.mppMu.Unlock()
-		ok = <-ch
+	n.truthMu.Lock()
+	n.truthOf(in.hash).Settlements++
+	n.truthMu.Unlock()
+	// The other parts go on at once, each on a goroutine of its own; this
+	// one, the last of the set, on this one.
+	last := len(set.parts) - 1
+	for _, p := range set.parts[:last] {
+		go p(true)
 	}
-	if !ok {
-		return n.fail(secret, &lnwire.FailMPPTimeout{})
-	}
-	return n.deliver(in, preimage, false)
+	set.parts[last](true)
 }
 
 // deliver settles one part: the ground truth counts its amount and the
@@ -169,7 +181,19 @@ func (n *Net) expire(hash [32]byte, set *mppSet) {
 		n.store.submit(storeOp{kind: opDelete, key: keyHash(prefixSet, hash)})
 	}
 	for _, p := range set.parts {
-		p <- false
+		go p(false)
+	}
+}
+
+// expireWaiting fails the parts of every open set that has parts waiting
+// (Close): a set a restart loaded, with none of its parts back yet, stays.
+func (n *Net) expireWaiting() {
+	n.mppMu.Lock()
+	defer n.mppMu.Unlock()
+	for hash, set := range n.sets {
+		if len(set.parts) > 0 {
+			n.expire(hash, set)
+		}
 	}
 }
 

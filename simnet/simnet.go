@@ -247,8 +247,11 @@ type Net struct {
 	// so Reattach can answer after it.
 	linkID  map[htlcKey][]func(link.Result)
 	results map[htlcKey]link.Result
-	// held nodes keep every HTLC they receive until released.
-	held map[int32]chan struct{}
+	// held nodes keep every HTLC they receive, as the step that goes on
+	// with it, until released; timers are the steps waiting out a delay
+	// (park.go).
+	held   map[int32][]func()
+	timers map[*parked]struct{}
 	// faults are the misbehaving nodes (SetFault).
 	faults map[int32]Fault
 	// flow is the feasibility oracle's arcs and scratch, built on first
@@ -309,7 +312,8 @@ func New(real *graph.Graph, opts Options) (*Net, error) {
 		stop:     make(chan struct{}),
 		linkID:   make(map[htlcKey][]func(link.Result)),
 		results:  make(map[htlcKey]link.Result),
-		held:     make(map[int32]chan struct{}),
+		held:     make(map[int32][]func()),
+		timers:   make(map[*parked]struct{}),
 		faults:   make(map[int32]Fault),
 		real:     make(map[graph.NodeID]graph.NodeID, len(realIDs)),
 	}
@@ -565,6 +569,8 @@ func (n *Net) Close() error {
 		close(n.stop)
 	}
 	n.mu.Unlock()
+	n.unparkAll()
+	n.expireWaiting()
 	n.wg.Wait()
 	if n.store == nil {
 		return nil

@@ -164,6 +164,7 @@ func runRestartChild(dir string) (restartResult, error) {
 			if err := json.Unmarshal([]byte(l), &res); err != nil {
 				return res, fmt.Errorf("restart child: %w", err)
 			}
+			os.Stderr.Write(stderr.Bytes())
 			if res.Err != "" {
 				return res, fmt.Errorf("restart child: %s", res.Err)
 			}
@@ -440,6 +441,7 @@ func restartMeasure(dir string) (res restartResult) {
 	}
 	defer l.Close()
 	res.OpenMS = ms(time.Since(t1))
+	fmt.Fprintln(os.Stderr, "DBG open", res.OpenMS)
 	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: restartChannels(n),
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: &lockedRand{r: rand.NewChaCha8([32]byte{99})}, MaxHTLCs: s.MaxHTLCs})
 	if err != nil {

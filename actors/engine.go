@@ -279,6 +279,9 @@ func (e *Engine) nextID() uint64 {
 // end.
 func (e *Engine) recover(pending [][32]byte) {
 	defer close(e.recovered)
+	if recoveryHook != nil {
+		recoveryHook(e)
+	}
 	if !e.wakeAll(pending) {
 		return
 	}
@@ -293,6 +296,11 @@ func (e *Engine) recover(pending [][32]byte) {
 	}
 	e.wakeAll(hashes)
 }
+
+// recoveryHook, when set (by a test), runs before recovery spawns
+// anything: a test holds it to see the engine serve while recovery has
+// not reached a hash.
+var recoveryHook func(*Engine)
 
 // recoverAtOnce is how many actors recovery lets load at once.
 const recoverAtOnce = 16

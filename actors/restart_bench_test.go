@@ -44,8 +44,9 @@ var (
 const restartChildEnv = "PAYENGINE_RESTART_CHILD"
 
 // restartProfileEnv, set in the benchmark's environment, makes the
-// restarted process write a CPU profile of the restart to $it.cpu and a
-// heap profile at its end to $it.heap.
+// restarted process write a CPU profile of the restart to $it.cpu, a
+// heap profile when it has answered to $it.heap, and a CPU profile of
+// the rest of the recovery to $it.resume.cpu.
 const restartProfileEnv = "PAYENGINE_RESTART_PROFILE"
 
 // restartSeed is the simnet seed of the restart benchmark's network.
@@ -164,7 +165,6 @@ func runRestartChild(dir string) (restartResult, error) {
 			if err := json.Unmarshal([]byte(l), &res); err != nil {
 				return res, fmt.Errorf("restart child: %w", err)
 			}
-			os.Stderr.Write(stderr.Bytes())
 			if res.Err != "" {
 				return res, fmt.Errorf("restart child: %s", res.Err)
 			}
@@ -441,7 +441,6 @@ func restartMeasure(dir string) (res restartResult) {
 	}
 	defer l.Close()
 	res.OpenMS = ms(time.Since(t1))
-	fmt.Fprintln(os.Stderr, "DBG open", res.OpenMS)
 	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: restartChannels(n),
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: &lockedRand{r: rand.NewChaCha8([32]byte{99})}, MaxHTLCs: s.MaxHTLCs})
 	if err != nil {
@@ -476,6 +475,12 @@ func restartMeasure(dir string) (res restartResult) {
 	}
 
 	// Every pay in flight at the stop settles, once.
+	if prof := os.Getenv(restartProfileEnv); prof != "" {
+		if f, err := os.Create(prof + ".resume.cpu"); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	for deadline := time.Now().Add(10 * time.Minute); ; {
 		p, err := l.Pending()
 		if err != nil {

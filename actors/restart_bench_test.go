@@ -498,7 +498,7 @@ func restartMeasure(dir string) (res restartResult) {
 		}
 	}
 	for deadline := time.Now().Add(10 * time.Minute); ; {
-		p, err := l.Pending()
+		p, err := l.PendingHashes()
 		if err != nil {
 			return fail(err)
 		}
@@ -506,9 +506,9 @@ func restartMeasure(dir string) (res restartResult) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("%d attempts still pending after 10 minutes", len(p)))
+			return fail(fmt.Errorf("%d payments still pending after 10 minutes", len(p)))
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	res.ResumedMS = ms(time.Since(t1))
 	res.CPUMS = ms(procstat.CPUTime() - cpu0)

@@ -213,12 +213,12 @@ func (e *Engine) betweenRounds() ([][32]byte, error) {
 // looks at), so that it takes the pay up
 // before a caller is told where it stands: the answer is then the one it
 // would be once recovery got there.
-func (e *Engine) wakeBetweenRounds(p *messages.Payment) {
-	if p.Pay == nil || p.Status == messages.PaymentComplete || !e.recovering() ||
-		int64(p.CreatedAt) < e.opts.Clock().Add(-betweenRoundsWindow).Unix() {
+func (e *Engine) wakeBetweenRounds(r *payment.Record) {
+	if r == nil || r.Pay == nil || r.Status == payment.StatusComplete || !e.recovering() ||
+		r.CreatedAt.Unix() < e.opts.Clock().Add(-betweenRoundsWindow).Unix() {
 		return
 	}
-	if _, err := e.wake(p.PaymentHash); err != nil {
+	if _, err := e.wake(r.Hash); err != nil {
 		e.logger().Warn("actors: waking a pay between rounds", "err", err)
 	}
 }

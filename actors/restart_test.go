@@ -363,3 +363,61 @@ func TestEngineServesWhileRecovering(t *testing.T) {
 		t.Fatalf("%d attempts still pending", len(p))
 	}
 }
+
+// Issue 14: recovery takes up more pays in flight than it lets load at
+// once (recoverAtOnce), group after group: every one is found again and
+// settles once, nothing is sent again, and recovery ends.
+func TestEngineRecoversManyInFlight(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	bolts := r.invoices(t, 3*recoverAtOnce+5, 30_000)
+	if len(bolts) < 2*recoverAtOnce+1 {
+		t.Fatalf("only %d destinations", len(bolts))
+	}
+	var hashes [][32]byte
+	for _, b := range bolts {
+		inv, _ := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
+		hashes = append(hashes, inv.PaymentHash)
+		if err := r.n.Hold(inv.Payee); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, len(bolts))
+	for _, b := range bolts {
+		go func() {
+			r.e.Pay(ctx, PayRequest{Bolt11: b, Params: payment.DefaultPayParams()}) // cut short by the stop
+			done <- struct{}{}
+		}()
+	}
+	waitFor(t, func() bool { p, _ := r.l.Pending(); return len(p) == len(bolts) && r.n.InFlight() == len(bolts) })
+	r.e.Stop()
+	r.l.Close()
+	cancel()
+	for range bolts {
+		<-done
+	}
+	for _, b := range bolts {
+		inv, _ := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
+		r.n.Release(inv.Payee)
+	}
+
+	r.l, r.e = startEngine(t, r.n, r.dir)
+	select {
+	case <-r.e.Recovered():
+	case <-time.After(20 * time.Second):
+		t.Fatal("recovery did not end")
+	}
+	waitFor(t, func() bool { p, _ := r.l.PendingHashes(); return len(p) == 0 && r.e.Live() == 0 })
+	for _, h := range hashes {
+		ps, err := r.e.ListPays("", &h)
+		if err != nil || len(ps) != 1 || ps[0].Status != payment.StatusComplete {
+			t.Fatalf("%x after recovery: %+v %v", h, ps, err)
+		}
+		if d := r.n.Delivered(h); d.Settlements != 1 {
+			t.Fatalf("%x settled %d times", h, d.Settlements)
+		}
+		if atts := r.attempts(t, h); len(atts) != 1 {
+			t.Fatalf("%x: %d attempts: sent again", h, len(atts))
+		}
+	}
+}

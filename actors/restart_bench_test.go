@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,16 +65,14 @@ func TestMain(m *testing.M) {
 // node for the restarted process: the network's parameters and what to
 // ask.
 type restartSetup struct {
-	Graph      string
-	MaxHTLCs   int
-	Capacity   uint64
-	Listed     [32]byte   // a complete payment of the history
-	Preimage   [32]byte   // its preimage
-	Pending    [][32]byte // the pays in flight at the stop
-	Dest       graph.NodeID
-	Payments   int
-	Created    time.Time
-	SetupNotes string
+	Graph    string
+	MaxHTLCs int
+	Capacity uint64
+	Listed   [32]byte   // a complete payment of the history
+	Preimage [32]byte   // its preimage
+	Pending  [][32]byte // the pays in flight at the stop
+	Dest     graph.NodeID
+	Payments int
 }
 
 // restartResult is what the restarted process measured.
@@ -94,7 +93,8 @@ type restartResult struct {
 // a durable simnet that resumes them at its restart. In a fresh process
 // (this test binary again), it loads the network, then opens the ledger,
 // starts the engine, lists one payment of the history (listpays of its
-// hash) and pays a new invoice over simnet until it settles: restart-ms is
+// hash) and one of those in flight (pending, recovery has not reached it)
+// and pays a new invoice over simnet until it settles: restart-ms is
 // that wall clock, from ledger open to pay answered (network-ms, loading
 // simnet, comes before it and is not in it; cpu-ms is the process's CPU
 // time from the network load to the end of the recovery), rss-MiB the
@@ -213,7 +213,6 @@ func buildStoppedNode(b *testing.B, dir string) error {
 		return err
 	}
 	defer l.Close()
-	s.Created = n.Now()
 
 	// The history, older than the pays in flight: one payment every
 	// 8 s (about 92 days for a million), up to a minute before.
@@ -472,6 +471,12 @@ func restartMeasure(dir string) (res restartResult) {
 		return fail(fmt.Errorf("listpays of a complete payment: %+v", pays))
 	}
 	res.ListMS = ms(time.Since(t1))
+	// A pay in flight at the stop that recovery reaches last (it goes in
+	// hash order) shows pending: its row says so until its actor ends it.
+	last := slices.MaxFunc(s.Pending, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	if pays, err := e.ListPays("", &last); err != nil || len(pays) != 1 || pays[0].Status != payment.StatusPending {
+		return fail(fmt.Errorf("listpays of a pay in flight at the stop: %+v %v", pays, err))
+	}
 	rec, err := e.Pay(context.Background(), PayRequest{Bolt11: bolt, Params: payment.DefaultPayParams()})
 	if err != nil || rec.Status != payment.StatusComplete {
 		return fail(fmt.Errorf("pay after the restart: %+v %v", rec, err))

@@ -80,7 +80,9 @@ func (e *Engine) claimGate(ctx context.Context, hash [32]byte, inv *payment.Invo
 	}
 	e.out.hold(hash)
 	release = func() { e.out.unhold(hash) }
-	if rec, _ := e.record(hash); rec != nil && (rec.Status != payment.StatusFailed || e.paying(hash)) {
+	rec, _ := e.record(hash)
+	e.wakeBetweenRounds(rec)
+	if rec != nil && (rec.Status != payment.StatusFailed || e.paying(hash)) {
 		// Ours already: sent under our claim, which still stands.
 		return nil, release, nil
 	}
@@ -230,6 +232,7 @@ func (e *Engine) writeOutcome(hash [32]byte) (done bool, err error) {
 		err = e.opts.Claims.Complete(ctx, hash, *rec.Preimage)
 		return err == nil || errors.Is(err, ErrClaimFinal), err
 	}
+	e.wakeBetweenRounds(rec)
 	if rec != nil && (rec.Status == payment.StatusPending || e.paying(hash)) {
 		return false, nil
 	}

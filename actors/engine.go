@@ -112,6 +112,13 @@ type Engine struct {
 	peers    map[graph.SCID]*actor.PID
 	channels map[graph.NodeID][]graph.SCID
 
+	// recovered is closed when the start's recovery has spawned the
+	// actor of every payment it takes up; loaded gets a token (when
+	// there is room) each time an actor has read its state, which
+	// recovery waits for to spawn no faster than actors load.
+	recovered chan struct{}
+	loaded    chan struct{}
+
 	paymentProps *actor.Props // one for all payment actors
 	knowledge    *graph.Knowledge
 	out          *outbox // claims' outcomes to write (Options.Claims)
@@ -127,7 +134,8 @@ func Start(opts Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{}), live: map[[32]byte]*liveActor{}}
+	e := &Engine{opts: opts, sys: NewSystem(opts.Logger), stopped: make(chan struct{}), live: map[[32]byte]*liveActor{},
+		recovered: make(chan struct{}), loaded: make(chan struct{}, 2*recoverAtOnce)}
 	e.waiting = map[*asyncAnswer]struct{}{}
 	k, err := loadKnowledge(opts)
 	if err != nil {
@@ -148,11 +156,13 @@ func Start(opts Options) (*Engine, error) {
 		NoOnion: !link.WantsOnion(opts.Link),
 	}
 	e.paymentProps = PaymentProps(&e.deps)
-	if err := e.recover(); err != nil {
+	pending, err := e.opts.Ledger.PendingHashes()
+	if err != nil {
 		e.sys.Shutdown()
-		return nil, err
+		return nil, fmt.Errorf("actors: recovery: %w", err)
 	}
 	e.out = newOutbox()
+	go e.recover(pending)
 	e.startOutbox()
 	return e, nil
 }
@@ -262,28 +272,107 @@ func (e *Engine) nextID() uint64 {
 	return binary.LittleEndian.Uint64(b[:]) &^ (1 << 63)
 }
 
-// recover spawns the payment actor of every attempt the ledger says is in
-// flight; each asks the link what became of its HTLC, and nothing is sent
-// again. Then those of the pays that had no attempt out
-// (recoverBetweenRounds).
-func (e *Engine) recover() error {
-	pending, err := e.opts.Ledger.Pending()
+// recover spawns, in the background, the payment actor of every hash
+// with an attempt the ledger says is in flight (pending, read by Start);
+// each asks the link what became of its HTLC, and nothing is sent again.
+// Then those of the pays that had no attempt out (recoverBetweenRounds).
+// It spawns recoverAtOnce at a time and waits for them to load, so that
+// a start with thousands in flight serves new calls at once: a call
+// about a hash not yet taken up spawns its actor itself, which loads the
+// same state from the ledger (and ListPays wakes a pay between rounds
+// before it answers, see wakeBetweenRounds). recovered is closed at the
+// end.
+func (e *Engine) recover(pending [][32]byte) {
+	defer close(e.recovered)
+	if recoveryHook != nil {
+		recoveryHook(e)
+	}
+	if !e.wakeAll(pending) {
+		return
+	}
+	hashes, err := e.betweenRounds()
 	if err != nil {
-		return fmt.Errorf("actors: recovery: %w", err)
-	}
-	for i := range pending {
-		if _, err := e.acquire(pending[i].PaymentHash); err != nil {
-			return fmt.Errorf("actors: recovery: %w", err)
+		select {
+		case <-e.stopped:
+		default:
+			e.logger().Error("actors: recovery", "err", err)
 		}
-		e.release(pending[i].PaymentHash)
+		return
 	}
-	return e.recoverBetweenRounds()
+	e.wakeAll(hashes)
+}
+
+// recoveryHook, when set (by a test), runs before recovery spawns
+// anything: a test holds it to see the engine serve while recovery has
+// not reached a hash.
+var recoveryHook func(*Engine)
+
+// recoverAtOnce is how many actors recovery lets load at once.
+const recoverAtOnce = 16
+
+// wakeAll spawns the actor of each hash that has none running,
+// recoverAtOnce at a time, waiting for each group to load; false if the
+// engine stopped.
+func (e *Engine) wakeAll(hashes [][32]byte) bool {
+	for i := 0; i < len(hashes); {
+		n := 0
+		for ; i < len(hashes) && n < recoverAtOnce; i++ {
+			spawned, err := e.wake(hashes[i])
+			if err != nil {
+				return false
+			}
+			if spawned {
+				n++
+			}
+		}
+		for ; n > 0; n-- {
+			select {
+			case <-e.loaded:
+			case <-e.stopped:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// wake spawns the hash's actor if none runs, and lets it be: it loads,
+// takes up what the ledger says is under way, and stops when idle. It
+// reports whether it spawned one.
+func (e *Engine) wake(hash [32]byte) (bool, error) {
+	_, spawned, err := e.hold(hash)
+	if err != nil {
+		return false, fmt.Errorf("actors: recovery: %w", err)
+	}
+	e.release(hash)
+	return spawned, nil
+}
+
+// Recovered returns a channel closed once the start's recovery has taken
+// up every payment that was under way at the stop (each then runs in
+// its actor until it ends).
+func (e *Engine) Recovered() <-chan struct{} { return e.recovered }
+
+// recovering reports whether the start's recovery is still under way.
+func (e *Engine) recovering() bool {
+	select {
+	case <-e.recovered:
+		return false
+	default:
+		return true
+	}
 }
 
 // load reads a hash's state from the ledger for its starting actor: the
 // record, the attempt in flight if any, the highest attempt number, the
 // pay to resume, and the sendpay parts.
 func (e *Engine) load(hash [32]byte) (PaymentState, error) {
+	defer func() {
+		select {
+		case e.loaded <- struct{}{}:
+		default: // recovery has as many as it can wait for
+		}
+	}()
 	var st PaymentState
 	rec, groups, parts, err := e.rows(hash)
 	st.Groups, st.SendParts = groups, parts
@@ -341,6 +430,7 @@ func (e *Engine) Stop() {
 			go w.end(nil, fmt.Errorf("actors: payment %x: %w", w.hash, ErrStopped))
 		}
 		e.sys.Shutdown()
+		<-e.recovered // it stops spawning at once
 		e.saveKnowledge()
 	})
 }
@@ -353,25 +443,31 @@ var ErrStopped = errors.New("actors: engine stopped")
 // running, and holds it for the caller until release: two callers of one
 // hash meet one actor.
 func (e *Engine) acquire(hash [32]byte) (*actor.PID, error) {
+	pid, _, err := e.hold(hash)
+	return pid, err
+}
+
+// hold is acquire, and says whether it spawned the actor.
+func (e *Engine) hold(hash [32]byte) (*actor.PID, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if l, ok := e.live[hash]; ok {
 		l.calls++
-		return l.pid, nil
+		return l.pid, false, nil
 	}
 	select {
 	case <-e.stopped:
-		return nil, ErrStopped
+		return nil, false, ErrStopped
 	default:
 	}
 	e.runs++
 	name := PaymentName(hash, e.runs)
 	pid, err := e.sys.Root.SpawnNamed(e.paymentProps, name)
 	if err != nil {
-		return nil, fmt.Errorf("actors: spawn payment %s: %w", name, err)
+		return nil, false, fmt.Errorf("actors: spawn payment %s: %w", name, err)
 	}
 	e.live[hash] = &liveActor{pid: pid, calls: 1}
-	return pid, nil
+	return pid, true, nil
 }
 
 // release ends a caller's hold on the hash's actor; the last one out asks

@@ -137,6 +137,7 @@ func (e *Engine) ListPays(bolt11 string, hash *[32]byte) ([]Pay, error) {
 		r := fromPayment(&rows[i])
 		paying := false
 		if r.Status == payment.StatusFailed {
+			e.wakeBetweenRounds(r)
 			if paying = e.paying(r.Hash); !paying {
 				// The row was read before the question: a pay that was
 				// between attempts then may have ended since, and its

@@ -183,30 +183,42 @@ func resumeInParts(rec *payment.Record, pending []messages.Attempt) bool {
 // killed between rounds (no part out, so not in the pending index).
 const betweenRoundsWindow = 24 * time.Hour
 
-// recoverBetweenRounds starts the actor of every pay made in the last
+// betweenRounds returns the hashes of every pay made in the last
 // betweenRoundsWindow whose row still carries its run (pending, or failed
-// between two attempts) and has no attempt out: a pay in parts killed
-// between rounds, or a single-path pay killed between attempts, which its
-// actor takes up (or ends, past retry_for). A row with an attempt out has
-// its actor running already.
-func (e *Engine) recoverBetweenRounds() error {
+// between two attempts): a pay in parts killed between rounds, or a
+// single-path pay killed between attempts, which its actor takes up (or
+// ends, past retry_for) once recovery wakes it. A row with an attempt out
+// has its actor running already, and waking it again changes nothing.
+func (e *Engine) betweenRounds() ([][32]byte, error) {
 	from := e.opts.Clock().Add(-betweenRoundsWindow)
 	if from.Unix() < 0 {
 		from = time.Unix(0, 0)
 	}
 	rows, err := e.opts.Ledger.ListByCreated(persistence.CursorAt(uint64(from.Unix()), [32]byte{}, 0), 0)
 	if err != nil {
-		return fmt.Errorf("actors: recovery: %w", err)
+		return nil, fmt.Errorf("actors: recovery: %w", err)
 	}
+	var out [][32]byte
 	for i := range rows {
-		p := &rows[i]
-		if p.Pay == nil || p.Status == messages.PaymentComplete {
-			continue
+		if p := &rows[i]; p.Pay != nil && p.Status != messages.PaymentComplete {
+			out = append(out, p.PaymentHash)
 		}
-		if _, err := e.acquire(p.PaymentHash); err != nil {
-			return fmt.Errorf("actors: recovery: %w", err)
-		}
-		e.release(p.PaymentHash)
 	}
-	return nil
+	return out, nil
+}
+
+// wakeBetweenRounds spawns, while the start's recovery is under way, the
+// actor of a pay that a stop may have left between rounds (its row
+// failed, or pending, and carrying its run, made in the window recovery
+// looks at), so that it takes the pay up
+// before a caller is told where it stands: the answer is then the one it
+// would be once recovery got there.
+func (e *Engine) wakeBetweenRounds(r *payment.Record) {
+	if r == nil || r.Pay == nil || r.Status == payment.StatusComplete || !e.recovering() ||
+		r.CreatedAt.Unix() < e.opts.Clock().Add(-betweenRoundsWindow).Unix() {
+		return
+	}
+	if _, err := e.wake(r.Hash); err != nil {
+		e.logger().Warn("actors: waking a pay between rounds", "err", err)
+	}
 }

@@ -279,3 +279,145 @@ func targetWithAnotherWayIn(t *testing.T, r *engineRig) payTarget {
 		return err == nil
 	})
 }
+
+// Issue 14: a start takes up what was in flight in the background, so a
+// call may come about a hash recovery has not reached yet. With recovery
+// held back: listpays of a pay in flight at the stop shows it pending,
+// and of a pay killed between attempts shows it pending too (not its
+// failed row: listpays wakes its actor, which takes the pay up);
+// waitsendpay of the first gets its settlement, once; a pay of the
+// second is told it is in progress (200) or that it is complete, and it
+// completes, once; then
+// recovery, let go, finds nothing more to do.
+func TestEngineServesWhileRecovering(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	inFlight := r.invoices(t, 1, 30_000)[0]
+	fly, _ := htlc.Decode(inFlight, htlc.DecodeOptions{Network: htlc.Regtest})
+	if err := r.n.Hold(fly.Payee); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.e.Pay(ctx, PayRequest{Bolt11: inFlight, Params: payment.DefaultPayParams()}) // cut short by the stop
+	}()
+	waitFor(t, func() bool { p, _ := r.l.Pending(); return len(p) == 1 && r.n.InFlight() > 0 })
+	tg := targetWithAnotherWayIn(t, r)
+	r.e.Stop()
+	cancel()
+	<-done
+	killedBetweenAttempts(t, r, tg, r.n.Now())
+	r.l.Close()
+
+	hold := make(chan struct{})
+	recoveryHook = func(e *Engine) {
+		select {
+		case <-hold:
+		case <-e.stopped:
+		}
+	}
+	t.Cleanup(func() { recoveryHook = nil })
+	r.l, r.e = startEngine(t, r.n, r.dir)
+	ps, err := r.e.ListPays(inFlight, nil)
+	if err != nil || len(ps) != 1 || ps[0].Status != payment.StatusPending {
+		t.Fatalf("listpays of the pay in flight, before recovery: %+v %v", ps, err)
+	}
+	ps, err = r.e.ListPays(tg.bolt11, nil)
+	if err != nil || len(ps) != 1 || ps[0].Status != payment.StatusPending {
+		t.Fatalf("listpays of the pay between attempts, before recovery: %+v %v", ps, err)
+	}
+	r.n.Release(fly.Payee)
+	rec, err := r.e.WaitSendPay(context.Background(), fly.PaymentHash, nil)
+	if err != nil || rec.Status != payment.StatusComplete {
+		t.Fatalf("waitsendpay of the pay in flight, before recovery: %+v %v", rec, err)
+	}
+	// A pay of a hash whose pay is at work is Core Lightning's 200 (as it
+	// was when recovery took everything up before the start returned),
+	// or the completed record if the resumed pay got there first.
+	rec, err = r.e.Pay(context.Background(), PayRequest{Bolt11: tg.bolt11, Params: payment.DefaultPayParams()})
+	if code(err) != payment.CodeInProgress && (err != nil || rec.Status != payment.StatusComplete) {
+		t.Fatalf("pay of the pay between attempts, before recovery: %+v %v", rec, err)
+	}
+	waitFor(t, func() bool {
+		ps, _ := r.e.ListPays(tg.bolt11, nil)
+		return len(ps) == 1 && ps[0].Status == payment.StatusComplete
+	})
+	select {
+	case <-r.e.Recovered():
+		t.Fatal("recovery ended while held")
+	default:
+	}
+	close(hold)
+	<-r.e.Recovered()
+	waitFor(t, func() bool { return r.e.Live() == 0 })
+	for _, h := range [][32]byte{fly.PaymentHash, tg.inv.PaymentHash} {
+		if d := r.n.Delivered(h); d.Settlements != 1 {
+			t.Fatalf("%x settled %d times", h, d.Settlements)
+		}
+		if atts := r.attempts(t, h); atts[len(atts)-1].Status != messages.AttemptSettled {
+			t.Fatalf("%x: attempts %+v", h, atts)
+		}
+	}
+	if p, _ := r.l.Pending(); len(p) != 0 {
+		t.Fatalf("%d attempts still pending", len(p))
+	}
+}
+
+// Issue 14: recovery takes up more pays in flight than it lets load at
+// once (recoverAtOnce), group after group: every one is found again and
+// settles once, nothing is sent again, and recovery ends.
+func TestEngineRecoversManyInFlight(t *testing.T) {
+	r := newEngineRig(t, sub300)
+	bolts := r.invoices(t, 3*recoverAtOnce+5, 30_000)
+	if len(bolts) < 2*recoverAtOnce+1 {
+		t.Fatalf("only %d destinations", len(bolts))
+	}
+	var hashes [][32]byte
+	for _, b := range bolts {
+		inv, _ := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
+		hashes = append(hashes, inv.PaymentHash)
+		if err := r.n.Hold(inv.Payee); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, len(bolts))
+	for _, b := range bolts {
+		go func() {
+			r.e.Pay(ctx, PayRequest{Bolt11: b, Params: payment.DefaultPayParams()}) // cut short by the stop
+			done <- struct{}{}
+		}()
+	}
+	waitFor(t, func() bool { p, _ := r.l.Pending(); return len(p) == len(bolts) && r.n.InFlight() == len(bolts) })
+	r.e.Stop()
+	r.l.Close()
+	cancel()
+	for range bolts {
+		<-done
+	}
+	for _, b := range bolts {
+		inv, _ := htlc.Decode(b, htlc.DecodeOptions{Network: htlc.Regtest})
+		r.n.Release(inv.Payee)
+	}
+
+	r.l, r.e = startEngine(t, r.n, r.dir)
+	select {
+	case <-r.e.Recovered():
+	case <-time.After(20 * time.Second):
+		t.Fatal("recovery did not end")
+	}
+	waitFor(t, func() bool { p, _ := r.l.PendingHashes(); return len(p) == 0 && r.e.Live() == 0 })
+	for _, h := range hashes {
+		ps, err := r.e.ListPays("", &h)
+		if err != nil || len(ps) != 1 || ps[0].Status != payment.StatusComplete {
+			t.Fatalf("%x after recovery: %+v %v", h, ps, err)
+		}
+		if d := r.n.Delivered(h); d.Settlements != 1 {
+			t.Fatalf("%x settled %d times", h, d.Settlements)
+		}
+		if atts := r.attempts(t, h); len(atts) != 1 {
+			t.Fatalf("%x: %d attempts: sent again", h, len(atts))
+		}
+	}
+}

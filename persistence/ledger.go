@@ -295,6 +295,29 @@ func (l *Ledger) Pending() ([]messages.Attempt, error) {
 	return out, err
 }
 
+// PendingHashes returns the payment hash of every attempt whose status is
+// pending, each once, in hash order, from one consistent snapshot: what
+// Pending gives without reading the attempts, so that a start with
+// thousands in flight reads only the index.
+func (l *Ledger) PendingHashes() ([][32]byte, error) {
+	var out [][32]byte
+	err := l.reading(func() error {
+		snap := l.db.NewSnapshot()
+		defer snap.Close()
+		return scan(snap, []byte{prefixPending}, func(k, _ []byte) (bool, error) {
+			hash, _, _, err := parseAttemptKey(k)
+			if err != nil {
+				return false, err
+			}
+			if len(out) == 0 || out[len(out)-1] != hash {
+				out = append(out, hash)
+			}
+			return true, nil
+		})
+	})
+	return out, err
+}
+
 // ListByCreated returns up to limit payments (all if limit <= 0) at or after
 // start in created-time order: by CreatedAt, then hash, then group id. To
 // read the next page, pass CursorAt(last.CreatedAt, last.PaymentHash,

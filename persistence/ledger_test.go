@@ -86,6 +86,42 @@ func TestPendingIndexFollowsAttemptStatus(t *testing.T) {
 	}
 }
 
+// PendingHashes names each hash with an attempt pending once, in hash
+// order, and follows the index as Pending does.
+func TestPendingHashes(t *testing.T) {
+	l := openT(t, t.TempDir(), nil)
+	defer l.Close()
+	hashes := func() [][32]byte {
+		t.Helper()
+		hs, err := l.PendingHashes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hs
+	}
+	a := func(hash, group, part uint64, st messages.AttemptStatus) messages.Attempt {
+		at := fullAttempt(hash, part, st)
+		at.GroupID = group
+		return at
+	}
+	write(t, l, &Batch{Attempts: []messages.Attempt{
+		a(3, 0, 1, messages.AttemptPending), a(3, 0, 2, messages.AttemptPending), a(3, 1, 1, messages.AttemptPending),
+		a(1, 0, 1, messages.AttemptPending), a(2, 0, 1, messages.AttemptSettled),
+	}})
+	want := [][32]byte{hashOf(1), hashOf(3)} // hashOf puts the number first, big-endian
+	if got := hashes(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("PendingHashes = %x, want %x", got, want)
+	}
+	write(t, l, &Batch{Attempts: []messages.Attempt{a(1, 0, 1, messages.AttemptFailed)}})
+	if got := hashes(); !reflect.DeepEqual(got, [][32]byte{hashOf(3)}) {
+		t.Fatalf("after hash 1's attempt failed: %x", got)
+	}
+	l.Close()
+	if _, err := l.PendingHashes(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("PendingHashes after Close = %v, want ErrClosed", err)
+	}
+}
+
 func TestListByCreatedOrderAndPages(t *testing.T) {
 	l := openT(t, t.TempDir(), nil)
 	defer l.Close()

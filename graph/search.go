@@ -66,6 +66,8 @@ type query struct {
 	fuzz     float64 // fraction, 0..1
 	seed     Seed
 	zeroSeed bool                // seed is the zero Seed, whose hashes the edges carry
+	reuse    bool                // GetRouteParams.Reuse: search with a kept bound
+	tab      []float64           // with reuse and a seed not zero: its channel hashes
 	exclHalf map[uint32]struct{} // from Exclude
 	exclNode map[uint32]struct{}
 	avoid    *AvoidSet // from Avoid
@@ -100,8 +102,22 @@ type workspace struct {
 	gen     uint32
 	// h is, per node, a lower bound on the cost still to pay from that node
 	// back to the source (A*); math.MaxUint64 where the source cannot reach.
-	h     []uint64
+	h []uint64
+	// hc, when set, replaces h: a kept bound (keptBound) in 32 bits,
+	// math.MaxUint32 where the source cannot reach.
+	hc    []uint32
 	rheap radixHeap
+}
+
+// bound returns the A* bound of node n (see h).
+func (w *workspace) bound(n uint32) uint64 {
+	if w.hc == nil {
+		return w.h[n]
+	}
+	if v := w.hc[n]; v != math.MaxUint32 {
+		return uint64(v)
+	}
+	return math.MaxUint64
 }
 
 func (g *Graph) getWorkspace() *workspace {
@@ -117,6 +133,7 @@ func (g *Graph) getWorkspace() *workspace {
 
 func (g *Graph) putWorkspace(w *workspace) {
 	w.reset()
+	w.hc = nil
 	g.pool.Put(w)
 }
 
@@ -203,6 +220,9 @@ func (q *query) scale(g *Graph, w *workspace, e *edge, zeroHash float64) float64
 		return scaleOf(zeroHash, q.fuzz)
 	}
 	c := e.half >> 1
+	if q.tab != nil {
+		return scaleOf(q.tab[c], q.fuzz)
+	}
 	if w.fuzzSet[c] != w.gen {
 		w.fuzzVal[c] = fuzzScale(&q.seed, g.chans[c].scid, q.fuzz)
 		w.fuzzSet[c] = w.gen
@@ -342,7 +362,7 @@ func (p *pass) addLabel(node uint32, s state, edge, parent int32) {
 	li := int32(len(w.labels))
 	w.labels = append(w.labels, label{
 		amt: s.amt, total: s.total, risk: s.risk, cost: s.cost, hops: s.hops,
-		key: s.cost + w.h[node], node: node, edge: edge, parent: parent, next: w.head[node],
+		key: s.cost + w.bound(node), node: node, edge: edge, parent: parent, next: w.head[node],
 	})
 	w.head[node] = li
 	p.push(li)
@@ -379,10 +399,10 @@ func (p *pass) run() int32 {
 				continue
 			}
 			n, ok := q.step(s, e, q.scale(g, w, e, g.inHash[ei]))
-			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.h[e.from] == math.MaxUint64 {
+			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.bound(e.from) == math.MaxUint64 {
 				continue // a label that can never reach the source
 			}
-			if p.safe && (n.cost+w.h[e.from] > p.bound || w.onPath(li, e.from)) {
+			if p.safe && (n.cost+w.bound(e.from) > p.bound || w.onPath(li, e.from)) {
 				continue
 			}
 			// The candidate's path is li's plus e.from, which ends every
@@ -438,8 +458,12 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	w := g.getWorkspace()
 	defer g.putWorkspace(w)
 	w.gen++ // the fuzz cache is per query: seed and percent vary
-	g.lowerBounds(q, w)
-	if w.h[q.dst] == math.MaxUint64 {
+	if q.reuse {
+		w.hc = g.keptBound(q)
+	} else {
+		g.lowerBounds(q, w)
+	}
+	if w.bound(q.dst) == math.MaxUint64 {
 		return found{}, false // the source reaches nothing that reaches it
 	}
 	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64}

@@ -16,7 +16,7 @@ type PolicyUpdate struct {
 // searches under way on it go on undisturbed. Nodes and channels are
 // shared with g; only the policies and the search arrays are new.
 func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
-	ng := &Graph{ids: g.ids, aliases: g.aliases, index: g.index, chans: g.chans, byscid: g.byscid, layout: g.layout}
+	ng := &Graph{ids: g.ids, aliases: g.aliases, index: g.index, chans: g.chans, byscid: g.byscid, layout: g.layout, seeds: g.seeds}
 	ng.policy = append([]Policy(nil), g.policy...)
 	ng.known = append([]bool(nil), g.known...)
 	applied := 0

@@ -1,0 +1,232 @@
+package graph
+
+import (
+	"math"
+	"sync"
+)
+
+// Kept bounds: what a caller that searches from one source again and again
+// (pay, from our node) saves by asking with GetRouteParams.Reuse.
+//
+// The A* bound of a one-off search (lowerBounds) is cut short after a few
+// hundred nodes, and for a fresh seed it hashes every channel it meets:
+// most of a search's time. A search with Reuse instead takes a bound
+// computed once over the whole graph and kept with the snapshot, so it is
+// both tighter and free: on mainnet from our node, pass 1 scans a fraction
+// of the labels (see BenchmarkPayRoute). The bound is computed for
+// (source, seed, amount bucket, riskfactor, riskbias, fuzz); it stays a
+// lower bound for every search of that key:
+//   - every channel's bound weight grows with the amount, so a bound for the
+//     bucket's amount, at most the payment's, is at most the payment's;
+//   - a bound ignoring exclusions is at most one that honours them, as is
+//     one that keeps channels too small for the payment but not the bucket;
+//   - with the exact per-channel fuzz of the seed it is as tight as a
+//     seed's bound gets (a bound with every channel's least scale, 1-fuzz,
+//     made pass 1 scan 5 to 10 times as many labels on mainnet).
+//
+// A seed's channel hashes depend on the scids only, so they are kept per
+// layout (shared by every snapshot WithPolicies makes); bounds depend on
+// the policies, so each snapshot has its own, and a new snapshot starts
+// empty. Both are bounded (least recently used go first), and the route a
+// search returns does not depend on what is kept: with Reuse it always
+// uses the full bound of its key, computed again if it was dropped.
+
+const (
+	// keptSeeds is how many seeds' channel hashes a layout keeps: 8 bytes
+	// a channel, 0.4 MB each on mainnet.
+	keptSeeds = 16
+	// keptBoundBytes bounds one snapshot's kept bounds: 4 bytes a node,
+	// 69 KB each on mainnet, so about 170 of them.
+	keptBoundBytes = 12 << 20
+	// bucketsPerOctave is how finely amounts are bucketed: a bound is
+	// computed for the bucket's least amount, within 2^(1/4) of the
+	// payment's.
+	bucketsPerOctave = 4
+)
+
+// boundSlack is what each channel's bound weight leaves out for rounding:
+// a fuzzed fee trunc(Fee(a)*s), with Fee(a) > base + a*ppm/1e6 - 1, is
+// more than (base + a*ppm/1e6)*s - s - 1, and the truncated risk more than
+// its real value less 1; s is at most 2.
+const boundSlack = 4
+
+// boundInc is a lower bound on what a route's cost grows by over e when the
+// amount it carries there is at least the one perMsat and rfAmt were
+// computed for (see lowerBounds).
+func boundInc(e *edge, scale, perMsat, bias, rfAmt float64) uint64 {
+	if inc := (float64(e.base)+float64(e.ppm)*perMsat)*scale + bias + rfAmt*float64(e.delay) - boundSlack; inc > 0 {
+		return uint64(inc) // far below 2^63: amounts and fees are bounded
+	}
+	return 0
+}
+
+// seedTables keeps the fuzz hashes of the seeds searches reuse, per
+// channel index, for one layout.
+type seedTables struct {
+	mu     sync.Mutex
+	tick   uint64
+	tables map[Seed]*seedTable
+}
+
+type seedTable struct {
+	once sync.Once
+	hash []float64 // per channel index: fuzzHash(seed, scid)
+	used uint64    // tick of the last use, under seedTables.mu
+}
+
+// table returns seed's hash of every channel of g's layout, computing it
+// on first use.
+func (s *seedTables) table(g *Graph, seed *Seed) []float64 {
+	s.mu.Lock()
+	if s.tables == nil {
+		s.tables = make(map[Seed]*seedTable)
+	}
+	s.tick++
+	t, ok := s.tables[*seed]
+	if !ok {
+		if len(s.tables) >= keptSeeds {
+			var old Seed
+			oldest := uint64(math.MaxUint64)
+			for k, v := range s.tables {
+				if v.used < oldest {
+					old, oldest = k, v.used
+				}
+			}
+			delete(s.tables, old)
+		}
+		t = &seedTable{}
+		s.tables[*seed] = t
+	}
+	t.used = s.tick
+	s.mu.Unlock()
+	t.once.Do(func() {
+		h := make([]float64, len(g.chans))
+		for i := range g.chans {
+			h[i] = fuzzHash(seed, g.chans[i].scid)
+		}
+		t.hash = h
+	})
+	return t.hash
+}
+
+// boundKey is what a kept bound depends on besides the snapshot.
+type boundKey struct {
+	src    uint32
+	amount MilliSat // the bucket's least amount
+	rf     float64
+	fuzz   float64
+	bias   uint64
+	seed   Seed
+}
+
+// boundCache holds one snapshot's kept bounds.
+type boundCache struct {
+	mu      sync.Mutex
+	tick    uint64
+	bytes   int
+	entries map[boundKey]*boundEntry
+}
+
+type boundEntry struct {
+	once sync.Once
+	h    []uint32 // per node; math.MaxUint32: unreachable
+	used uint64   // tick of the last use, under boundCache.mu
+}
+
+// bucketAmount returns the least amount of a's bucket: the largest
+// 2^(k/bucketsPerOctave), rounded down, that is at most a.
+func bucketAmount(a MilliSat) MilliSat {
+	if a < 16 {
+		return a
+	}
+	k := math.Floor(bucketsPerOctave * math.Log2(float64(a)))
+	return min(MilliSat(math.Exp2(k/bucketsPerOctave)), a)
+}
+
+// keptBound returns the kept bound for q, computing it if it is not kept.
+func (g *Graph) keptBound(q *query) []uint32 {
+	k := boundKey{src: q.src, amount: bucketAmount(q.amount), rf: q.rf, fuzz: q.fuzz, bias: q.bias}
+	if q.fuzz != 0 {
+		k.seed = q.seed // without fuzz the seed changes nothing
+	}
+	c := &g.bounds
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = make(map[boundKey]*boundEntry)
+	}
+	c.tick++
+	e, ok := c.entries[k]
+	if !ok {
+		size := 4 * len(g.ids)
+		for c.bytes+size > keptBoundBytes && len(c.entries) > 0 {
+			var old boundKey
+			oldest := uint64(math.MaxUint64)
+			for k, v := range c.entries {
+				if v.used < oldest {
+					old, oldest = k, v.used
+				}
+			}
+			delete(c.entries, old)
+			c.bytes -= size
+		}
+		e = &boundEntry{}
+		c.entries[k] = e
+		c.bytes += size
+	}
+	e.used = c.tick
+	c.mu.Unlock()
+	e.once.Do(func() { e.h = g.fullBound(&k, q.tab) })
+	return e.h
+}
+
+// fullBound is lowerBounds run to the end, from k's source over every
+// channel that can carry k's amount, exclusions ignored: the least cost
+// any route adds between the source and each node. tab is the seed's
+// channel hashes (nil for the zero seed or no fuzz). Distances are kept in
+// 32 bits, those beyond cut to math.MaxUint32-1 (still a lower bound).
+func (g *Graph) fullBound(k *boundKey, tab []float64) []uint32 {
+	d := make([]uint64, len(g.ids))
+	for i := range d {
+		d[i] = math.MaxUint64
+	}
+	amt := float64(k.amount)
+	perMsat, bias, rfAmt := amt/1e6, float64(k.bias), k.rf*amt
+	d[k.src] = 0
+	var rh radixHeap
+	rh.push(0, k.src)
+	for rh.size > 0 {
+		top := rh.pop()
+		if top.d > d[top.node] {
+			continue // stale
+		}
+		for ei := g.outStart[top.node]; ei < g.outStart[top.node+1]; ei++ {
+			e := &g.out[ei]
+			if e.htlcMax < k.amount {
+				break // edges come largest htlc_maximum first
+			}
+			if e.to == k.src {
+				continue
+			}
+			scale := 1.0
+			switch {
+			case k.fuzz == 0:
+			case tab != nil:
+				scale = scaleOf(tab[e.half>>1], k.fuzz)
+			default:
+				scale = scaleOf(g.outHash[ei], k.fuzz)
+			}
+			if nd := top.d + boundInc(e, scale, perMsat, bias, rfAmt); nd < d[e.to] {
+				d[e.to] = nd
+				rh.push(nd, e.to)
+			}
+		}
+	}
+	h := make([]uint32, len(d))
+	for i, v := range d {
+		h[i] = uint32(min(v, math.MaxUint32-1))
+		if v == math.MaxUint64 {
+			h[i] = math.MaxUint32
+		}
+	}
+	return h
+}

@@ -35,9 +35,10 @@ const (
 	// keptSeeds is how many seeds' channel hashes a layout keeps: 8 bytes
 	// a channel, 0.4 MB each on mainnet.
 	keptSeeds = 16
-	// keptBoundBytes bounds one snapshot's kept bounds: 4 bytes a node,
-	// 69 KB each on mainnet, so about 170 of them.
+	// keptBoundBytes bounds one snapshot's kept bounds: boundBytes a
+	// node, 139 KB each on mainnet, so about 90 of them.
 	keptBoundBytes = 12 << 20
+	boundBytes     = 8 // h and pred
 	// bucketsPerOctave is how finely amounts are bucketed: a bound is
 	// computed for the bucket's least amount, within 2^(1/4) of the
 	// payment's.
@@ -130,7 +131,12 @@ type boundCache struct {
 type boundEntry struct {
 	once sync.Once
 	h    []uint32 // per node; math.MaxUint32: unreachable
-	used uint64   // tick of the last use, under boundCache.mu
+	// pred is, per node, the g.out index of the last channel of a path
+	// from the source whose bound weights sum to h; -1 at the source and
+	// where it cannot reach. Its path to the destination, priced for the
+	// query, gives the search a ceiling (treeCost).
+	pred []int32
+	used uint64 // tick of the last use, under boundCache.mu
 }
 
 // bucketAmount returns the least amount of a's bucket: the largest
@@ -144,7 +150,7 @@ func bucketAmount(a MilliSat) MilliSat {
 }
 
 // keptBound returns the kept bound for q, computing it if it is not kept.
-func (g *Graph) keptBound(q *query) []uint32 {
+func (g *Graph) keptBound(q *query) *boundEntry {
 	k := boundKey{src: q.src, amount: bucketAmount(q.amount), rf: q.rf, fuzz: q.fuzz, bias: q.bias}
 	if q.fuzz != 0 {
 		k.seed = q.seed // without fuzz the seed changes nothing
@@ -157,7 +163,7 @@ func (g *Graph) keptBound(q *query) []uint32 {
 	c.tick++
 	e, ok := c.entries[k]
 	if !ok {
-		size := 4 * len(g.ids)
+		size := boundBytes * len(g.ids)
 		for c.bytes+size > keptBoundBytes && len(c.entries) > 0 {
 			var old boundKey
 			oldest := uint64(math.MaxUint64)
@@ -175,8 +181,8 @@ func (g *Graph) keptBound(q *query) []uint32 {
 	}
 	e.used = c.tick
 	c.mu.Unlock()
-	e.once.Do(func() { e.h = g.fullBound(&k, q.tab) })
-	return e.h
+	e.once.Do(func() { e.h, e.pred = g.fullBound(&k, q.tab) })
+	return e
 }
 
 // fullBound is lowerBounds run to the end, from k's source over every
@@ -184,10 +190,11 @@ func (g *Graph) keptBound(q *query) []uint32 {
 // any route adds between the source and each node. tab is the seed's
 // channel hashes (nil for the zero seed or no fuzz). Distances are kept in
 // 32 bits, those beyond cut to math.MaxUint32-1 (still a lower bound).
-func (g *Graph) fullBound(k *boundKey, tab []float64) []uint32 {
+func (g *Graph) fullBound(k *boundKey, tab []float64) ([]uint32, []int32) {
 	d := make([]uint64, len(g.ids))
+	pred := make([]int32, len(g.ids))
 	for i := range d {
-		d[i] = math.MaxUint64
+		d[i], pred[i] = math.MaxUint64, -1
 	}
 	amt := float64(k.amount)
 	perMsat, bias, rfAmt := amt/1e6, float64(k.bias), k.rf*amt
@@ -216,7 +223,7 @@ func (g *Graph) fullBound(k *boundKey, tab []float64) []uint32 {
 				scale = scaleOf(g.outHash[ei], k.fuzz)
 			}
 			if nd := top.d + boundInc(e, scale, perMsat, bias, rfAmt); nd < d[e.to] {
-				d[e.to] = nd
+				d[e.to], pred[e.to] = nd, int32(ei)
 				rh.push(nd, e.to)
 			}
 		}
@@ -228,5 +235,44 @@ func (g *Graph) fullBound(k *boundKey, tab []float64) []uint32 {
 			h[i] = math.MaxUint32
 		}
 	}
-	return h
+	return h, pred
+}
+
+// treeCost prices, for q, the path to q.dst that b's pred gives: its cost
+// as the search counts it, or math.MaxUint64 if q cannot use it (an
+// exclusion, an htlc limit at q's amounts, more than maxHops channels).
+// No cheaper route than the cheapest is dropped by a search that drops
+// labels whose key exceeds it (see pass.ceil).
+func (g *Graph) treeCost(q *query, b *boundEntry, maxHops int) uint64 {
+	var path [DefaultMaxHops + 1]int32
+	n := 0
+	for v := q.dst; v != q.src; {
+		oi := b.pred[v]
+		if oi < 0 || n == len(path) || n == maxHops {
+			return math.MaxUint64
+		}
+		path[n] = oi
+		n++
+		v = g.out[oi].from
+	}
+	s := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
+	for _, oi := range path[:n] {
+		e := &g.out[oi]
+		if q.nodeExcluded(e.to) || q.halfExcluded(e.half) {
+			return math.MaxUint64
+		}
+		scale := 1.0
+		switch {
+		case q.fuzz == 0:
+		case q.zeroSeed:
+			scale = scaleOf(g.outHash[oi], q.fuzz)
+		default:
+			scale = scaleOf(q.tab[e.half>>1], q.fuzz)
+		}
+		var ok bool
+		if s, ok = q.step(s, e, scale); !ok {
+			return math.MaxUint64
+		}
+	}
+	return s.cost
 }

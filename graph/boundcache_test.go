@@ -62,7 +62,7 @@ func TestReuseMatchesBruteForce(t *testing.T) {
 // matters, on the cheapest routes.
 func checkKeptBound(t *testing.T, g *Graph, q *query, r Route) {
 	t.Helper()
-	h := g.keptBound(q)
+	h := g.keptBound(q).h
 	s := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
 	costAt := make([]uint64, len(r)+1) // cost from the destination to hop i's sender
 	costAt[len(r)] = s.cost
@@ -201,14 +201,14 @@ func TestKeptBoundLimits(t *testing.T) {
 	for i := 0; i < keptSeeds+5; i++ {
 		seeds = append(seeds, Seed{byte(i), 9})
 	}
-	per := 4 * len(g.ids)
+	per := boundBytes * len(g.ids)
 	many := keptBoundBytes/per + 10
 	first := GetRouteParams{FromID: nodes[0], ID: nodes[1], AmountMsat: 1000, RiskFactor: 1, Seed: seeds[0], Reuse: true}
 	q0, _, err := g.compile(&first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h0 := append([]uint32(nil), g.keptBound(q0)...)
+	h0 := append([]uint32(nil), g.keptBound(q0).h...)
 	for i := 0; i < many; i++ {
 		// Amounts an octave apart fall in different buckets.
 		p := GetRouteParams{FromID: nodes[0], ID: nodes[1], AmountMsat: MilliSat(1000) << (i % 30), RiskFactor: float64(1 + i/30),
@@ -229,7 +229,7 @@ func TestKeptBoundLimits(t *testing.T) {
 		t.Fatal("the least recently used bound was not dropped")
 	}
 	q0, _, _ = g.compile(&first)
-	h1 := g.keptBound(q0)
+	h1 := g.keptBound(q0).h
 	for i := range h0 {
 		if h0[i] != h1[i] {
 			t.Fatalf("node %d: bound %d computed again as %d", i, h0[i], h1[i])

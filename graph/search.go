@@ -105,8 +105,16 @@ type workspace struct {
 	h []uint64
 	// hc, when set, replaces h: a kept bound (keptBound) in 32 bits,
 	// math.MaxUint32 where the source cannot reach.
-	hc    []uint32
-	rheap radixHeap
+	hc     []uint32
+	rheap  radixHeap
+	parked []parkedLabel
+}
+
+// parkedLabel is a label pass.ceil keeps out of the heap for now.
+type parkedLabel struct {
+	s            state
+	node         uint32
+	edge, parent int32
 }
 
 // bound returns the A* bound of node n (see h).
@@ -145,6 +153,7 @@ func (w *workspace) reset() {
 	w.touched = w.touched[:0]
 	w.labels = w.labels[:0]
 	w.heap = w.heap[:0]
+	w.parked = w.parked[:0]
 }
 
 // state is the cost-function state at one node of a path.
@@ -250,7 +259,14 @@ type pass struct {
 	bound uint64   // with safe: labels costing more are dropped
 	risky MilliSat // without safe: smallest htlc_minimum a prune risked
 	over  bool     // the label or work budget ran out
-	work  int      // label comparisons so far
+	// ceil parks labels whose key exceeds it (math.MaxUint64: none) until
+	// the heap runs dry; then it rises to base + 4*delta (unpark). Parked
+	// labels take no part in dominance and cost no heap work: when ceil is
+	// the cost of a route, as treeCost gives, labels of keys above it can
+	// never be popped before the cheapest route's, and a hub's thousands of
+	// channels cost only their step.
+	ceil, base, delta uint64
+	work              int // label comparisons so far
 }
 
 // dominates reports whether label a makes a state s at the same node
@@ -373,7 +389,10 @@ func (p *pass) run() int32 {
 	g, q, w := p.g, p.q, p.w
 	start := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
 	p.addLabel(q.dst, start, -1, -1)
-	for len(w.heap) > 0 {
+	for {
+		if len(w.heap) == 0 && !p.unpark() {
+			return -1
+		}
 		li := p.pop()
 		cur := w.labels[li]
 		if cur.dead {
@@ -386,7 +405,6 @@ func (p *pass) run() int32 {
 			continue // every channel into an excluded node is unusable
 		}
 		s := state{amt: cur.amt, total: cur.total, risk: cur.risk, cost: cur.cost, hops: cur.hops}
-	edges:
 		for ei := g.inStart[cur.node]; ei < g.inStart[cur.node+1]; ei++ {
 			e := &g.in[ei]
 			if s.amt > e.htlcMax {
@@ -402,34 +420,78 @@ func (p *pass) run() int32 {
 			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.bound(e.from) == math.MaxUint64 {
 				continue // a label that can never reach the source
 			}
+			if n.cost+w.bound(e.from) > p.ceil {
+				w.parked = append(w.parked, parkedLabel{s: n, node: e.from, edge: int32(ei), parent: li})
+				continue
+			}
 			if p.safe && (n.cost+w.bound(e.from) > p.bound || w.onPath(li, e.from)) {
 				continue
 			}
-			// The candidate's path is li's plus e.from, which ends every
-			// path compared here: subset tests compare the parents' paths.
-			for qi := w.head[e.from]; qi >= 0; qi = w.labels[qi].next {
-				other := &w.labels[qi]
-				p.work++
-				if !other.dead && p.dominates(other, n) && (!p.safe || w.subset(other.parent, li, &p.work)) {
-					continue edges
-				}
-			}
-			cand := label{amt: n.amt, total: n.total, risk: n.risk, hops: n.hops}
-			for qi := w.head[e.from]; qi >= 0; qi = w.labels[qi].next {
-				other := &w.labels[qi]
-				if !other.dead && p.dominates(&cand, state{amt: other.amt, total: other.total, risk: other.risk, hops: other.hops}) &&
-					(!p.safe || w.subset(li, other.parent, &p.work)) {
-					other.dead = true
-				}
-			}
-			if len(w.labels) >= maxLabels || (p.safe && p.work >= maxWork) {
-				p.over = true
+			if !p.offer(n, e.from, int32(ei), li) {
 				return -1
 			}
-			p.addLabel(e.from, n, int32(ei), li)
 		}
 	}
-	return -1
+}
+
+// offer adds the label of state n at node, reached over edge from label
+// parent, unless a label there dominates it, and kills those it dominates.
+// It returns false when the budget ran out (p.over).
+func (p *pass) offer(n state, node uint32, edge, parent int32) bool {
+	w := p.w
+	// The candidate's path is parent's plus node, which ends every path
+	// compared here: subset tests compare the parents' paths.
+	for qi := w.head[node]; qi >= 0; qi = w.labels[qi].next {
+		other := &w.labels[qi]
+		p.work++
+		if !other.dead && p.dominates(other, n) && (!p.safe || w.subset(other.parent, parent, &p.work)) {
+			return true
+		}
+	}
+	cand := label{amt: n.amt, total: n.total, risk: n.risk, hops: n.hops}
+	for qi := w.head[node]; qi >= 0; qi = w.labels[qi].next {
+		other := &w.labels[qi]
+		if !other.dead && p.dominates(&cand, state{amt: other.amt, total: other.total, risk: other.risk, hops: other.hops}) &&
+			(!p.safe || w.subset(parent, other.parent, &p.work)) {
+			other.dead = true
+		}
+	}
+	if len(w.labels) >= maxLabels || (p.safe && p.work >= maxWork) {
+		p.over = true
+		return false
+	}
+	p.addLabel(node, n, edge, parent)
+	return true
+}
+
+// unpark raises the ceiling (see pass.ceil) until some parked label is
+// under it and offers those that are; false when none is left to offer or
+// the budget ran out. Every parked key exceeds the old ceiling and so every
+// key popped so far: labels still leave the heap in key order.
+func (p *pass) unpark() bool {
+	w := p.w
+	for len(w.parked) > 0 && !p.over {
+		p.delta = max(p.delta, 16)
+		if p.delta > (math.MaxUint64-p.base)/4 {
+			p.ceil = math.MaxUint64
+		} else {
+			p.delta *= 4
+			p.ceil = p.base + p.delta
+		}
+		kept := w.parked[:0]
+		for _, c := range w.parked {
+			if c.s.cost+w.bound(c.node) > p.ceil {
+				kept = append(kept, c)
+			} else if !p.offer(c.s, c.node, c.edge, c.parent) {
+				break
+			}
+		}
+		w.parked = kept
+		if len(w.heap) > 0 {
+			return !p.over
+		}
+	}
+	return false
 }
 
 // path returns the edges of the walk ending at label li, source first.
@@ -458,15 +520,26 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	w := g.getWorkspace()
 	defer g.putWorkspace(w)
 	w.gen++ // the fuzz cache is per query: seed and percent vary
+	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64, ceil: math.MaxUint64}
 	if q.reuse {
-		w.hc = g.keptBound(q)
+		b := g.keptBound(q)
+		w.hc = b.h
+		if w.bound(q.dst) != math.MaxUint64 {
+			// Start from the cost of the bound's own path when q can use
+			// it, else from a guess just above the destination's key.
+			p.base = uint64(q.amount) + w.bound(q.dst)
+			p.delta = w.bound(q.dst)/16 + 1
+			if c := g.treeCost(q, b, maxHops); c != math.MaxUint64 && c >= p.base {
+				p.delta = c - p.base
+			}
+			p.ceil = p.base + p.delta
+		}
 	} else {
 		g.lowerBounds(q, w)
 	}
 	if w.bound(q.dst) == math.MaxUint64 {
 		return found{}, false // the source reaches nothing that reaches it
 	}
-	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64}
 	li := p.run()
 
 	var first found
@@ -484,7 +557,7 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	q2 := *q
 	q2.maxHops = uint32(maxHops)
 	q = &q2
-	p2 := &pass{g: g, q: q, w: w, safe: true, amax: amax, bound: bound}
+	p2 := &pass{g: g, q: q, w: w, safe: true, amax: amax, bound: bound, ceil: math.MaxUint64}
 	if li2 := p2.run(); li2 >= 0 {
 		return g.result(w, li2), true
 	}

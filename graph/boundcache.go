@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Kept bounds: what a caller that searches from one source again and again
@@ -34,16 +37,20 @@ import (
 const (
 	// keptSeeds is how many seeds' channel hashes a layout keeps: 8 bytes
 	// a channel, 0.4 MB each on mainnet.
-	keptSeeds = 16
-	// keptBoundBytes bounds one snapshot's kept bounds: boundBytes a
-	// node, 139 KB each on mainnet, so about 90 of them.
-	keptBoundBytes = 12 << 20
-	boundBytes     = 8 // h and pred
+	keptSeeds = 8
+	// keptBoundBytes bounds one snapshot's kept bounds: 12 bytes a node
+	// and 4 a usable half-channel (boundSize), 0.47 MB each on mainnet,
+	// so 34 of them.
+	keptBoundBytes = 16 << 20
 	// bucketsPerOctave is how finely amounts are bucketed: a bound is
 	// computed for the bucket's least amount, within 2^(1/4) of the
 	// payment's.
 	bucketsPerOctave = 4
 )
+
+// hubDegree is the least number of channels into a node for the search to
+// take them in a kept bound's order (a variable for tests of small graphs).
+var hubDegree uint32 = 16
 
 // boundSlack is what each channel's bound weight leaves out for rounding:
 // a fuzzed fee trunc(Fee(a)*s), with Fee(a) > base + a*ppm/1e6 - 1, is
@@ -136,8 +143,22 @@ type boundEntry struct {
 	// where it cannot reach. Its path to the destination, priced for the
 	// query, gives the search a ceiling (treeCost).
 	pred []int32
-	used uint64 // tick of the last use, under boundCache.mu
+	// order lists, per hub (hubDegree channels in or more), its g.in
+	// indexes by orderKey, least first, at the hub's own positions of
+	// g.in; a search drops a hub's channels from the first whose key bound
+	// exceeds its ceiling (pass.expand). A hub's run is sorted when a
+	// search first expands it (ordered), so a bound costs only its
+	// Dijkstra up front: sorting every hub took twice as long.
+	order   []int32
+	ordered []atomic.Bool // per node: its run of order is filled
+	orderMu sync.Mutex    // fills order
+	key     boundKey
+	tab     []float64
+	used    uint64 // tick of the last use, under boundCache.mu
 }
+
+// boundSize is what one kept bound of g takes.
+func (g *Graph) boundSize() int { return 12*len(g.ids) + 4*len(g.in) }
 
 // bucketAmount returns the least amount of a's bucket: the largest
 // 2^(k/bucketsPerOctave), rounded down, that is at most a.
@@ -163,7 +184,7 @@ func (g *Graph) keptBound(q *query) *boundEntry {
 	c.tick++
 	e, ok := c.entries[k]
 	if !ok {
-		size := boundBytes * len(g.ids)
+		size := g.boundSize()
 		for c.bytes+size > keptBoundBytes && len(c.entries) > 0 {
 			var old boundKey
 			oldest := uint64(math.MaxUint64)
@@ -181,7 +202,12 @@ func (g *Graph) keptBound(q *query) *boundEntry {
 	}
 	e.used = c.tick
 	c.mu.Unlock()
-	e.once.Do(func() { e.h, e.pred = g.fullBound(&k, q.tab) })
+	e.once.Do(func() {
+		e.key, e.tab = k, q.tab
+		e.h, e.pred = g.fullBound(&k, q.tab)
+		e.order = make([]int32, len(g.in))
+		e.ordered = make([]atomic.Bool, len(g.ids))
+	})
 	return e
 }
 
@@ -275,4 +301,57 @@ func (g *Graph) treeCost(q *query, b *boundEntry, maxHops int) uint64 {
 		}
 	}
 	return s.cost
+}
+
+// orderKey is a lower bound, less the label's cost, on the key of a label
+// that crosses g.in[ei] backwards: the channel's bound weight at the
+// bound's amount plus its sender's bound. pass.expand computes the same
+// from the same terms, so a hub's order is its order.
+func (b *boundEntry) orderKey(g *Graph, ei uint32) uint64 {
+	e := &g.in[ei]
+	if b.h[e.from] == math.MaxUint32 {
+		return math.MaxUint64
+	}
+	k := &b.key
+	scale := 1.0
+	switch {
+	case k.fuzz == 0:
+	case b.tab != nil:
+		scale = scaleOf(b.tab[e.half>>1], k.fuzz)
+	default:
+		scale = scaleOf(g.inHash[ei], k.fuzz)
+	}
+	amt := float64(k.amount)
+	return uint64(b.h[e.from]) + boundInc(e, scale, amt/1e6, float64(k.bias), k.rf*amt)
+}
+
+// sortHub fills hub v's run of b.order, once.
+func (b *boundEntry) sortHub(g *Graph, v uint32) {
+	if b.ordered[v].Load() {
+		return
+	}
+	b.orderMu.Lock()
+	defer b.orderMu.Unlock()
+	if b.ordered[v].Load() {
+		return
+	}
+	type keyed struct {
+		key uint64
+		ei  int32
+	}
+	lo, hi := g.inStart[v], g.inStart[v+1]
+	run := make([]keyed, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		run = append(run, keyed{b.orderKey(g, i), int32(i)})
+	}
+	slices.SortFunc(run, func(x, y keyed) int {
+		if c := cmp.Compare(x.key, y.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.ei, y.ei)
+	})
+	for i, r := range run {
+		b.order[lo+uint32(i)] = r.ei
+	}
+	b.ordered[v].Store(true) // after the run is written: readers load it first
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -10,8 +11,19 @@ import (
 // On seeded random small graphs, searches with Reuse (kept bounds, kept
 // seed hashes) from one source find routes exactly as cheap as brute force,
 // on the first search of a key and on the later ones that take the kept
-// bound, with seeds drawn from a small pool as pay draws them.
+// bound, with seeds drawn from a small pool as pay draws them. Every node
+// counts as a hub, so its channels come in the kept order too.
 func TestReuseMatchesBruteForce(t *testing.T) {
+	for _, hubs := range []uint32{1, 16} {
+		t.Run(fmt.Sprintf("hubDegree=%d", hubs), func(t *testing.T) {
+			defer func(d uint32) { hubDegree = d }(hubDegree)
+			hubDegree = hubs
+			testReuseMatchesBruteForce(t)
+		})
+	}
+}
+
+func testReuseMatchesBruteForce(t *testing.T) {
 	r := rand.New(rand.NewPCG(*bruteSeed, 14))
 	found := 0
 	for i := 0; i < *bruteN/4; i++ {
@@ -201,7 +213,7 @@ func TestKeptBoundLimits(t *testing.T) {
 	for i := 0; i < keptSeeds+5; i++ {
 		seeds = append(seeds, Seed{byte(i), 9})
 	}
-	per := boundBytes * len(g.ids)
+	per := g.boundSize()
 	many := keptBoundBytes/per + 10
 	first := GetRouteParams{FromID: nodes[0], ID: nodes[1], AmountMsat: 1000, RiskFactor: 1, Seed: seeds[0], Reuse: true}
 	q0, _, err := g.compile(&first)

@@ -108,13 +108,21 @@ type workspace struct {
 	hc     []uint32
 	rheap  radixHeap
 	parked []parkedLabel
+	spare  []parkedLabel // unpark's second list
+	// kept, with hc: the kept bound, whose order of hub channels the
+	// first pass follows.
+	kept *boundEntry
 }
 
-// parkedLabel is a label pass.ceil keeps out of the heap for now.
+// parkedLabel is a label pass.ceil keeps out of the heap for now (pos
+// -1), or the rest of a hub's channels, from position pos of the order, that
+// label parent at node has still to offer.
 type parkedLabel struct {
 	s            state
+	key          uint64 // the label's key, or a bound on the rest's keys
 	node         uint32
 	edge, parent int32
+	pos          int32
 }
 
 // bound returns the A* bound of node n (see h).
@@ -141,7 +149,7 @@ func (g *Graph) getWorkspace() *workspace {
 
 func (g *Graph) putWorkspace(w *workspace) {
 	w.reset()
-	w.hc = nil
+	w.hc, w.kept = nil, nil
 	g.pool.Put(w)
 }
 
@@ -266,7 +274,9 @@ type pass struct {
 	// never be popped before the cheapest route's, and a hub's thousands of
 	// channels cost only their step.
 	ceil, base, delta uint64
-	work              int // label comparisons so far
+	// With an order: the bound weights' terms at the kept bound's amount.
+	perMsat, biasF, rfAmt float64
+	work                  int // label comparisons so far
 }
 
 // dominates reports whether label a makes a state s at the same node
@@ -386,7 +396,7 @@ func (p *pass) addLabel(node uint32, s state, edge, parent int32) {
 
 // run returns the index of the cheapest label at the source, or -1.
 func (p *pass) run() int32 {
-	g, q, w := p.g, p.q, p.w
+	q, w := p.q, p.w
 	start := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
 	p.addLabel(q.dst, start, -1, -1)
 	for {
@@ -394,7 +404,7 @@ func (p *pass) run() int32 {
 			return -1
 		}
 		li := p.pop()
-		cur := w.labels[li]
+		cur := &w.labels[li]
 		if cur.dead {
 			continue
 		}
@@ -404,34 +414,77 @@ func (p *pass) run() int32 {
 		if q.nodeExcluded(cur.node) {
 			continue // every channel into an excluded node is unusable
 		}
-		s := state{amt: cur.amt, total: cur.total, risk: cur.risk, cost: cur.cost, hops: cur.hops}
-		for ei := g.inStart[cur.node]; ei < g.inStart[cur.node+1]; ei++ {
-			e := &g.in[ei]
-			if s.amt > e.htlcMax {
-				break // edges come largest htlc_maximum first
-			}
-			if e.from == q.dst {
-				continue // a route visits the destination once
-			}
-			if q.halfExcluded(e.half) {
-				continue
-			}
-			n, ok := q.step(s, e, q.scale(g, w, e, g.inHash[ei]))
-			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.bound(e.from) == math.MaxUint64 {
-				continue // a label that can never reach the source
-			}
-			if n.cost+w.bound(e.from) > p.ceil {
-				w.parked = append(w.parked, parkedLabel{s: n, node: e.from, edge: int32(ei), parent: li})
-				continue
-			}
-			if p.safe && (n.cost+w.bound(e.from) > p.bound || w.onPath(li, e.from)) {
-				continue
-			}
-			if !p.offer(n, e.from, int32(ei), li) {
-				return -1
-			}
+		if !p.expand(li, p.g.inStart[cur.node]) {
+			return -1
 		}
 	}
+}
+
+// expand offers the labels label li leads to over the channels into its
+// node, from position k of their order on; false when the budget ran out.
+// A hub's channels, with a kept order (boundEntry.order), come cheapest
+// bound first: at the first whose key's bound exceeds the ceiling, the
+// rest wait, parked as one, for the ceiling to rise.
+func (p *pass) expand(li int32, k uint32) bool {
+	g, q, w := p.g, p.q, p.w
+	cur := &w.labels[li]
+	s := state{amt: cur.amt, total: cur.total, risk: cur.risk, cost: cur.cost, hops: cur.hops}
+	node := cur.node
+	end := g.inStart[node+1]
+	sorted := w.kept != nil && !p.safe && end-g.inStart[node] >= hubDegree
+	if sorted {
+		w.kept.sortHub(g, node)
+	}
+	for ; k < end; k++ {
+		ei := k
+		if sorted {
+			ei = uint32(w.kept.order[k])
+		}
+		e := &g.in[ei]
+		if s.amt > e.htlcMax {
+			if sorted {
+				continue
+			}
+			break // edges come largest htlc_maximum first
+		}
+		if e.from == q.dst {
+			continue // a route visits the destination once
+		}
+		if q.halfExcluded(e.half) {
+			continue
+		}
+		hb := w.bound(e.from)
+		if hb == math.MaxUint64 {
+			if sorted {
+				break // the order puts them last
+			}
+			continue // a label that can never reach the source
+		}
+		sc := q.scale(g, w, e, g.inHash[ei])
+		if sorted {
+			// The order's own key bound (orderKey), so the rest's are no
+			// less: park them all.
+			if est := s.cost + hb + boundInc(e, sc, p.perMsat, p.biasF, p.rfAmt); est > p.ceil {
+				w.parked = append(w.parked, parkedLabel{node: node, parent: li, pos: int32(k), key: est})
+				return true
+			}
+		}
+		n, ok := q.step(s, e, sc)
+		if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) {
+			continue // a label that can never reach the source
+		}
+		if key := n.cost + hb; key > p.ceil {
+			w.parked = append(w.parked, parkedLabel{s: n, node: e.from, edge: int32(ei), parent: li, pos: -1, key: key})
+			continue
+		}
+		if p.safe && (n.cost+hb > p.bound || w.onPath(li, e.from)) {
+			continue
+		}
+		if !p.offer(n, e.from, int32(ei), li) {
+			return false
+		}
+	}
+	return true
 }
 
 // offer adds the label of state n at node, reached over edge from label
@@ -465,9 +518,10 @@ func (p *pass) offer(n state, node uint32, edge, parent int32) bool {
 }
 
 // unpark raises the ceiling (see pass.ceil) until some parked label is
-// under it and offers those that are; false when none is left to offer or
-// the budget ran out. Every parked key exceeds the old ceiling and so every
-// key popped so far: labels still leave the heap in key order.
+// under it and offers those that are, and goes on with the hub channels
+// parked; false when none is left to offer or the budget ran out. Every
+// parked key exceeds the old ceiling and so every key popped so far:
+// labels still leave the heap in key order.
 func (p *pass) unpark() bool {
 	w := p.w
 	for len(w.parked) > 0 && !p.over {
@@ -478,17 +532,26 @@ func (p *pass) unpark() bool {
 			p.delta *= 4
 			p.ceil = p.base + p.delta
 		}
-		kept := w.parked[:0]
-		for _, c := range w.parked {
-			if c.s.cost+w.bound(c.node) > p.ceil {
-				kept = append(kept, c)
-			} else if !p.offer(c.s, c.node, c.edge, c.parent) {
-				break
+		// Offering and expanding park more: into a fresh list.
+		list := w.parked
+		w.parked, w.spare = w.spare[:0], nil
+		for _, c := range list {
+			switch {
+			case c.key > p.ceil:
+				w.parked = append(w.parked, c)
+			case c.pos >= 0:
+				// A hub's channels from c.pos on; a label killed since
+				// is dominated by one that expands in its place.
+				if !w.labels[c.parent].dead && !p.expand(c.parent, uint32(c.pos)) {
+					return false
+				}
+			case !p.offer(c.s, c.node, c.edge, c.parent):
+				return false
 			}
 		}
-		w.parked = kept
+		w.spare = list[:0]
 		if len(w.heap) > 0 {
-			return !p.over
+			return true
 		}
 	}
 	return false
@@ -523,7 +586,9 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64, ceil: math.MaxUint64}
 	if q.reuse {
 		b := g.keptBound(q)
-		w.hc = b.h
+		w.hc, w.kept = b.h, b
+		amt := float64(bucketAmount(q.amount))
+		p.perMsat, p.biasF, p.rfAmt = amt/1e6, float64(q.bias), q.rf*amt
 		if w.bound(q.dst) != math.MaxUint64 {
 			// Start from the cost of the bound's own path when q can use
 			// it, else from a guess just above the destination's key.

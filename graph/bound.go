@@ -85,6 +85,8 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 			switch {
 			case exact && q.zeroSeed:
 				scale = scaleOf(g.outHash[ei], q.fuzz)
+			case exact && q.tab != nil:
+				scale = scaleOf(q.tab[e.half>>1], q.fuzz)
 			case exact:
 				// Hashed here, not through the search's cache: the
 				// bound meets many channels the search never does.

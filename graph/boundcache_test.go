@@ -15,11 +15,13 @@ import (
 // counts as a hub, so its channels come in the kept order too.
 func TestReuseMatchesBruteForce(t *testing.T) {
 	for _, hubs := range []uint32{1, 16} {
-		t.Run(fmt.Sprintf("hubDegree=%d", hubs), func(t *testing.T) {
-			defer func(d uint32) { hubDegree = d }(hubDegree)
-			hubDegree = hubs
-			testReuseMatchesBruteForce(t)
-		})
+		for _, after := range []uint8{1, keepAfter} {
+			t.Run(fmt.Sprintf("hubDegree=%d/keepAfter=%d", hubs, after), func(t *testing.T) {
+				defer func(d uint32, a uint8) { hubDegree, keepAfter = d, a }(hubDegree, keepAfter)
+				hubDegree, keepAfter = hubs, after
+				testReuseMatchesBruteForce(t)
+			})
+		}
 	}
 }
 
@@ -74,7 +76,7 @@ func testReuseMatchesBruteForce(t *testing.T) {
 // matters, on the cheapest routes.
 func checkKeptBound(t *testing.T, g *Graph, q *query, r Route) {
 	t.Helper()
-	h := g.keptBound(q).h
+	h := g.keptBound(q, true).h
 	s := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
 	costAt := make([]uint64, len(r)+1) // cost from the destination to hop i's sender
 	costAt[len(r)] = s.cost
@@ -110,6 +112,8 @@ func checkKeptBound(t *testing.T, g *Graph, q *query, r Route) {
 // is a lower bound along the cheapest route, and searches with Reuse cost
 // exactly what searches without it cost.
 func TestKeptBoundMainnet(t *testing.T) {
+	defer func(a uint8) { keepAfter = a }(keepAfter)
+	keepAfter = 1
 	n := loadPayNet(t)
 	sub := sub300(t)
 	subNodes := sub.Nodes()
@@ -161,6 +165,8 @@ func TestKeptBoundMainnet(t *testing.T) {
 // the old snapshot, whose bound is kept, still finds the old one. The
 // seeds' hashes are shared between them.
 func TestKeptBoundNewSnapshot(t *testing.T) {
+	defer func(a uint8) { keepAfter = a }(keepAfter)
+	keepAfter = 1
 	var b Builder
 	a, m1, m2, z := id(1), id(2), id(3), id(4)
 	cheap, dear := pol(1000, 10, 10), pol(5000, 10, 10)
@@ -220,7 +226,7 @@ func TestKeptBoundLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h0 := append([]uint32(nil), g.keptBound(q0).h...)
+	h0 := append([]uint32(nil), g.keptBound(q0, true).h...)
 	for i := 0; i < many; i++ {
 		// Amounts an octave apart fall in different buckets.
 		p := GetRouteParams{FromID: nodes[0], ID: nodes[1], AmountMsat: MilliSat(1000) << (i % 30), RiskFactor: float64(1 + i/30),
@@ -229,7 +235,7 @@ func TestKeptBoundLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.keptBound(q)
+		g.keptBound(q, true)
 	}
 	if g.bounds.bytes > keptBoundBytes || len(g.bounds.entries)*per != g.bounds.bytes {
 		t.Fatalf("%d bounds, %d bytes kept; limit %d", len(g.bounds.entries), g.bounds.bytes, keptBoundBytes)
@@ -241,7 +247,7 @@ func TestKeptBoundLimits(t *testing.T) {
 		t.Fatal("the least recently used bound was not dropped")
 	}
 	q0, _, _ = g.compile(&first)
-	h1 := g.keptBound(q0).h
+	h1 := g.keptBound(q0, true).h
 	for i := range h0 {
 		if h0[i] != h1[i] {
 			t.Fatalf("node %d: bound %d computed again as %d", i, h0[i], h1[i])
@@ -249,14 +255,40 @@ func TestKeptBoundLimits(t *testing.T) {
 	}
 }
 
-// bucketAmount never exceeds the amount and is within 2^(1/4) of it.
+// bucketAmount never exceeds the amount and is within 2^(1/8) of it (and
+// its rounding).
 func TestBucketAmount(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	for i := 0; i < 100000; i++ {
 		a := MilliSat(r.Uint64N(1 << uint(1+r.IntN(50))))
 		b := bucketAmount(a)
-		if b > a || float64(b)*math.Pow(2, 1.0/bucketsPerOctave) < float64(a)-1 {
+		if b > a || float64(b+1)*math.Pow(2, 1.0/bucketsPerOctave) < float64(a) {
 			t.Fatalf("bucket of %d is %d", a, b)
+		}
+	}
+}
+
+// A key's bound is kept from its keepAfter-th search on, and the routes
+// before and after cost the same.
+func TestKeepAfter(t *testing.T) {
+	g := sub300(t)
+	nodes := g.Nodes()
+	p := GetRouteParams{FromID: nodes[0], ID: nodes[5], AmountMsat: 5_000_000, RiskFactor: 1, Seed: Seed{3}, Reuse: true}
+	var first Route
+	for i := 1; i <= int(keepAfter)+1; i++ {
+		r, err := g.GetRoute(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			first = r
+		}
+		q, _, _ := g.compile(&p)
+		if a, b := routeCost(t, g, q, first, p.FromID), routeCost(t, g, q, r, p.FromID); a != b {
+			t.Fatalf("search %d costs %d, the first %d", i, b, a)
+		}
+		if kept := len(g.bounds.entries); (i >= int(keepAfter)) != (kept == 1) {
+			t.Fatalf("after %d searches, %d bounds kept (keepAfter %d)", i, kept, keepAfter)
 		}
 	}
 }

@@ -557,6 +557,14 @@ func (p *pass) unpark() bool {
 	return false
 }
 
+// reuseBound is q's kept bound if q reuses and it is kept (keptBound).
+func (g *Graph) reuseBound(q *query) *boundEntry {
+	if !q.reuse {
+		return nil
+	}
+	return g.keptBound(q, false)
+}
+
 // path returns the edges of the walk ending at label li, source first.
 func (w *workspace) path(li int32) []int32 {
 	var edges []int32
@@ -584,8 +592,7 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	defer g.putWorkspace(w)
 	w.gen++ // the fuzz cache is per query: seed and percent vary
 	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64, ceil: math.MaxUint64}
-	if q.reuse {
-		b := g.keptBound(q)
+	if b := g.reuseBound(q); b != nil {
 		w.hc, w.kept = b.h, b
 		amt := float64(bucketAmount(q.amount))
 		p.perMsat, p.biasF, p.rfAmt = amt/1e6, float64(q.bias), q.rf*amt

@@ -107,8 +107,7 @@ type workspace struct {
 	// math.MaxUint32 where the source cannot reach.
 	hc     []uint32
 	rheap  radixHeap
-	parked []parkedLabel
-	spare  []parkedLabel // unpark's second list
+	parked []parkedLabel // a heap, least key first
 	// kept, with hc: the kept bound, whose order of hub channels the
 	// first pass follows.
 	kept *boundEntry
@@ -268,12 +267,13 @@ type pass struct {
 	risky MilliSat // without safe: smallest htlc_minimum a prune risked
 	over  bool     // the label or work budget ran out
 	// ceil parks labels whose key exceeds it (math.MaxUint64: none) until
-	// the heap runs dry; then it rises to base + 4*delta (unpark). Parked
-	// labels take no part in dominance and cost no heap work: when ceil is
-	// the cost of a route, as treeCost gives, labels of keys above it can
-	// never be popped before the cheapest route's, and a hub's thousands of
-	// channels cost only their step.
-	ceil, base, delta uint64
+	// the heap runs dry; then it rises to the least parked key (unpark).
+	// Parked labels take no part in dominance and cost no label or heap
+	// work until then, if ever: a hub's thousands of channels cost their
+	// step, or, in a kept order, nothing past the first above the ceiling.
+	// Starting at the cost of a route, as treeCost gives, only labels that
+	// A* must pop are made before the answer.
+	ceil uint64
 	// With an order: the bound weights' terms at the kept bound's amount.
 	perMsat, biasF, rfAmt float64
 	work                  int // label comparisons so far
@@ -465,7 +465,7 @@ func (p *pass) expand(li int32, k uint32) bool {
 			// The order's own key bound (orderKey), so the rest's are no
 			// less: park them all.
 			if est := s.cost + hb + boundInc(e, sc, p.perMsat, p.biasF, p.rfAmt); est > p.ceil {
-				w.parked = append(w.parked, parkedLabel{node: node, parent: li, pos: int32(k), key: est})
+				w.park(parkedLabel{node: node, parent: li, pos: int32(k), key: est})
 				return true
 			}
 		}
@@ -474,7 +474,7 @@ func (p *pass) expand(li int32, k uint32) bool {
 			continue // a label that can never reach the source
 		}
 		if key := n.cost + hb; key > p.ceil {
-			w.parked = append(w.parked, parkedLabel{s: n, node: e.from, edge: int32(ei), parent: li, pos: -1, key: key})
+			w.park(parkedLabel{s: n, node: e.from, edge: int32(ei), parent: li, pos: -1, key: key})
 			continue
 		}
 		if p.safe && (n.cost+hb > p.bound || w.onPath(li, e.from)) {
@@ -517,28 +517,19 @@ func (p *pass) offer(n state, node uint32, edge, parent int32) bool {
 	return true
 }
 
-// unpark raises the ceiling (see pass.ceil) until some parked label is
-// under it and offers those that are, and goes on with the hub channels
-// parked; false when none is left to offer or the budget ran out. Every
-// parked key exceeds the old ceiling and so every key popped so far:
-// labels still leave the heap in key order.
+// unpark raises the ceiling (see pass.ceil) to the least parked key and
+// offers the parked labels under it, or goes on with the hub channels
+// parked; false when none is left or the budget ran out. Every parked key
+// exceeds the old ceiling and so every key popped so far: labels still
+// leave the heap in key order, and none is made before its key is the
+// least there is, save those under a ceiling given at the start.
 func (p *pass) unpark() bool {
 	w := p.w
 	for len(w.parked) > 0 && !p.over {
-		p.delta = max(p.delta, 16)
-		if p.delta > (math.MaxUint64-p.base)/4 {
-			p.ceil = math.MaxUint64
-		} else {
-			p.delta *= 4
-			p.ceil = p.base + p.delta
-		}
-		// Offering and expanding park more: into a fresh list.
-		list := w.parked
-		w.parked, w.spare = w.spare[:0], nil
-		for _, c := range list {
+		p.ceil = w.parked[0].key
+		for len(w.parked) > 0 && w.parked[0].key <= p.ceil {
+			c := w.unparkMin()
 			switch {
-			case c.key > p.ceil:
-				w.parked = append(w.parked, c)
 			case c.pos >= 0:
 				// A hub's channels from c.pos on; a label killed since
 				// is dominated by one that expands in its place.
@@ -549,12 +540,52 @@ func (p *pass) unpark() bool {
 				return false
 			}
 		}
-		w.spare = list[:0]
 		if len(w.heap) > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// park adds c to the parked heap, least key first.
+func (w *workspace) park(c parkedLabel) {
+	h := append(w.parked, c)
+	i := len(h) - 1
+	for i > 0 {
+		up := (i - 1) / 2
+		if h[up].key <= h[i].key {
+			break
+		}
+		h[i], h[up] = h[up], h[i]
+		i = up
+	}
+	w.parked = h
+}
+
+// unparkMin removes and returns a parked item of least key.
+func (w *workspace) unparkMin() parkedLabel {
+	h := w.parked
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		if r := l + 1; r < len(h) && h[r].key < h[l].key {
+			l = r
+		}
+		if h[i].key <= h[l].key {
+			break
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
+	w.parked = h
+	return top
 }
 
 // reuseBound is q's kept bound if q reuses and it is kept (keptBound).
@@ -598,13 +629,11 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 		p.perMsat, p.biasF, p.rfAmt = amt/1e6, float64(q.bias), q.rf*amt
 		if w.bound(q.dst) != math.MaxUint64 {
 			// Start from the cost of the bound's own path when q can use
-			// it, else from a guess just above the destination's key.
-			p.base = uint64(q.amount) + w.bound(q.dst)
-			p.delta = w.bound(q.dst)/16 + 1
-			if c := g.treeCost(q, b, maxHops); c != math.MaxUint64 && c >= p.base {
-				p.delta = c - p.base
+			// it, else from the destination's key.
+			p.ceil = uint64(q.amount) + w.bound(q.dst)
+			if c := g.treeCost(q, b, maxHops); c != math.MaxUint64 && c >= p.ceil {
+				p.ceil = c
 			}
-			p.ceil = p.base + p.delta
 		}
 	} else {
 		g.lowerBounds(q, w)

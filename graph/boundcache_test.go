@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -290,5 +291,55 @@ func TestKeepAfter(t *testing.T) {
 		if kept := len(g.bounds.entries); (i >= int(keepAfter)) != (kept == 1) {
 			t.Fatalf("after %d searches, %d bounds kept (keepAfter %d)", i, kept, keepAfter)
 		}
+	}
+}
+
+// Many goroutines search one snapshot with Reuse at once, so kept bounds
+// are made, and hubs sorted, while others read them: every route costs
+// what a single goroutine's search without Reuse costs. Run under -race.
+func TestReuseConcurrent(t *testing.T) {
+	defer func(d uint32, a uint8) { hubDegree, keepAfter = d, a }(hubDegree, keepAfter)
+	hubDegree, keepAfter = 4, 2
+	g := sub300(t)
+	nodes := g.Nodes()
+	r := rand.New(rand.NewPCG(8, 8))
+	params := make([]GetRouteParams, 120)
+	want := make([]uint64, len(params))
+	for i := range params {
+		params[i] = GetRouteParams{FromID: nodes[0], ID: nodes[1+r.IntN(len(nodes)-1)],
+			AmountMsat: MilliSat(1000) << r.IntN(20), RiskFactor: 1, Seed: Seed{byte(r.IntN(3))}}
+		rt, err := g.GetRoute(params[i])
+		if err == nil {
+			q, _, _ := g.compile(&params[i])
+			want[i] = routeCost(t, g, q, rt, params[i].FromID)
+		}
+		params[i].Reuse = true
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for k := range params {
+				i := (k + w*15) % len(params)
+				rt, err := g.GetRoute(params[i])
+				if (err == nil) != (want[i] != 0) {
+					t.Errorf("goroutine %d, request %d: %v, want cost %d", w, i, err, want[i])
+					return
+				}
+				if err != nil {
+					continue
+				}
+				q, _, _ := g.compile(&params[i])
+				if c := routeCost(t, g, q, rt, params[i].FromID); c != want[i] {
+					t.Errorf("goroutine %d, request %d: cost %d, want %d", w, i, c, want[i])
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if len(g.bounds.entries) == 0 {
+		t.Fatal("no bound was kept")
 	}
 }

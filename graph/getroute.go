@@ -28,9 +28,11 @@ type GetRouteParams struct {
 	MaxHops *uint32 // most channels in the route; default 20
 	Seed    Seed    // keys the fee fuzz (see Seed)
 	// Reuse says the caller will search from this source with this seed
-	// again (pay's pooled seeds): the seed's channel hashes and the search's
-	// A* bound are kept with the snapshot for the next search (see
-	// boundcache.go). The cost found is the same either way.
+	// again (pay's pooled seeds): the seed's channel hashes, and once the
+	// same search has come a few times the A* bound, are kept with the
+	// snapshot for the next search (see boundcache.go). The cost found is
+	// the same either way; among routes of equal cost the one returned
+	// may differ.
 	Reuse bool
 }
 

@@ -119,9 +119,12 @@ func (n *payNet) payQueries(count int, mixed bool) []GetRouteParams {
 // payQueries) and reports CPU per query, cpu-us/query: process CPU time,
 // so it does not depend on what else the machine runs. The sub-benchmarks
 // differ in the fuzz seed: fresh draws a new one per query (Core Lightning
-// v0.7's pay); zero is the snapshot's default; 1000sat and mixed are the
-// amounts. Run with -benchtime 2000x or more: the first queries of a
-// snapshot fill its caches.
+// v0.7's pay, and this engine's before issue 14); zero is the snapshot's
+// default; pool8 draws from eight seeds with Reuse, as pay does now. 1000sat
+// and mixed are the amounts. Run with -benchtime 2000x or more: the first
+// queries of a snapshot fill its caches, and the figures include that.
+//
+//	go test ./graph -run '^$' -bench PayRoute -benchtime 2000x
 func BenchmarkPayRoute(b *testing.B) {
 	n := loadPayNet(b)
 	for _, amounts := range []string{"1000sat", "mixed"} {

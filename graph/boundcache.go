@@ -176,7 +176,8 @@ type boundEntry struct {
 	orderMu sync.Mutex    // fills order
 	key     boundKey
 	tab     []float64
-	used    uint64 // tick of the last use, under boundCache.mu
+	ready   atomic.Bool // h and pred are filled (for inheritBounds)
+	used    uint64      // tick of the last use, under boundCache.mu
 }
 
 // boundSize is what one kept bound of g takes.
@@ -240,6 +241,7 @@ func (g *Graph) keptBound(q *query, force bool) *boundEntry {
 		e.h, e.pred = g.fullBound(&k, q.tab)
 		e.order = make([]int32, len(g.in))
 		e.ordered = make([]atomic.Bool, len(g.ids))
+		e.ready.Store(true)
 	})
 	return e
 }
@@ -387,4 +389,113 @@ func (b *boundEntry) sortHub(g *Graph, v uint32) {
 		b.order[lo+uint32(i)] = r.ei
 	}
 	b.ordered[v].Store(true) // after the run is written: readers load it first
+}
+
+// inheritBounds gives ng, made from g by WithPolicies with the half-channels
+// changed, the bounds g keeps, repaired: a channel_update that raises a
+// fee or disables a channel leaves a bound a lower bound (looser), one that
+// lowers a fee or enables a channel may not, so from each such channel a
+// Dijkstra lowers what it must, over ng's channels. So a stream of updates
+// does not make every snapshot compute its bounds afresh.
+func (ng *Graph) inheritBounds(g *Graph, changed []uint32) {
+	g.bounds.mu.Lock()
+	type kept struct {
+		k boundKey
+		e *boundEntry
+	}
+	var list []kept
+	for k, e := range g.bounds.entries {
+		if e.ready.Load() {
+			list = append(list, kept{k, e})
+		}
+	}
+	g.bounds.mu.Unlock()
+	if len(list) == 0 {
+		return
+	}
+	outOf := make([]int32, len(ng.policy)) // half-channel → index in ng.out
+	for i := range outOf {
+		outOf[i] = -1
+	}
+	for i := range ng.out {
+		outOf[ng.out[i].half] = int32(i)
+	}
+	c := &ng.bounds
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = make(map[boundKey]*boundEntry, len(list))
+	for _, x := range list {
+		ne := &boundEntry{key: x.k, tab: x.e.tab, used: x.e.used}
+		ne.h, ne.pred = ng.repairBound(g, x.e, &x.k, changed, outOf)
+		ne.order = make([]int32, len(ng.in))
+		ne.ordered = make([]atomic.Bool, len(ng.ids))
+		ne.once.Do(func() {}) // filled here, not by keptBound
+		ne.ready.Store(true)
+		c.entries[x.k] = ne
+		c.bytes += ng.boundSize()
+		c.tick = max(c.tick, x.e.used)
+	}
+}
+
+// repairBound returns old's bound, made for g, as a bound for ng (see
+// inheritBounds), with its paths' channels renumbered for ng.out.
+func (ng *Graph) repairBound(g *Graph, old *boundEntry, k *boundKey, changed []uint32, outOf []int32) ([]uint32, []int32) {
+	d := make([]uint64, len(old.h))
+	pred := make([]int32, len(old.pred))
+	for v, x := range old.h {
+		d[v] = uint64(x)
+		if x == math.MaxUint32 {
+			d[v] = math.MaxUint64
+		}
+		pred[v] = -1
+		if oi := old.pred[v]; oi >= 0 {
+			pred[v] = outOf[g.out[oi].half] // -1 if no longer usable
+		}
+	}
+	amt := float64(k.amount)
+	perMsat, bias, rfAmt := amt/1e6, float64(k.bias), k.rf*amt
+	relax := func(rh *radixHeap, ei int32) {
+		e := &ng.out[ei]
+		if e.htlcMax < k.amount || e.to == k.src || d[e.from] == math.MaxUint64 {
+			return
+		}
+		scale := 1.0
+		switch {
+		case k.fuzz == 0:
+		case old.tab != nil:
+			scale = scaleOf(old.tab[e.half>>1], k.fuzz)
+		default:
+			scale = scaleOf(ng.outHash[ei], k.fuzz)
+		}
+		if nd := d[e.from] + boundInc(e, scale, perMsat, bias, rfAmt); nd < d[e.to] {
+			d[e.to], pred[e.to] = nd, ei
+			rh.push(nd, e.to)
+		}
+	}
+	var rh radixHeap
+	for _, h := range changed {
+		if ei := outOf[h]; ei >= 0 {
+			relax(&rh, ei)
+		}
+	}
+	for rh.size > 0 {
+		top := rh.pop()
+		if top.d > d[top.node] {
+			continue // stale
+		}
+		for ei := ng.outStart[top.node]; ei < ng.outStart[top.node+1]; ei++ {
+			if ng.out[ei].htlcMax < k.amount {
+				break // edges come largest htlc_maximum first
+			}
+			relax(&rh, int32(ei))
+		}
+	}
+	h := make([]uint32, len(d))
+	for i, v := range d {
+		h[i] = uint32(min(v, math.MaxUint32-1))
+		if v == math.MaxUint64 {
+			h[i] = math.MaxUint32
+		}
+	}
+	return h, pred
 }

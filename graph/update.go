@@ -20,6 +20,7 @@ func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
 	ng.policy = append([]Policy(nil), g.policy...)
 	ng.known = append([]bool(nil), g.known...)
 	applied := 0
+	var changed []uint32
 	for _, u := range updates {
 		i, ok := g.byscid[u.SCID]
 		if !ok || u.Dir > 1 {
@@ -37,11 +38,13 @@ func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
 			}
 		}
 		ng.policy[h], ng.known[h] = u.Policy, true
+		changed = append(changed, h)
 		applied++
 	}
 	if applied == 0 {
 		return g, 0
 	}
 	ng.buildAdjacency()
+	ng.inheritBounds(g, changed)
 	return ng, applied
 }

@@ -40,8 +40,12 @@ import (
 //
 // A seed's channel hashes depend on the scids only, so they are kept per
 // layout (shared by every snapshot WithPolicies makes); bounds depend on
-// the policies, so each snapshot has its own, and a new snapshot starts
-// empty. Both are bounded (least recently used go first). Among routes of
+// the policies, so each snapshot has its own, which WithPolicies makes
+// from the old one's, repaired where an update may have lowered them
+// (inheritBounds). Both are bounded (least recently used go first); the
+// seeds' tables take at most 3.3 MB and a snapshot's bounds 16 MB on
+// mainnet, so 20 MB in all while a new snapshot replaces an old one that
+// searches still hold. Among routes of
 // equal cost, which one a search returns can depend on whether its key's
 // bound is kept yet; the cost cannot.
 

@@ -14,7 +14,8 @@ type PolicyUpdate struct {
 // channel_updates, and changes more than the timestamp; the others are
 // ignored. g itself is unchanged, so
 // searches under way on it go on undisturbed. Nodes and channels are
-// shared with g; only the policies and the search arrays are new.
+// shared with g; only the policies and the search arrays are new, and the
+// A* bounds g keeps for searches with Reuse are handed on, repaired.
 func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
 	ng := &Graph{ids: g.ids, aliases: g.aliases, index: g.index, chans: g.chans, byscid: g.byscid, layout: g.layout, seeds: g.seeds}
 	ng.policy = append([]Policy(nil), g.policy...)

@@ -42,10 +42,10 @@ import (
 // layout (shared by every snapshot WithPolicies makes); bounds depend on
 // the policies, so each snapshot has its own, which WithPolicies makes
 // from the old one's, repaired where an update may have lowered them
-// (inheritBounds). Both are bounded (least recently used go first); the
-// seeds' tables take at most 3.3 MB and a snapshot's bounds 16 MB on
-// mainnet, so 20 MB in all while a new snapshot replaces an old one that
-// searches still hold. Among routes of
+// (inheritBounds). Both are bounded (least recently used go first): on
+// mainnet the seeds' tables take at most 3.3 MB and a snapshot's bounds
+// 8 MB, so under 20 MB even while an old snapshot, held by searches under
+// way, and its successor both keep theirs. Among routes of
 // equal cost, which one a search returns can depend on whether its key's
 // bound is kept yet; the cost cannot.
 
@@ -55,8 +55,8 @@ const (
 	keptSeeds = 8
 	// keptBoundBytes bounds one snapshot's kept bounds: 12 bytes a node
 	// and 4 a usable half-channel (boundSize), 0.47 MB each on mainnet,
-	// so 34 of them.
-	keptBoundBytes = 16 << 20
+	// so 17 of them: 8 seeds at two amounts.
+	keptBoundBytes = 8 << 20
 	// bucketsPerOctave is how finely amounts are bucketed: a bound is
 	// computed for the bucket's least amount, within 2^(1/8) of the
 	// payment's. The search is that sensitive to a bound's slack: on

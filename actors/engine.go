@@ -152,7 +152,7 @@ func Start(opts Options) (*Engine, error) {
 	e.deps = PaymentDeps{
 		Self: opts.Self, Graph: e.graph, Ledger: e.ledger,
 		Peer: e.peer, Height: opts.Height, Clock: opts.Clock,
-		Rand: opts.Rand, NextID: e.nextID, Avoid: opts.Avoid, Load: e.load, Idle: e.idle, Metrics: opts.Metrics,
+		Rand: opts.Rand, Seeds: drawSeeds(opts.Rand, fuzzSeeds), NextID: e.nextID, Avoid: opts.Avoid, Load: e.load, Idle: e.idle, Metrics: opts.Metrics,
 		NoOnion: !link.WantsOnion(opts.Link),
 	}
 	e.paymentProps = PaymentProps(&e.deps)
@@ -250,6 +250,21 @@ func (e *Engine) Now() time.Time { return e.opts.Clock() }
 // Core Lightning v0.7's getroute seeds its fee fuzz afresh on every call.
 // A source that fails gives the zero seed.
 func (e *Engine) DrawSeed() graph.Seed { return drawSeed(e.opts.Rand) }
+
+// fuzzSeeds is how many fuzz seeds pay's route searches draw from: the
+// graph keeps each one's channel hashes and A* bounds (0.4 MB and 0.14 MB
+// a bound on mainnet), so a search costs a fraction of one with a fresh
+// seed, and routes still vary from one attempt to the next.
+const fuzzSeeds = 8
+
+// drawSeeds draws n fuzz seeds from r (the engine's pool, PaymentDeps.Seeds).
+func drawSeeds(r io.Reader, n int) []graph.Seed {
+	s := make([]graph.Seed, n)
+	for i := range s {
+		s[i] = drawSeed(r)
+	}
+	return s
+}
 
 func drawSeed(r io.Reader) graph.Seed {
 	var s graph.Seed

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	mrand "math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -276,25 +277,32 @@ func (l *lockedRand) Read(p []byte) (int, error) {
 }
 
 // seedRecorder is a test's randomness that keeps every 16-byte draw: the
-// size of a fuzz seed (session keys take 32 bytes, HTLC ids 8).
+// size of a fuzz seed (session keys take 32 bytes, HTLC ids 8), and counts
+// the 1-byte ones: a pick from the pool of seeds.
 type seedRecorder struct {
 	lockedRand
 	seeds [][16]byte
+	picks int
 }
 
 func (s *seedRecorder) Read(p []byte) (int, error) {
 	n, err := s.lockedRand.Read(p)
-	if len(p) == 16 {
-		s.mu.Lock()
+	s.mu.Lock()
+	switch len(p) {
+	case 16:
 		s.seeds = append(s.seeds, [16]byte(p))
-		s.mu.Unlock()
+	case 1:
+		s.picks++
 	}
+	s.mu.Unlock()
 	return n, err
 }
 
-// Issue 11, item 3: pay asks the graph for each attempt's route with a
-// fresh fuzz seed from the engine's randomness, as v0.7's pay calls
-// getroute without one; DrawSeed gives getroute its own.
+// Issue 11, item 3, and issue 14: pay asks the graph for each attempt's
+// route with a fuzz seed drawn from the engine's randomness, as v0.7's pay
+// calls getroute without one, but from a pool of fuzzSeeds seeds the engine
+// draws when it starts, so the graph keeps their hashes and bounds;
+// DrawSeed gives getroute a fresh one.
 func TestPayDrawsASeedPerRoute(t *testing.T) {
 	n, err := simnet.Load(sub300, simnet.Options{Seed: 5})
 	if err != nil {
@@ -312,12 +320,28 @@ func TestPayDrawsASeedPerRoute(t *testing.T) {
 		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
 	}
 	rec := &seedRecorder{lockedRand: lockedRand{r: mrand.NewChaCha8([32]byte{11})}}
+	var drawn [][16]byte
 	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Stop()
+	rec.mu.Lock()
+	drawn = append(drawn, rec.seeds...)
+	rec.mu.Unlock()
+	pool := map[[16]byte]bool{}
+	for _, s := range e.deps.Seeds {
+		pool[s] = true
+	}
+	if len(e.deps.Seeds) != fuzzSeeds || len(pool) != fuzzSeeds || len(drawn) < fuzzSeeds {
+		t.Fatalf("the engine drew %d seeds at start, %d in its pool, %d distinct; want %d", len(drawn), len(e.deps.Seeds), len(pool), fuzzSeeds)
+	}
+	for _, s := range e.deps.Seeds {
+		if !slices.Contains(drawn, [16]byte(s)) {
+			t.Fatalf("pool seed %x is not from the engine's randomness", s)
+		}
+	}
 	r := &engineRig{n: n, l: l, e: e}
 	tg := r.target(t, 50_000_000, false, multiHop)
 	last := tg.route[len(tg.route)-1]
@@ -325,19 +349,39 @@ func TestPayDrawsASeedPerRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.mu.Lock()
-	rec.seeds = nil
+	rec.seeds, rec.picks = nil, 0
 	rec.mu.Unlock()
 	_, payErr := e.Pay(context.Background(), PayRequest{Bolt11: tg.bolt11, Params: payment.DefaultPayParams()})
 	atts := r.attempts(t, tg.inv.PaymentHash)
 	rec.mu.Lock()
-	seeds := append([][16]byte(nil), rec.seeds...)
+	seeds, picks := len(rec.seeds), rec.picks
 	rec.mu.Unlock()
-	distinct := map[[16]byte]bool{}
-	for _, s := range seeds {
-		distinct[s] = true
+	if len(atts) < 2 || picks < len(atts) || seeds != 0 {
+		t.Fatalf("%d attempts (pay: %v), %d picks from the pool, %d fresh seeds: want a pick per route asked and no fresh seed", len(atts), payErr, picks, seeds)
 	}
-	if len(atts) < 2 || len(seeds) < len(atts) || len(distinct) != len(seeds) {
-		t.Fatalf("%d attempts (pay: %v), %d seeds drawn, %d distinct: want one fresh seed per route asked", len(atts), payErr, len(seeds), len(distinct))
+	// The picks spread over the pool, each with Reuse.
+	used := map[graph.Seed]int{}
+	for range 800 {
+		s, reuse := e.deps.fuzzSeed()
+		if !reuse || !pool[s] {
+			t.Fatalf("fuzzSeed gave %x, reuse %v: not from the pool", s, reuse)
+		}
+		used[s]++
+	}
+	for s, k := range used {
+		if k < 50 {
+			t.Fatalf("seed %x picked %d times of 800", s, k)
+		}
+	}
+	if len(used) != fuzzSeeds {
+		t.Fatalf("%d of %d seeds picked", len(used), fuzzSeeds)
+	}
+	// Without a pool, a fresh seed per search.
+	d := PaymentDeps{Rand: rec}
+	a, ra := d.fuzzSeed()
+	b, rb := d.fuzzSeed()
+	if a == b || ra || rb {
+		t.Fatalf("without a pool: %x (reuse %v) then %x (reuse %v)", a, ra, b, rb)
 	}
 	if a, b := e.DrawSeed(), e.DrawSeed(); a == b || a == (graph.Seed{}) {
 		t.Fatalf("DrawSeed gave %x then %x", a, b)

@@ -27,7 +27,12 @@ type PaymentDeps struct {
 	Height func() uint32    // the current block height
 	Clock  func() time.Time // now
 	Rand   io.Reader        // onion session keys and fuzz seeds (crypto/rand in production)
-	NextID func() uint64    // HTLC ids, unique among those in flight
+	// Seeds are the fuzz seeds route searches draw from, at random; the
+	// graph keeps their hashes and A* bounds (GetRouteParams.Reuse). None:
+	// a fresh seed per search, as Core Lightning v0.7's pay, at several
+	// times the search's CPU.
+	Seeds  []graph.Seed
+	NextID func() uint64 // HTLC ids, unique among those in flight
 	// Avoid is how long a failure keeps the failing channel or node out of
 	// later routes; default 60 s.
 	Avoid time.Duration
@@ -355,9 +360,10 @@ func (a *paymentActor) run(ctx actor.Context) {
 		switch e := e.(type) {
 		case payment.FindRoute:
 			p := e.Params
-			// A fresh fuzz seed for every route pay asks for, as v0.7's
-			// pay calls getroute without one.
-			p.FromID, p.Seed = a.deps.Self, drawSeed(a.deps.Rand)
+			// A fuzz seed drawn for every route pay asks for, as v0.7's
+			// pay calls getroute without one, from the engine's pool.
+			p.FromID = a.deps.Self
+			p.Seed, p.Reuse = a.deps.fuzzSeed()
 			ctx.Request(a.deps.Graph, &messages.FindRoute{Params: p, Now: a.deps.Clock()})
 		case payment.PersistAttempt:
 			if e.Part != 0 {
@@ -640,4 +646,17 @@ func avoidOf(r *htlc.RoutingFailure) string {
 		return r.ErringNode.String()
 	}
 	return graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String()
+}
+
+// fuzzSeed draws the fuzz seed of one route search: one of d.Seeds, to be
+// reused, or a fresh one if there are none.
+func (d *PaymentDeps) fuzzSeed() (graph.Seed, bool) {
+	if len(d.Seeds) == 0 {
+		return drawSeed(d.Rand), false
+	}
+	var b [1]byte
+	if d.Rand != nil {
+		_, _ = io.ReadFull(d.Rand, b[:]) // a failed read picks the first
+	}
+	return d.Seeds[int(b[0])%len(d.Seeds)], true
 }

@@ -17,9 +17,9 @@ const boundSettleCap = 200
 // between the source and each node. Every amount on a route is at least the
 // payment's, fees and risk grow with the amount, and a fuzzed fee is at
 // least (1-fuzz) of the fee, so each channel adds at least
-// floor(fee(amount)*(1-fuzz)) + floor(riskbias + rf*delay*amount), less 2
-// for float rounding (each channel's own fuzz factor replaces 1-fuzz when
-// the seed is the zero Seed); a Dijkstra from the source sums those, on a
+// fee(amount)*(1-fuzz) + riskbias + rf*delay*amount, less boundSlack for
+// rounding (boundInc; each channel's own fuzz factor replaces 1-fuzz when
+// its hash is at hand); a Dijkstra from the source sums those, on a
 // radix heap. Shortest-path
 // distances obey the triangle inequality, so the bound is consistent and the
 // first label to reach the source is still the cheapest.
@@ -85,17 +85,14 @@ func (g *Graph) lowerBounds(q *query, w *workspace) {
 			switch {
 			case exact && q.zeroSeed:
 				scale = scaleOf(g.outHash[ei], q.fuzz)
+			case exact && q.tab != nil:
+				scale = scaleOf(q.tab[e.half>>1], q.fuzz)
 			case exact:
 				// Hashed here, not through the search's cache: the
 				// bound meets many channels the search never does.
 				scale = fuzzScale(&q.seed, g.chans[e.half>>1].scid, q.fuzz)
 			}
-			d := top.d
-			// Less 2 for float rounding; the sum stays far below 2^63.
-			if inc := (float64(e.base)+float64(e.ppm)*perMsat)*scale + bias + rfAmt*float64(e.delay) - 2; inc > 0 {
-				d += uint64(int64(inc))
-			}
-			if d < h[e.to] {
+			if d := top.d + boundInc(e, scale, perMsat, bias, rfAmt); d < h[e.to] {
 				h[e.to] = d
 				rh.push(d, e.to)
 			}

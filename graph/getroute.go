@@ -27,6 +27,13 @@ type GetRouteParams struct {
 	Avoid   *AvoidSet
 	MaxHops *uint32 // most channels in the route; default 20
 	Seed    Seed    // keys the fee fuzz (see Seed)
+	// Reuse says the caller will search from this source with this seed
+	// again (pay's pooled seeds): the seed's channel hashes, and once the
+	// same search has come a few times the A* bound, are kept with the
+	// snapshot for the next search (see boundcache.go). The cost found is
+	// the same either way; among routes of equal cost the one returned
+	// may differ.
+	Reuse bool
 }
 
 // GetRoute finds the route getroute returns: the cheapest under CLN's cost
@@ -113,6 +120,12 @@ func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
 		return nil, 0, ErrNoRoute
 	}
 	q.src, q.dst = src, dst
+	if p.Reuse {
+		q.reuse = true
+		if q.fuzz != 0 && !q.zeroSeed {
+			q.tab = g.seeds.table(g, &q.seed)
+		}
+	}
 	for ei := g.outStart[src]; ei < g.outStart[src+1]; ei++ {
 		if e := &g.out[ei]; !q.excluded(e) && e.htlcMax > q.firstMax {
 			q.firstMax = e.htlcMax

@@ -94,12 +94,14 @@ type Graph struct {
 	// half-channels: a node asked to receive more can forward nothing.
 	maxIn []MilliSat
 
-	pool     sync.Pool  // of *workspace
-	flowPool sync.Pool  // of *flowWork
-	flowOnce sync.Once  // makes outPrior, on the first PlanFlow
-	outPrior []MilliSat // per g.out arc, its prior upper bound (flowNet)
-	inOut    []int32    // per g.in edge, its index in g.out
-	layout   uint64     // which Build made the nodes and channels (AvoidSet)
+	pool     sync.Pool   // of *workspace
+	flowPool sync.Pool   // of *flowWork
+	flowOnce sync.Once   // makes outPrior, on the first PlanFlow
+	outPrior []MilliSat  // per g.out arc, its prior upper bound (flowNet)
+	inOut    []int32     // per g.in edge, its index in g.out
+	layout   uint64      // which Build made the nodes and channels (AvoidSet)
+	seeds    *seedTables // reused seeds' channel hashes, shared by the layout's snapshots
+	bounds   boundCache  // this snapshot's kept A* bounds (keptBound)
 }
 
 // Builder collects nodes and channels and builds a Graph. The zero value is
@@ -118,7 +120,7 @@ func (b *Builder) AddChannel(c Channel) { b.chans = append(b.chans, c) }
 // Build checks what was added and returns the snapshot. Duplicate short
 // channel ids, self-channels and duplicate nodes are errors.
 func (b *Builder) Build() (*Graph, error) {
-	g := &Graph{index: make(map[NodeID]uint32, len(b.nodes)), layout: layouts.Add(1)}
+	g := &Graph{index: make(map[NodeID]uint32, len(b.nodes)), layout: layouts.Add(1), seeds: &seedTables{}}
 	addNode := func(id NodeID, alias string) uint32 {
 		if i, ok := g.index[id]; ok {
 			return i

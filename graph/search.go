@@ -66,6 +66,8 @@ type query struct {
 	fuzz     float64 // fraction, 0..1
 	seed     Seed
 	zeroSeed bool                // seed is the zero Seed, whose hashes the edges carry
+	reuse    bool                // GetRouteParams.Reuse: search with a kept bound
+	tab      []float64           // with reuse and a seed not zero: its channel hashes
 	exclHalf map[uint32]struct{} // from Exclude
 	exclNode map[uint32]struct{}
 	avoid    *AvoidSet // from Avoid
@@ -100,8 +102,37 @@ type workspace struct {
 	gen     uint32
 	// h is, per node, a lower bound on the cost still to pay from that node
 	// back to the source (A*); math.MaxUint64 where the source cannot reach.
-	h     []uint64
-	rheap radixHeap
+	h []uint64
+	// hc, when set, replaces h: a kept bound (keptBound) in 32 bits,
+	// math.MaxUint32 where the source cannot reach.
+	hc     []uint32
+	rheap  radixHeap
+	parked []parkedLabel // a heap, least key first
+	// kept, with hc: the kept bound, whose order of hub channels the
+	// first pass follows.
+	kept *boundEntry
+}
+
+// parkedLabel is a label pass.ceil keeps out of the heap for now (pos
+// -1), or the rest of a hub's channels, from position pos of the order, that
+// label parent at node has still to offer.
+type parkedLabel struct {
+	s            state
+	key          uint64 // the label's key, or a bound on the rest's keys
+	node         uint32
+	edge, parent int32
+	pos          int32
+}
+
+// bound returns the A* bound of node n (see h).
+func (w *workspace) bound(n uint32) uint64 {
+	if w.hc == nil {
+		return w.h[n]
+	}
+	if v := w.hc[n]; v != math.MaxUint32 {
+		return uint64(v)
+	}
+	return math.MaxUint64
 }
 
 func (g *Graph) getWorkspace() *workspace {
@@ -117,6 +148,7 @@ func (g *Graph) getWorkspace() *workspace {
 
 func (g *Graph) putWorkspace(w *workspace) {
 	w.reset()
+	w.hc, w.kept = nil, nil
 	g.pool.Put(w)
 }
 
@@ -128,6 +160,7 @@ func (w *workspace) reset() {
 	w.touched = w.touched[:0]
 	w.labels = w.labels[:0]
 	w.heap = w.heap[:0]
+	w.parked = w.parked[:0]
 }
 
 // state is the cost-function state at one node of a path.
@@ -203,6 +236,9 @@ func (q *query) scale(g *Graph, w *workspace, e *edge, zeroHash float64) float64
 		return scaleOf(zeroHash, q.fuzz)
 	}
 	c := e.half >> 1
+	if q.tab != nil {
+		return scaleOf(q.tab[c], q.fuzz)
+	}
 	if w.fuzzSet[c] != w.gen {
 		w.fuzzVal[c] = fuzzScale(&q.seed, g.chans[c].scid, q.fuzz)
 		w.fuzzSet[c] = w.gen
@@ -230,7 +266,17 @@ type pass struct {
 	bound uint64   // with safe: labels costing more are dropped
 	risky MilliSat // without safe: smallest htlc_minimum a prune risked
 	over  bool     // the label or work budget ran out
-	work  int      // label comparisons so far
+	// ceil parks labels whose key exceeds it (math.MaxUint64: none) until
+	// the heap runs dry; then it rises to the least parked key (unpark).
+	// Parked labels take no part in dominance and cost no label or heap
+	// work until then, if ever: a hub's thousands of channels cost their
+	// step, or, in a kept order, nothing past the first above the ceiling.
+	// Starting at the cost of a route, as treeCost gives, only labels that
+	// A* must pop are made before the answer.
+	ceil uint64
+	// With an order: the bound weights' terms at the kept bound's amount.
+	perMsat, biasF, rfAmt float64
+	work                  int // label comparisons so far
 }
 
 // dominates reports whether label a makes a state s at the same node
@@ -342,7 +388,7 @@ func (p *pass) addLabel(node uint32, s state, edge, parent int32) {
 	li := int32(len(w.labels))
 	w.labels = append(w.labels, label{
 		amt: s.amt, total: s.total, risk: s.risk, cost: s.cost, hops: s.hops,
-		key: s.cost + w.h[node], node: node, edge: edge, parent: parent, next: w.head[node],
+		key: s.cost + w.bound(node), node: node, edge: edge, parent: parent, next: w.head[node],
 	})
 	w.head[node] = li
 	p.push(li)
@@ -350,12 +396,15 @@ func (p *pass) addLabel(node uint32, s state, edge, parent int32) {
 
 // run returns the index of the cheapest label at the source, or -1.
 func (p *pass) run() int32 {
-	g, q, w := p.g, p.q, p.w
+	q, w := p.q, p.w
 	start := state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}
 	p.addLabel(q.dst, start, -1, -1)
-	for len(w.heap) > 0 {
+	for {
+		if len(w.heap) == 0 && !p.unpark() {
+			return -1
+		}
 		li := p.pop()
-		cur := w.labels[li]
+		cur := &w.labels[li]
 		if cur.dead {
 			continue
 		}
@@ -365,51 +414,186 @@ func (p *pass) run() int32 {
 		if q.nodeExcluded(cur.node) {
 			continue // every channel into an excluded node is unusable
 		}
-		s := state{amt: cur.amt, total: cur.total, risk: cur.risk, cost: cur.cost, hops: cur.hops}
-	edges:
-		for ei := g.inStart[cur.node]; ei < g.inStart[cur.node+1]; ei++ {
-			e := &g.in[ei]
-			if s.amt > e.htlcMax {
-				break // edges come largest htlc_maximum first
-			}
-			if e.from == q.dst {
-				continue // a route visits the destination once
-			}
-			if q.halfExcluded(e.half) {
-				continue
-			}
-			n, ok := q.step(s, e, q.scale(g, w, e, g.inHash[ei]))
-			if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) || w.h[e.from] == math.MaxUint64 {
-				continue // a label that can never reach the source
-			}
-			if p.safe && (n.cost+w.h[e.from] > p.bound || w.onPath(li, e.from)) {
-				continue
-			}
-			// The candidate's path is li's plus e.from, which ends every
-			// path compared here: subset tests compare the parents' paths.
-			for qi := w.head[e.from]; qi >= 0; qi = w.labels[qi].next {
-				other := &w.labels[qi]
-				p.work++
-				if !other.dead && p.dominates(other, n) && (!p.safe || w.subset(other.parent, li, &p.work)) {
-					continue edges
-				}
-			}
-			cand := label{amt: n.amt, total: n.total, risk: n.risk, hops: n.hops}
-			for qi := w.head[e.from]; qi >= 0; qi = w.labels[qi].next {
-				other := &w.labels[qi]
-				if !other.dead && p.dominates(&cand, state{amt: other.amt, total: other.total, risk: other.risk, hops: other.hops}) &&
-					(!p.safe || w.subset(li, other.parent, &p.work)) {
-					other.dead = true
-				}
-			}
-			if len(w.labels) >= maxLabels || (p.safe && p.work >= maxWork) {
-				p.over = true
-				return -1
-			}
-			p.addLabel(e.from, n, int32(ei), li)
+		if !p.expand(li, p.g.inStart[cur.node]) {
+			return -1
 		}
 	}
-	return -1
+}
+
+// expand offers the labels label li leads to over the channels into its
+// node, from position k of their order on; false when the budget ran out.
+// A hub's channels, with a kept order (boundEntry.order), come cheapest
+// bound first: at the first whose key's bound exceeds the ceiling, the
+// rest wait, parked as one, for the ceiling to rise.
+func (p *pass) expand(li int32, k uint32) bool {
+	g, q, w := p.g, p.q, p.w
+	cur := &w.labels[li]
+	s := state{amt: cur.amt, total: cur.total, risk: cur.risk, cost: cur.cost, hops: cur.hops}
+	node := cur.node
+	end := g.inStart[node+1]
+	sorted := w.kept != nil && !p.safe && end-g.inStart[node] >= hubDegree
+	if sorted {
+		w.kept.sortHub(g, node)
+	}
+	for ; k < end; k++ {
+		ei := k
+		if sorted {
+			ei = uint32(w.kept.order[k])
+		}
+		e := &g.in[ei]
+		if s.amt > e.htlcMax {
+			if sorted {
+				continue
+			}
+			break // edges come largest htlc_maximum first
+		}
+		if e.from == q.dst {
+			continue // a route visits the destination once
+		}
+		if q.halfExcluded(e.half) {
+			continue
+		}
+		hb := w.bound(e.from)
+		if hb == math.MaxUint64 {
+			if sorted {
+				break // the order puts them last
+			}
+			continue // a label that can never reach the source
+		}
+		sc := q.scale(g, w, e, g.inHash[ei])
+		if sorted {
+			// The order's own key bound (orderKey), so the rest's are no
+			// less: park them all.
+			if est := s.cost + hb + boundInc(e, sc, p.perMsat, p.biasF, p.rfAmt); est > p.ceil {
+				w.park(parkedLabel{node: node, parent: li, pos: int32(k), key: est})
+				return true
+			}
+		}
+		n, ok := q.step(s, e, sc)
+		if !ok || n.amt > q.firstMax || (e.from != q.src && n.amt > g.maxIn[e.from]) {
+			continue // a label that can never reach the source
+		}
+		if key := n.cost + hb; key > p.ceil {
+			w.park(parkedLabel{s: n, node: e.from, edge: int32(ei), parent: li, pos: -1, key: key})
+			continue
+		}
+		if p.safe && (n.cost+hb > p.bound || w.onPath(li, e.from)) {
+			continue
+		}
+		if !p.offer(n, e.from, int32(ei), li) {
+			return false
+		}
+	}
+	return true
+}
+
+// offer adds the label of state n at node, reached over edge from label
+// parent, unless a label there dominates it, and kills those it dominates.
+// It returns false when the budget ran out (p.over).
+func (p *pass) offer(n state, node uint32, edge, parent int32) bool {
+	w := p.w
+	// The candidate's path is parent's plus node, which ends every path
+	// compared here: subset tests compare the parents' paths.
+	for qi := w.head[node]; qi >= 0; qi = w.labels[qi].next {
+		other := &w.labels[qi]
+		p.work++
+		if !other.dead && p.dominates(other, n) && (!p.safe || w.subset(other.parent, parent, &p.work)) {
+			return true
+		}
+	}
+	cand := label{amt: n.amt, total: n.total, risk: n.risk, hops: n.hops}
+	for qi := w.head[node]; qi >= 0; qi = w.labels[qi].next {
+		other := &w.labels[qi]
+		if !other.dead && p.dominates(&cand, state{amt: other.amt, total: other.total, risk: other.risk, hops: other.hops}) &&
+			(!p.safe || w.subset(parent, other.parent, &p.work)) {
+			other.dead = true
+		}
+	}
+	if len(w.labels) >= maxLabels || (p.safe && p.work >= maxWork) {
+		p.over = true
+		return false
+	}
+	p.addLabel(node, n, edge, parent)
+	return true
+}
+
+// unpark raises the ceiling (see pass.ceil) to the least parked key and
+// offers the parked labels under it, or goes on with the hub channels
+// parked; false when none is left or the budget ran out. Every parked key
+// exceeds the old ceiling and so every key popped so far: labels still
+// leave the heap in key order, and none is made before its key is the
+// least there is, save those under a ceiling given at the start.
+func (p *pass) unpark() bool {
+	w := p.w
+	for len(w.parked) > 0 && !p.over {
+		p.ceil = w.parked[0].key
+		for len(w.parked) > 0 && w.parked[0].key <= p.ceil {
+			c := w.unparkMin()
+			switch {
+			case c.pos >= 0:
+				// A hub's channels from c.pos on; a label killed since
+				// is dominated by one that expands in its place.
+				if !w.labels[c.parent].dead && !p.expand(c.parent, uint32(c.pos)) {
+					return false
+				}
+			case !p.offer(c.s, c.node, c.edge, c.parent):
+				return false
+			}
+		}
+		if len(w.heap) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// park adds c to the parked heap, least key first.
+func (w *workspace) park(c parkedLabel) {
+	h := append(w.parked, c)
+	i := len(h) - 1
+	for i > 0 {
+		up := (i - 1) / 2
+		if h[up].key <= h[i].key {
+			break
+		}
+		h[i], h[up] = h[up], h[i]
+		i = up
+	}
+	w.parked = h
+}
+
+// unparkMin removes and returns a parked item of least key.
+func (w *workspace) unparkMin() parkedLabel {
+	h := w.parked
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		if r := l + 1; r < len(h) && h[r].key < h[l].key {
+			l = r
+		}
+		if h[i].key <= h[l].key {
+			break
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
+	w.parked = h
+	return top
+}
+
+// reuseBound is q's kept bound if q reuses and it is kept (keptBound).
+func (g *Graph) reuseBound(q *query) *boundEntry {
+	if !q.reuse {
+		return nil
+	}
+	return g.keptBound(q, false)
 }
 
 // path returns the edges of the walk ending at label li, source first.
@@ -438,11 +622,25 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	w := g.getWorkspace()
 	defer g.putWorkspace(w)
 	w.gen++ // the fuzz cache is per query: seed and percent vary
-	g.lowerBounds(q, w)
-	if w.h[q.dst] == math.MaxUint64 {
+	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64, ceil: math.MaxUint64}
+	if b := g.reuseBound(q); b != nil {
+		w.hc, w.kept = b.h, b
+		amt := float64(bucketAmount(q.amount))
+		p.perMsat, p.biasF, p.rfAmt = amt/1e6, float64(q.bias), q.rf*amt
+		if w.bound(q.dst) != math.MaxUint64 {
+			// Start from the cost of the bound's own path when q can use
+			// it, else from the destination's key.
+			p.ceil = uint64(q.amount) + w.bound(q.dst)
+			if c := g.treeCost(q, b, maxHops); c != math.MaxUint64 && c >= p.ceil {
+				p.ceil = c
+			}
+		}
+	} else {
+		g.lowerBounds(q, w)
+	}
+	if w.bound(q.dst) == math.MaxUint64 {
 		return found{}, false // the source reaches nothing that reaches it
 	}
-	p := &pass{g: g, q: q, w: w, risky: math.MaxUint64}
 	li := p.run()
 
 	var first found
@@ -460,7 +658,7 @@ func (g *Graph) find(q *query, maxHops int) (found, bool) {
 	q2 := *q
 	q2.maxHops = uint32(maxHops)
 	q = &q2
-	p2 := &pass{g: g, q: q, w: w, safe: true, amax: amax, bound: bound}
+	p2 := &pass{g: g, q: q, w: w, safe: true, amax: amax, bound: bound, ceil: math.MaxUint64}
 	if li2 := p2.run(); li2 >= 0 {
 		return g.result(w, li2), true
 	}

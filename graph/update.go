@@ -14,12 +14,14 @@ type PolicyUpdate struct {
 // channel_updates, and changes more than the timestamp; the others are
 // ignored. g itself is unchanged, so
 // searches under way on it go on undisturbed. Nodes and channels are
-// shared with g; only the policies and the search arrays are new.
+// shared with g; only the policies and the search arrays are new, and the
+// A* bounds g keeps for searches with Reuse are handed on, repaired.
 func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
-	ng := &Graph{ids: g.ids, aliases: g.aliases, index: g.index, chans: g.chans, byscid: g.byscid, layout: g.layout}
+	ng := &Graph{ids: g.ids, aliases: g.aliases, index: g.index, chans: g.chans, byscid: g.byscid, layout: g.layout, seeds: g.seeds}
 	ng.policy = append([]Policy(nil), g.policy...)
 	ng.known = append([]bool(nil), g.known...)
 	applied := 0
+	var changed []uint32
 	for _, u := range updates {
 		i, ok := g.byscid[u.SCID]
 		if !ok || u.Dir > 1 {
@@ -37,11 +39,13 @@ func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
 			}
 		}
 		ng.policy[h], ng.known[h] = u.Policy, true
+		changed = append(changed, h)
 		applied++
 	}
 	if applied == 0 {
 		return g, 0
 	}
 	ng.buildAdjacency()
+	ng.inheritBounds(g, changed)
 	return ng, applied
 }

@@ -17,9 +17,9 @@ type PolicyUpdate struct {
 // shared with g; only the policies and the search arrays are new, and the
 // A* bounds g keeps for searches with Reuse are handed on, repaired.
 func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
-	ng := &Graph{ids: g.ids, aliases: g.aliases, index: g.index, chans: g.chans, byscid: g.byscid, layout: g.layout, seeds: g.seeds}
-	ng.policy = append([]Policy(nil), g.policy...)
-	ng.known = append([]bool(nil), g.known...)
+	// The policies are copied at the first update that applies: most
+	// batches (refreshes that failures carry) change nothing.
+	policy, known := g.policy, g.known
 	applied := 0
 	var changed []uint32
 	for _, u := range updates {
@@ -28,23 +28,28 @@ func (g *Graph) WithPolicies(updates []PolicyUpdate) (*Graph, int) {
 			continue
 		}
 		h := 2*i + uint32(u.Dir)
-		if ng.known[h] && u.Policy.LastUpdate <= ng.policy[h].LastUpdate {
+		if known[h] && u.Policy.LastUpdate <= policy[h].LastUpdate {
 			continue
 		}
-		if same := u.Policy; ng.known[h] {
+		if same := u.Policy; known[h] {
 			// A refresh that changes nothing but the timestamp is
 			// not worth a rebuild.
-			if same.LastUpdate = ng.policy[h].LastUpdate; same == ng.policy[h] {
+			if same.LastUpdate = policy[h].LastUpdate; same == policy[h] {
 				continue
 			}
 		}
-		ng.policy[h], ng.known[h] = u.Policy, true
+		if applied == 0 {
+			policy, known = append([]Policy(nil), g.policy...), append([]bool(nil), g.known...)
+		}
+		policy[h], known[h] = u.Policy, true
 		changed = append(changed, h)
 		applied++
 	}
 	if applied == 0 {
 		return g, 0
 	}
+	ng := &Graph{ids: g.ids, aliases: g.aliases, index: g.index, chans: g.chans, byscid: g.byscid, layout: g.layout, seeds: g.seeds,
+		policy: policy, known: known}
 	ng.buildAdjacency()
 	ng.inheritBounds(g, changed)
 	return ng, applied

@@ -77,7 +77,7 @@ func TestGraphActorAvoid(t *testing.T) {
 	p := graph.GetRouteParams{FromID: nodes[5], ID: nodes[77], AmountMsat: 50_000_000, RiskFactor: 1}
 	first := ask(t, sys, pid, &messages.FindRoute{Params: p, Now: now}).(*messages.RouteFound).Route
 	avoided := graph.SCIDDir{SCID: first[len(first)-1].Channel, Dir: first[len(first)-1].Direction}
-	sys.Root.Send(pid, &messages.Avoid{Exclude: avoided.String(), Until: now.Add(time.Minute)})
+	sys.Root.Send(pid, &messages.Avoid{Exclude: graph.ExcludeChannel(avoided), Until: now.Add(time.Minute)})
 	switch r := ask(t, sys, pid, &messages.FindRoute{Params: p, Now: now.Add(30 * time.Second)}).(type) {
 	case *messages.RouteFound:
 		for _, h := range r.Route {
@@ -223,7 +223,7 @@ func TestGraphActorUpdatesAndSuccess(t *testing.T) {
 	// Avoid, then a success through the channel: it is routable again.
 	g2 := graph.GetRouteParams{FromID: nodes[0], ID: route[len(route)-1].ID, AmountMsat: 50_000_000, RiskFactor: 1}
 	pid2 := sys.Root.Spawn(GraphProps(g, GraphOptions{}))
-	ex := graph.SCIDDir{SCID: hop.Channel, Dir: hop.Direction}.String()
+	ex := graph.ExcludeChannel(graph.SCIDDir{SCID: hop.Channel, Dir: hop.Direction})
 	sys.Root.Send(pid2, &messages.Avoid{Exclude: ex, Until: now.Add(time.Hour)})
 	sys.Root.Send(pid2, &messages.Succeeded{Route: route})
 	r, ok := ask(t, sys, pid2, &messages.FindRoute{Params: g2, Now: now}).(*messages.RouteFound)

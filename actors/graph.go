@@ -132,14 +132,16 @@ func (a *graphActor) Receive(ctx actor.Context) {
 // next searches get grows by one, copied, as searches under way share the
 // old one.
 func (a *graphActor) remember(m *messages.Avoid) {
-	if d, err := graph.ParseSCIDDir(m.Exclude); err == nil {
+	if x := m.Exclude; !x.IsNode {
+		d := x.Channel
 		if a.avoidCh[d].Before(m.Until) {
 			a.avoidCh[d] = m.Until
 			if a.set != nil {
 				a.set = a.set.With(a.g, &d, nil)
 			}
 		}
-	} else if n, err := graph.ParseNodeID(m.Exclude); err == nil {
+	} else {
+		n := x.Node
 		if a.avoidNode[n].Before(m.Until) {
 			a.avoidNode[n] = m.Until
 			if a.set != nil {

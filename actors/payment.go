@@ -427,11 +427,11 @@ func (a *paymentActor) run(ctx actor.Context) {
 			a.send(ctx, e)
 		case payment.ReportFailure:
 			until := a.deps.Clock().Add(a.deps.avoidFor())
-			if ex := avoidOf(e.Failure.Routing); ex != "" {
+			if ex, ok := avoidOf(e.Failure.Routing); ok {
 				ctx.Send(a.deps.Graph, &messages.Avoid{Exclude: ex, Until: until})
 			}
 			for _, h := range e.Route {
-				ctx.Send(a.deps.Graph, &messages.Avoid{Exclude: graph.SCIDDir{SCID: h.Channel, Dir: h.Direction}.String(), Until: until})
+				ctx.Send(a.deps.Graph, &messages.Avoid{Exclude: graph.ExcludeChannel(graph.SCIDDir{SCID: h.Channel, Dir: h.Direction}), Until: until})
 			}
 		case payment.Reply:
 			if to, ok := a.takeReply(e.To); ok {
@@ -638,14 +638,14 @@ func (a *paymentActor) failPart(ctx actor.Context, f *htlc.Failure, sent *sentHT
 
 // avoidOf is the exclusion a failure teaches: the node for a NODE-bit
 // code, else the channel direction.
-func avoidOf(r *htlc.RoutingFailure) string {
+func avoidOf(r *htlc.RoutingFailure) (graph.Exclusion, bool) {
 	if r == nil || r.ErringIndex == 0 {
-		return ""
+		return graph.Exclusion{}, false
 	}
 	if r.FailCode&lnwire.FlagNode != 0 {
-		return r.ErringNode.String()
+		return graph.ExcludeNode(r.ErringNode), true
 	}
-	return graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String()
+	return graph.ExcludeChannel(graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}), true
 }
 
 // fuzzSeed draws the fuzz seed of one route search: one of d.Seeds, to be

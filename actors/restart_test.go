@@ -279,7 +279,7 @@ func targetWithAnotherWayIn(t *testing.T, r *engineRig) payTarget {
 		last := route[len(route)-1]
 		cltv := uint32(simnet.DefaultMinFinalCLTV)
 		_, err := r.e.GetRoute(context.Background(), graph.GetRouteParams{ID: last.ID, AmountMsat: 30_000_000, RiskFactor: 1,
-			CLTV: &cltv, Exclude: []string{graph.SCIDDir{SCID: last.Channel, Dir: last.Direction}.String()}})
+			CLTV: &cltv, Exclude: []graph.Exclusion{graph.ExcludeChannel(graph.SCIDDir{SCID: last.Channel, Dir: last.Direction})}})
 		return err == nil
 	})
 }

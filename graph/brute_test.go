@@ -94,12 +94,12 @@ func newRandomCase(r *rand.Rand) randomCase {
 	if r.IntN(3) == 0 {
 		g.Channels(func(c ChannelInfo) bool {
 			if r.IntN(4) == 0 {
-				p.Exclude = append(p.Exclude, SCIDDir{c.SCID, uint8(r.IntN(2))}.String())
+				p.Exclude = append(p.Exclude, ExcludeChannel(SCIDDir{c.SCID, uint8(r.IntN(2))}))
 			}
 			return true
 		})
 		if r.IntN(3) == 0 {
-			p.Exclude = append(p.Exclude, nodes[r.IntN(n)].String())
+			p.Exclude = append(p.Exclude, ExcludeNode(nodes[r.IntN(n)]))
 		}
 	}
 	return randomCase{g: g, params: p, nodes: nodes}

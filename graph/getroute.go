@@ -21,7 +21,7 @@ type GetRouteParams struct {
 	CLTV        *uint32  // final CLTV delta; default 9
 	FromID      NodeID   // source; the engine passes its own node id
 	FuzzPercent *float64 // 0..100; default 5
-	Exclude     []string // "BLOCKxTXxOUT/DIR" or node ids
+	Exclude     []Exclusion
 	// Avoid excludes as Exclude does, already as sets: what a caller that
 	// remembers many failures passes. It must be of this graph's layout.
 	Avoid   *AvoidSet
@@ -87,17 +87,8 @@ func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
 		maxHops = int(*p.MaxHops)
 	}
 	for _, x := range p.Exclude {
-		if d, err := ParseSCIDDir(x); err == nil {
-			if c, ok := g.byscid[d.SCID]; ok {
-				if q.exclHalf == nil {
-					q.exclHalf = make(map[uint32]struct{})
-				}
-				q.exclHalf[2*c+uint32(d.Dir)] = struct{}{}
-			}
-			continue
-		}
-		if id, err := ParseNodeID(x); err == nil {
-			if n, ok := g.index[id]; ok {
+		if x.IsNode {
+			if n, ok := g.index[x.Node]; ok {
 				if q.exclNode == nil {
 					q.exclNode = make(map[uint32]struct{})
 				}
@@ -105,7 +96,12 @@ func (g *Graph) compile(p *GetRouteParams) (*query, int, error) {
 			}
 			continue
 		}
-		return nil, 0, invalid("%s is not a valid short_channel_id/node_id", x)
+		if c, ok := g.byscid[x.Channel.SCID]; ok && x.Channel.Dir <= 1 {
+			if q.exclHalf == nil {
+				q.exclHalf = make(map[uint32]struct{})
+			}
+			q.exclHalf[2*c+uint32(x.Channel.Dir)] = struct{}{}
+		}
 	}
 	if p.Avoid != nil {
 		if err := p.Avoid.check(g); err != nil {

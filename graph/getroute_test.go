@@ -75,8 +75,17 @@ func TestGetRouteVector11Exclude(t *testing.T) {
 	}
 	for _, tc := range cases {
 		p := base
-		p.Exclude = tc.exclude
-		_, err := g.GetRoute(p)
+		var err error
+		for _, x := range tc.exclude {
+			var ex Exclusion
+			if ex, err = ParseExclusion(x); err != nil {
+				break
+			}
+			p.Exclude = append(p.Exclude, ex)
+		}
+		if err == nil {
+			_, err = g.GetRoute(p)
+		}
 		var e *Error
 		switch {
 		case tc.code == 0 && err != nil:
@@ -85,7 +94,7 @@ func TestGetRouteVector11Exclude(t *testing.T) {
 			t.Errorf("%s: %v, want code %d", tc.name, err, tc.code)
 		}
 	}
-	_, err := g.GetRoute(GetRouteParams{ID: c, FromID: a, AmountMsat: 1000, Exclude: []string{"garbage"}})
+	_, err := ParseExclusion("garbage")
 	if err == nil || err.Error() != "graph: garbage is not a valid short_channel_id/node_id (code -32602)" {
 		t.Errorf("garbage message: %v", err)
 	}

@@ -16,7 +16,7 @@ func checkRoute(t *testing.T, g *Graph, p GetRouteParams, r Route, maxHops int, 
 	t.Helper()
 	excluded := map[string]bool{}
 	for _, x := range p.Exclude {
-		excluded[x] = true
+		excluded[x.String()] = true
 	}
 	if len(r) == 0 || len(r) > maxHops {
 		t.Fatalf("route of %d hops, max %d", len(r), maxHops)
@@ -72,14 +72,12 @@ func checkRoute(t *testing.T, g *Graph, p GetRouteParams, r Route, maxHops int, 
 func noRouteExists(g *Graph, p GetRouteParams, maxHops int) (bool, string) {
 	exHalf, exNode := map[uint32]bool{}, map[uint32]bool{}
 	for _, x := range p.Exclude {
-		if d, err := ParseSCIDDir(x); err == nil {
-			if c, ok := g.byscid[d.SCID]; ok {
-				exHalf[2*c+uint32(d.Dir)] = true
-			}
-		} else if id, err := ParseNodeID(x); err == nil {
-			if n, ok := g.index[id]; ok {
+		if x.IsNode {
+			if n, ok := g.index[x.Node]; ok {
 				exNode[n] = true
 			}
+		} else if c, ok := g.byscid[x.Channel.SCID]; ok {
+			exHalf[2*c+uint32(x.Channel.Dir)] = true
 		}
 	}
 	src, dst := g.index[p.FromID], g.index[p.ID]
@@ -309,11 +307,11 @@ func TestGetRouteSub300(t *testing.T) {
 			if r0, err := g.GetRoute(p); err == nil {
 				for _, h := range r0 {
 					if r.IntN(2) == 0 {
-						p.Exclude = append(p.Exclude, SCIDDir{h.Channel, h.Direction}.String())
+						p.Exclude = append(p.Exclude, ExcludeChannel(SCIDDir{h.Channel, h.Direction}))
 					}
 				}
 				if len(r0) > 1 {
-					p.Exclude = append(p.Exclude, r0[r.IntN(len(r0)-1)].ID.String())
+					p.Exclude = append(p.Exclude, ExcludeNode(r0[r.IntN(len(r0)-1)].ID))
 				}
 			}
 		}

@@ -21,11 +21,11 @@ type RouteFound struct{ Route graph.Route }
 // 205, or -32602 for a bad parameter).
 type RouteNotFound struct{ Err error }
 
-// Avoid tells the graph actor to leave a channel direction ("scid/dir") or
-// a node (hex id) out of every route until Until: what a failure from a
-// node on a route teaches.
+// Avoid tells the graph actor to leave a channel direction or a node out
+// of every route until Until: what a failure from a node on a route
+// teaches.
 type Avoid struct {
-	Exclude string
+	Exclude graph.Exclusion
 	Until   time.Time
 }
 

@@ -19,7 +19,7 @@ type payRun struct {
 	label     string
 	params    PayParams
 	start     time.Time
-	exclude   []string
+	exclude   []graph.Exclusion
 	expensive string // the first "Route wanted ..." message, for 206
 	attempts  []PayAttempt
 	flow      *flowState // set when the pay is sent in parts
@@ -106,7 +106,7 @@ func (c *Core) findRoute() []Effect {
 	c.phase = phaseRouting
 	return []Effect{FindRoute{Params: graph.GetRouteParams{
 		ID: p.inv.Payee, AmountMsat: p.amount, RiskFactor: p.params.RiskFactor,
-		CLTV: &cltv, Exclude: append([]string(nil), p.exclude...),
+		CLTV: &cltv, Exclude: append([]graph.Exclusion(nil), p.exclude...),
 	}}}
 }
 
@@ -121,7 +121,7 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 		return c.endPayBetween(&Error{Code: CodeRouteNotFound, Message: "Could not find a route"})
 	}
 	fee := r[0].Amount - p.amount
-	var exclude string
+	var exclude *graph.Exclusion
 	switch {
 	case fee > p.params.ExemptFee && float64(fee)*100/float64(p.amount) > p.params.MaxFeePercent:
 		if p.expensive == "" {
@@ -134,7 +134,7 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 		}
 		exclude = worst(r, func(h graph.Hop) uint64 { return uint64(h.Delay) })
 	}
-	if exclude != "" {
+	if exclude != nil {
 		// v0.7 excludes one channel at a time until no route is left,
 		// which on a large graph can take tens of seconds; retry_for
 		// bounds this loop too.
@@ -142,7 +142,7 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 			c.phase = phaseIdle
 			return c.endPayBetween(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
 		}
-		p.exclude = append(p.exclude, exclude)
+		p.exclude = append(p.exclude, *exclude)
 		return c.findRoute()
 	}
 	if len(p.attempts) > 0 && now.After(p.start.Add(p.params.RetryFor)) {
@@ -157,7 +157,7 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 // worst returns the channel direction to exclude for a too expensive (or
 // slow) route: route[i-1] for the consecutive pair whose field drops most
 // (CLN's find_worst_channel), or the only hop.
-func worst(r graph.Route, field func(graph.Hop) uint64) string {
+func worst(r graph.Route, field func(graph.Hop) uint64) *graph.Exclusion {
 	best, drop := 0, uint64(0)
 	for i := 1; i < len(r); i++ {
 		var d uint64
@@ -168,7 +168,8 @@ func worst(r graph.Route, field func(graph.Hop) uint64) string {
 			best, drop = i-1, d
 		}
 	}
-	return graph.SCIDDir{SCID: r[best].Channel, Dir: r[best].Direction}.String()
+	x := graph.ExcludeChannel(graph.SCIDDir{SCID: r[best].Channel, Dir: r[best].Direction})
+	return &x
 }
 
 func (c *Core) stepNoRoute(ev RouteNotFound) []Effect {
@@ -211,11 +212,11 @@ func (c *Core) payFailed(now time.Time, f Failure) []Effect {
 
 // exclusion is what a 204's routing failure keeps out of the pay's later
 // routes: the erring node (NODE bit) or channel direction.
-func exclusion(r *htlc.RoutingFailure) string {
+func exclusion(r *htlc.RoutingFailure) graph.Exclusion {
 	if r.FailCode&lnwire.FlagNode != 0 {
-		return r.ErringNode.String()
+		return graph.ExcludeNode(r.ErringNode)
 	}
-	return graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection}.String()
+	return graph.ExcludeChannel(graph.SCIDDir{SCID: r.ErringChannel, Dir: r.ErringDirection})
 }
 
 // ResumePay takes up, after a restart, a single-path pay that was between

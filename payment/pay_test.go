@@ -196,13 +196,13 @@ func TestWorstChannel(t *testing.T) {
 		{Channel: graph.NewSCID(3, 0, 0), Amount: 1000, Delay: 9},
 	}
 	// Amount drops 50 then 250: the second pair's first channel.
-	if w := worst(r, func(h graph.Hop) uint64 { return uint64(h.Amount) }); w != "2x0x0/0" {
+	if w := worst(r, func(h graph.Hop) uint64 { return uint64(h.Amount) }); w.String() != "2x0x0/0" {
 		t.Errorf("fee worst %s", w)
 	}
-	if w := worst(r, func(h graph.Hop) uint64 { return uint64(h.Delay) }); w != "1x0x0/0" {
+	if w := worst(r, func(h graph.Hop) uint64 { return uint64(h.Delay) }); w.String() != "1x0x0/0" {
 		t.Errorf("delay worst %s", w)
 	}
-	if w := worst(r[2:], func(h graph.Hop) uint64 { return uint64(h.Delay) }); w != "3x0x0/0" {
+	if w := worst(r[2:], func(h graph.Hop) uint64 { return uint64(h.Delay) }); w.String() != "3x0x0/0" {
 		t.Errorf("single hop %s", w)
 	}
 }

@@ -261,7 +261,7 @@ func (h *handlers) getroute(ctx context.Context, a *Args) (any, error) {
 	if v, ok := Arg[float64](a, "fuzzpercent"); ok {
 		p.FuzzPercent = &v
 	}
-	p.Exclude, _ = Arg[[]string](a, "exclude")
+	p.Exclude, _ = Arg[[]graph.Exclusion](a, "exclude")
 	if v, ok := Arg[uint64](a, "maxhops"); ok {
 		m := uint32(v)
 		p.MaxHops = &m

@@ -141,12 +141,10 @@ func checkArg(v any) error {
 		if back, err := graph.ParseSCID(v.String()); err != nil || back != v {
 			return fmt.Errorf("%s reads back as %s, %v", v, back, err)
 		}
-	case []string: // exclude
+	case []graph.Exclusion: // exclude
 		for _, x := range v {
-			_, e1 := graph.ParseSCIDDir(x)
-			_, e2 := parseNodeID(x)
-			if e1 != nil && e2 != nil {
-				return fmt.Errorf("exclude entry %q", x)
+			if back, err := graph.ParseExclusion(x.String()); err != nil || back != x {
+				return fmt.Errorf("exclude entry %s reads back as %s, %v", x, back, err)
 			}
 		}
 	case []graph.Hop:

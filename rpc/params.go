@@ -407,15 +407,15 @@ func parseExclude(name string, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, bad(name, "an array", raw)
 	}
-	out := make([]string, 0, len(elems))
+	out := make([]graph.Exclusion, 0, len(elems))
 	for _, e := range elems {
 		s, _ := text(e)
-		if _, err := graph.ParseSCIDDir(s); err == nil {
-			out = append(out, s)
+		if d, err := graph.ParseSCIDDir(s); err == nil {
+			out = append(out, graph.ExcludeChannel(d))
 			continue
 		}
 		if id, err := parseNodeID(s); err == nil {
-			out = append(out, id.String())
+			out = append(out, graph.ExcludeNode(id))
 			continue
 		}
 		return nil, invalidParams("%s is not a valid short_channel_id/node_id", s)

@@ -2,7 +2,6 @@ package simnet
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,7 +40,7 @@ func mppInvoice(t *testing.T, n *Net, parts ...graph.MilliSat) *mppCase {
 			continue
 		}
 		var routes []graph.Route
-		var exclude []string
+		var exclude []graph.Exclusion
 		for _, amt := range parts {
 			route, err := g.GetRoute(graph.GetRouteParams{ID: dest, FromID: n.Self(), AmountMsat: amt, RiskFactor: 1,
 				CLTV: &cltv, Exclude: exclude})
@@ -49,7 +48,7 @@ func mppInvoice(t *testing.T, n *Net, parts ...graph.MilliSat) *mppCase {
 				break
 			}
 			routes = append(routes, route)
-			exclude = append(exclude, fmt.Sprintf("%s/%d", route[0].Channel, graph.Direction(n.Self(), route[0].ID)))
+			exclude = append(exclude, graph.ExcludeChannel(graph.SCIDDir{SCID: route[0].Channel, Dir: graph.Direction(n.Self(), route[0].ID)}))
 		}
 		if len(routes) < len(parts) {
 			continue

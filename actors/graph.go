@@ -114,13 +114,21 @@ func (a *graphActor) Receive(ctx actor.Context) {
 		a.g, _ = a.g.WithPolicies(a.updates) // same layout: the set still serves
 		a.updates = nil
 	case *messages.Succeeded:
+		forgot := false
 		for i, h := range m.Route {
-			delete(a.avoidCh, graph.SCIDDir{SCID: h.Channel, Dir: h.Direction})
-			if i < len(m.Route)-1 {
+			d := graph.SCIDDir{SCID: h.Channel, Dir: h.Direction}
+			if _, ok := a.avoidCh[d]; ok {
+				delete(a.avoidCh, d)
+				forgot = true
+			}
+			if _, ok := a.avoidNode[h.ID]; ok && i < len(m.Route)-1 {
 				delete(a.avoidNode, h.ID)
+				forgot = true
 			}
 		}
-		a.set = nil // rebuilt on the next search
+		if forgot {
+			a.set = nil // rebuilt on the next search
+		}
 	case *messages.NewSnapshot:
 		a.g, a.set = m.Graph, nil
 	default:

@@ -106,7 +106,9 @@ func (c *Core) findRoute() []Effect {
 	c.phase = phaseRouting
 	return []Effect{FindRoute{Params: graph.GetRouteParams{
 		ID: p.inv.Payee, AmountMsat: p.amount, RiskFactor: p.params.RiskFactor,
-		CLTV: &cltv, Exclude: append([]graph.Exclusion(nil), p.exclude...),
+		// Shared, not copied: the pay only appends to its exclusions, and
+		// the full slice expression makes a receiver's append copy.
+		CLTV: &cltv, Exclude: p.exclude[:len(p.exclude):len(p.exclude)],
 	}}}
 }
 

@@ -107,6 +107,19 @@ type seedTable struct {
 	used uint64    // tick of the last use, under seedTables.mu
 }
 
+// dropLeastUsed deletes the entry of m whose used tick is least: the
+// caches hold a handful of entries, so a scan is cheaper than a list.
+func dropLeastUsed[K comparable, V any](m map[K]V, used func(V) uint64) {
+	var old K
+	oldest := uint64(math.MaxUint64)
+	for k, v := range m {
+		if u := used(v); u < oldest {
+			old, oldest = k, u
+		}
+	}
+	delete(m, old)
+}
+
 // table returns seed's hash of every channel of g's layout, computing it
 // on first use.
 func (s *seedTables) table(g *Graph, seed *Seed) []float64 {
@@ -118,14 +131,7 @@ func (s *seedTables) table(g *Graph, seed *Seed) []float64 {
 	t, ok := s.tables[*seed]
 	if !ok {
 		if len(s.tables) >= keptSeeds {
-			var old Seed
-			oldest := uint64(math.MaxUint64)
-			for k, v := range s.tables {
-				if v.used < oldest {
-					old, oldest = k, v.used
-				}
-			}
-			delete(s.tables, old)
+			dropLeastUsed(s.tables, func(t *seedTable) uint64 { return t.used })
 		}
 		t = &seedTable{}
 		s.tables[*seed] = t
@@ -224,14 +230,7 @@ func (g *Graph) keptBound(q *query, force bool) *boundEntry {
 	if !ok {
 		size := g.boundSize()
 		for c.bytes+size > keptBoundBytes && len(c.entries) > 0 {
-			var old boundKey
-			oldest := uint64(math.MaxUint64)
-			for k, v := range c.entries {
-				if v.used < oldest {
-					old, oldest = k, v.used
-				}
-			}
-			delete(c.entries, old)
+			dropLeastUsed(c.entries, func(e *boundEntry) uint64 { return e.used })
 			c.bytes -= size
 		}
 		e = &boundEntry{}

@@ -168,19 +168,7 @@ func TestKeptBoundMainnet(t *testing.T) {
 func TestKeptBoundNewSnapshot(t *testing.T) {
 	defer func(a uint8) { keepAfter = a }(keepAfter)
 	keepAfter = 1
-	var b Builder
-	a, m1, m2, z := id(1), id(2), id(3), id(4)
-	cheap, dear := pol(1000, 10, 10), pol(5000, 10, 10)
-	cheap.LastUpdate, dear.LastUpdate = 100, 100
-	via1, via2 := NewSCID(1, 1, 0), NewSCID(1, 2, 0)
-	b.AddChannel(Channel{SCID: NewSCID(1, 0, 0), Node1: a, Node2: m1, Capacity: 1e6, Policy: [2]*Policy{cheap, cheap}})
-	b.AddChannel(Channel{SCID: NewSCID(1, 3, 0), Node1: a, Node2: m2, Capacity: 1e6, Policy: [2]*Policy{cheap, cheap}})
-	b.AddChannel(Channel{SCID: via1, Node1: m1, Node2: z, Capacity: 1e6, Policy: [2]*Policy{cheap, cheap}})
-	b.AddChannel(Channel{SCID: via2, Node1: m2, Node2: z, Capacity: 1e6, Policy: [2]*Policy{dear, dear}})
-	g, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, a, _, m2, z, via1, via2 := twoWays(t)
 	p := GetRouteParams{FromID: a, ID: z, AmountMsat: 1_000_000, RiskFactor: 1, Seed: Seed{7}, Reuse: true}
 	via := func(g *Graph) SCID {
 		t.Helper()

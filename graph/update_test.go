@@ -5,14 +5,16 @@ import (
 	"testing"
 )
 
-// An update changes the route the next search finds; an older or unknown
-// one is ignored; the old snapshot keeps answering as before.
-func TestWithPolicies(t *testing.T) {
+// twoWays is a graph of two routes from a to z: over m1 and via1, whose
+// channels charge 1,000 msat, and over m2 and via2, whose last channel
+// charges 5,000; every policy dates from time 100.
+func twoWays(t *testing.T) (g *Graph, a, m1, m2, z NodeID, via1, via2 SCID) {
+	t.Helper()
 	var b Builder
-	a, m1, m2, z := id(1), id(2), id(3), id(4)
+	a, m1, m2, z = id(1), id(2), id(3), id(4)
 	cheap, dear := pol(1000, 10, 10), pol(5000, 10, 10)
 	cheap.LastUpdate, dear.LastUpdate = 100, 100
-	via1, via2 := NewSCID(1, 1, 0), NewSCID(1, 2, 0)
+	via1, via2 = NewSCID(1, 1, 0), NewSCID(1, 2, 0)
 	b.AddChannel(Channel{SCID: NewSCID(1, 0, 0), Node1: a, Node2: m1, Capacity: 1e6, Policy: [2]*Policy{cheap, cheap}})
 	b.AddChannel(Channel{SCID: NewSCID(1, 3, 0), Node1: a, Node2: m2, Capacity: 1e6, Policy: [2]*Policy{cheap, cheap}})
 	b.AddChannel(Channel{SCID: via1, Node1: m1, Node2: z, Capacity: 1e6, Policy: [2]*Policy{cheap, cheap}})
@@ -21,6 +23,13 @@ func TestWithPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g, a, m1, m2, z, via1, via2
+}
+
+// An update changes the route the next search finds; an older or unknown
+// one is ignored; the old snapshot keeps answering as before.
+func TestWithPolicies(t *testing.T) {
+	g, a, m1, m2, z, via1, via2 := twoWays(t)
 	p := GetRouteParams{FromID: a, ID: z, AmountMsat: 1_000_000, RiskFactor: 1}
 	via := func(g *Graph) SCID {
 		r, err := g.GetRoute(p)

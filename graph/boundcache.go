@@ -292,6 +292,13 @@ func (g *Graph) fullBound(k *boundKey, tab []float64) ([]uint32, []int32) {
 			}
 		}
 	}
+	return narrowBound(d), pred
+}
+
+// narrowBound stores distances in 32 bits: a larger one is cut down to
+// the largest finite value, still a lower bound; unreachable stays
+// MaxUint32.
+func narrowBound(d []uint64) []uint32 {
 	h := make([]uint32, len(d))
 	for i, v := range d {
 		h[i] = uint32(min(v, math.MaxUint32-1))
@@ -299,7 +306,7 @@ func (g *Graph) fullBound(k *boundKey, tab []float64) ([]uint32, []int32) {
 			h[i] = math.MaxUint32
 		}
 	}
-	return h, pred
+	return h
 }
 
 // treeCost prices, for q, the path to q.dst that b's pred gives: its cost
@@ -493,12 +500,5 @@ func (ng *Graph) repairBound(g *Graph, old *boundEntry, k *boundKey, changed []u
 			relax(&rh, int32(ei))
 		}
 	}
-	h := make([]uint32, len(d))
-	for i, v := range d {
-		h[i] = uint32(min(v, math.MaxUint32-1))
-		if v == math.MaxUint64 {
-			h[i] = math.MaxUint32
-		}
-	}
-	return h, pred
+	return narrowBound(d), pred
 }

@@ -236,7 +236,7 @@ func (e *Engine) writeOutcome(hash [32]byte) (done bool, err error) {
 	if rec != nil && (rec.Status == payment.StatusPending || e.paying(hash)) {
 		return false, nil
 	}
-	groups, parts, err := e.sendParts(hash)
+	_, groups, parts, err := e.rows(hash)
 	if err != nil {
 		return false, err
 	}

@@ -10,13 +10,6 @@ import (
 	"github.com/payengine/payengine/persistence"
 )
 
-// sendParts reads the hash's groups of sendpay parts (groupid 1 and up)
-// and their parts, for its starting actor.
-func (e *Engine) sendParts(hash [32]byte) ([]messages.Payment, []messages.Attempt, error) {
-	_, groups, parts, err := e.rows(hash)
-	return groups, parts, err
-}
-
 // rows reads the hash's payment rows in one scan: the single-part row
 // (group 0, nil if none) and sendpay's groups with their parts.
 func (e *Engine) rows(hash [32]byte) (*payment.Record, []messages.Payment, []messages.Attempt, error) {

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,8 +83,12 @@ func TestEngineRestartResumesPay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newEngineRig(t, sub300)
 			tg := targetWithAnotherWayIn(t, r)
-			hop := tg.route[len(tg.route)-2].ID
-			r.n.Hold(hop)
+			// Every way in is held: pay's fuzz seed, drawn from the
+			// engine's pool, decides which one the attempt takes.
+			held := waysIn(r, tg.route[len(tg.route)-1].ID)
+			for _, n := range held {
+				r.n.Hold(n)
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() {
@@ -93,9 +98,9 @@ func TestEngineRestartResumesPay(t *testing.T) {
 			waitFor(t, func() bool { p, _ := r.l.Pending(); return len(p) == 1 && r.n.InFlight() > 0 })
 			// The attempt, held at hop, will fail on its last channel: pay's
 			// fuzz seed decides which way in it took.
-			held := r.attempts(t, tg.inv.PaymentHash)[0].Route
-			last := held[len(held)-1]
-			if err := r.n.SetBalance(last.Channel, held[len(held)-2].ID, 0); err != nil {
+			route := r.attempts(t, tg.inv.PaymentHash)[0].Route
+			last := route[len(route)-1]
+			if err := r.n.SetBalance(last.Channel, route[len(route)-2].ID, 0); err != nil {
 				t.Fatal(err)
 			}
 			r.e.Stop()
@@ -105,7 +110,9 @@ func TestEngineRestartResumesPay(t *testing.T) {
 
 			r.n.SetNow(r.n.Now().Add(tc.advance))
 			r.l, r.e = startEngine(t, r.n, r.dir)
-			r.n.Release(hop)
+			for _, n := range held {
+				r.n.Release(n)
+			}
 			waitFor(t, func() bool {
 				recs, _ := r.e.ListSendPays("", &tg.inv.PaymentHash)
 				ps, _ := r.e.ListPays(tg.bolt11, nil)
@@ -265,6 +272,21 @@ func TestEngineResumesPayBeforeFirstAttempt(t *testing.T) {
 	if recs, err := r.e.ListSendPays("", &inv.PaymentHash); err != nil || len(recs) != 0 {
 		t.Fatalf("listsendpays after 205: %+v %v", recs, err)
 	}
+}
+
+// waysIn returns the nodes other than ours with a channel to dest: the
+// last hop before dest of any route.
+func waysIn(r *engineRig, dest graph.NodeID) []graph.NodeID {
+	var in []graph.NodeID
+	r.n.Graph().Channels(func(c graph.ChannelInfo) bool {
+		for _, ends := range [2][2]graph.NodeID{{c.Node1, c.Node2}, {c.Node2, c.Node1}} {
+			if ends[1] == dest && ends[0] != r.n.Self() && !slices.Contains(in, ends[0]) {
+				in = append(in, ends[0])
+			}
+		}
+		return true
+	})
+	return in
 }
 
 // targetWithAnotherWayIn is a 30,000 sat target of two hops or more whose

@@ -12,6 +12,7 @@ require (
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/dchest/siphash v1.2.3
 	github.com/go-echarts/go-echarts/v2 v2.4.5
+	github.com/google/pprof v0.0.0-20240409012703-83162a5b38cd
 	github.com/lightninglabs/lndclient v0.21.0-2
 	github.com/lightningnetwork/lightning-onion v1.3.0
 	github.com/lightningnetwork/lnd v0.21.3-beta

@@ -1,17 +1,24 @@
 package actors
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/payengine/payengine/graph"
 	"github.com/payengine/payengine/htlc"
 	"github.com/payengine/payengine/internal/procstat"
@@ -29,14 +36,16 @@ var benchAmount graph.MilliSat = 1_000_000
 // pays in flight, each to a fresh 1,000-sat invoice of a random routable node.
 //
 // The process runs simnet too, so its CPU is the engine's plus simnet's
-// forwarding. Before the run, in the same process and to the same
-// destinations, the benchmark measures (calibrate) what an onion costs to
-// build (onion-ms) and what simnet spends forwarding and settling one HTLC
-// (simnet-ms). From those:
+// forwarding. The benchmark profiles its own run and gives each CPU sample
+// to simnet if the innermost of our packages on its stack is simnet, to the
+// engine otherwise (the engine's callbacks on simnet's goroutines, the
+// garbage collector's background work, the ledger's goroutines). Before
+// the run, in the same process and to the same destinations, it measures
+// (calibrate) what an onion costs to build (onion-ms) and what simnet
+// spends forwarding and settling one HTLC (simnet-ms). From those:
 //
-//   - engine-cpu-ms/payment: the run's CPU less simnet-ms for each settled
-//     payment. Simnet's work on failed attempts stays in the engine's share,
-//     so the figure errs against the engine.
+//   - engine-cpu-ms/payment: the run's CPU times the engine's share of the
+//     samples; engine-cpu-ms-stderr is that share's sampling error.
 //
 //   - x-onion: engine-cpu-ms/payment over onion-ms, the engine's CPU in
 //     onions; an onion per payment is the floor.
@@ -45,10 +54,13 @@ var benchAmount graph.MilliSat = 1_000_000
 //     but build onions and forward them through simnet; of-ceiling is
 //     payments/s over it.
 //
-//   - alloc-KiB/payment: allocated per payment less simnet's per settled
-//     HTLC; onion-alloc-KiB is one onion's (lightning-onion's) share of it.
+//   - alloc-KiB/payment: allocated per payment less simnet-ms's allocation
+//     for each settled HTLC; onion-alloc-KiB is one onion's share of it.
 //
-//     go test ./actors -run '^$' -bench EnginePay -benchtime 2000x
+// The run's profile is kept with -enginepay.profile FILE (go test's
+// -cpuprofile cannot run beside it).
+//
+//	go test ./actors -run '^$' -bench EnginePay -benchtime 5000x
 func BenchmarkEnginePay(b *testing.B) {
 	n, err := simnet.Load(mainnetFile, simnet.Options{Seed: 1})
 	if err != nil {
@@ -83,6 +95,10 @@ func BenchmarkEnginePay(b *testing.B) {
 	var wg sync.WaitGroup
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	var prof bytes.Buffer
+	if err := pprof.StartCPUProfile(&prof); err != nil {
+		b.Fatalf("BenchmarkEnginePay profiles its run to split CPU between the engine and simnet (use -enginepay.profile, not -cpuprofile): %v", err)
+	}
 	cpu0 := procstat.CPUTime()
 	b.ResetTimer()
 	start := time.Now()
@@ -100,13 +116,25 @@ func BenchmarkEnginePay(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	cpu := procstat.CPUTime() - cpu0
+	pprof.StopCPUProfile()
+	if *enginePayProfile != "" {
+		if err := os.WriteFile(*enginePayProfile, prof.Bytes(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	share, err := engineShare(&prof)
+	if err != nil && b.N > 1 {
+		// A run of one pay may take no sample at all.
+		b.Fatal(err)
+	}
 	runtime.ReadMemStats(&ms1)
 	paid := ok.Load()
 	if paid == 0 {
 		b.Fatal("nothing was paid")
 	}
 	perPay := func(total float64) float64 { return total / float64(b.N) }
-	engineMs := perPay(float64(cpu)/float64(time.Millisecond) - c.simnetMs*float64(paid))
+	cpuMs := float64(cpu) / float64(time.Millisecond)
+	engineMs := perPay(cpuMs * share.engine)
 	ceiling := float64(runtime.GOMAXPROCS(0)) * 1000 / (c.onionMs + c.simnetMs)
 	rate := float64(paid) / elapsed.Seconds()
 	b.ReportMetric(rate, "payments/s")
@@ -115,6 +143,7 @@ func BenchmarkEnginePay(b *testing.B) {
 	// unlike payments/s.
 	b.ReportMetric(perPay(float64(cpu)/float64(time.Millisecond)), "cpu-ms/payment")
 	b.ReportMetric(engineMs, "engine-cpu-ms/payment")
+	b.ReportMetric(perPay(cpuMs*share.stderr), "engine-cpu-ms-stderr")
 	b.ReportMetric(c.onionMs, "onion-ms")
 	b.ReportMetric(c.simnetMs, "simnet-ms")
 	b.ReportMetric(engineMs/c.onionMs, "x-onion")
@@ -123,6 +152,47 @@ func BenchmarkEnginePay(b *testing.B) {
 	b.ReportMetric(perPay(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024-c.simnetKiB*float64(paid)), "alloc-KiB/payment")
 	b.ReportMetric(c.onionKiB, "onion-alloc-KiB")
 	b.ReportMetric(c.settledPct, "calibration-settled-%")
+}
+
+var enginePayProfile = flag.String("enginepay.profile", "", "write BenchmarkEnginePay's CPU profile of its run to this file")
+
+// cpuShare is the engine's share of a profile's CPU samples, and that
+// share's standard error.
+type cpuShare struct{ engine, stderr float64 }
+
+// engineShare splits the CPU profile r: a sample is simnet's if the frame
+// nearest its leaf that is in simnet or actors is in simnet (simnet's
+// onion peeling calls htlc as the engine's onion building does, and the
+// engine's link callbacks run on simnet's goroutines), the engine's
+// otherwise.
+func engineShare(r io.Reader) (cpuShare, error) {
+	p, err := profile.Parse(r)
+	if err != nil {
+		return cpuShare{}, fmt.Errorf("engine share: %w", err)
+	}
+	const pkg = "github.com/payengine/payengine/"
+	var all, simnet int64
+	for _, s := range p.Sample {
+		n := s.Value[0] // samples
+		all += n
+	frames:
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				switch name := line.Function.Name; {
+				case strings.HasPrefix(name, pkg+"simnet."):
+					simnet += n
+					break frames
+				case strings.HasPrefix(name, pkg+"actors."):
+					break frames
+				}
+			}
+		}
+	}
+	if all == 0 {
+		return cpuShare{}, errors.New("engine share: the profile has no samples")
+	}
+	e := float64(all-simnet) / float64(all)
+	return cpuShare{engine: e, stderr: math.Sqrt(e * (1 - e) / float64(all))}, nil
 }
 
 // costs is what one onion and simnet's forwarding of one HTLC cost.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -510,4 +511,87 @@ func TestMaxDelayGathers(t *testing.T) {
 func ExampleMetrics_String() {
 	fmt.Println(Metrics{Commits: 2, Writes: 5, Records: 9, BatchMin: 2, BatchAvg: 2.5, BatchMax: 3, SyncAvg: time.Millisecond, SyncMax: 2 * time.Millisecond})
 	// Output: commits 2 (failed 0), writes 5, records 9, writes/commit min 2 avg 2.5 max 3, sync avg 1ms max 2ms
+}
+
+func TestLingerDecision(t *testing.T) {
+	o := Options{}
+	o.EnsureDefaults()
+	var lg linger
+	if d := lg.wait(&o); d != 0 {
+		t.Fatalf("fresh: waits %v", d)
+	}
+	for range 100 {
+		lg.committed(0) // a lone writer: nothing arrives during its commits
+	}
+	if d := lg.wait(&o); d != 0 {
+		t.Fatalf("lone writer: waits %v", d)
+	}
+	for range 3 {
+		lg.committed(2)
+	}
+	if d := lg.wait(&o); d != DefaultLinger {
+		t.Fatalf("writers arriving during commits: waits %v, want %v", d, DefaultLinger)
+	}
+	off := o
+	off.Linger = -1
+	if d := lg.wait(&off); d != 0 {
+		t.Fatalf("Linger off: waits %v", d)
+	}
+	fixed := o
+	fixed.MaxDelay = 7 * time.Millisecond
+	if d := lg.wait(&fixed); d != fixed.MaxDelay {
+		t.Fatalf("MaxDelay set: waits %v", d)
+	}
+	for range 30 {
+		lg.committed(0)
+	}
+	if d := lg.wait(&o); d != 0 {
+		t.Fatalf("writers gone: still waits %v", d)
+	}
+}
+
+// A writer alone never waits for company: each of its writes is a commit
+// of its own, at once, even with the longest Linger.
+func TestLoneWriterDoesNotLinger(t *testing.T) {
+	l := openT(t, t.TempDir(), &Options{Linger: time.Second})
+	defer l.Close()
+	start := time.Now()
+	for i := range 10 {
+		write(t, l, &Batch{Payments: []messages.Payment{{PaymentHash: hashOf(uint64(i)), Status: messages.PaymentPending}}})
+	}
+	if took := time.Since(start); took >= time.Second {
+		t.Fatalf("10 writes in a row took %v: the committer lingered", took)
+	}
+	if m := l.Metrics(); m.Commits != 10 {
+		t.Fatalf("10 writes in a row: %s", m)
+	}
+}
+
+// Writers that work between their writes (as payments do between an
+// attempt's row and its outcome) arrive one at a time; once they arrive
+// during syncs, the committer lingers and one sync serves several.
+func TestLingerGroupsWritersThatPause(t *testing.T) {
+	l := openT(t, t.TempDir(), &Options{Linger: 20 * time.Millisecond})
+	defer l.Close()
+	const writers, each = 8, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		r := rand.New(rand.NewPCG(uint64(w), 1))
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				time.Sleep(time.Duration(1+r.IntN(9)) * time.Millisecond)
+				write(t, l, &Batch{Payments: []messages.Payment{{PaymentHash: hashOf(uint64(w*each + i)), Status: messages.PaymentPending}}})
+			}
+		}()
+	}
+	wg.Wait()
+	// Without lingering, writers 1 to 9 ms apart (seeded, so they do not
+	// move in step) seldom meet in a sync: over 100 commits for 160 writes.
+	m := l.Metrics()
+	t.Logf("%s", m)
+	if m.Commits > writers*each/3 {
+		t.Fatalf("%d writers pausing 1-9 ms: %s", writers, m)
+	}
 }

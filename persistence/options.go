@@ -11,6 +11,7 @@ import (
 // Defaults of Options fields left at zero.
 const (
 	DefaultMaxBatch = 1024
+	DefaultLinger   = time.Millisecond
 	maxMaxBatch     = 1 << 20
 	maxMaxDelay     = time.Second
 )
@@ -25,11 +26,18 @@ type Options struct {
 	// MaxBatch is the most Write calls gathered into one commit. The default
 	// is DefaultMaxBatch; at most 1<<20.
 	MaxBatch int
-	// MaxDelay is how long the committer waits for more writes before a
+	// MaxDelay is how long the committer waits for more writes before every
 	// commit that is not full. The default, 0, waits for nothing: writes that
-	// arrive while a commit is syncing form the next group by themselves. At
-	// most one second.
+	// arrive while a commit is syncing form the next group by themselves, and
+	// Linger decides. At most one second.
 	MaxDelay time.Duration
+	// Linger is how long the committer holds the next commit open for more
+	// writes while writes keep arriving during syncs (several writers at
+	// once): a sync is then shared by more writes, each waiting at most
+	// Linger longer. A lone writer, whose next write comes only after its
+	// sync, never waits. The default is DefaultLinger; a negative value
+	// turns lingering off. At most one second.
+	Linger time.Duration
 	// Logger receives the ledger's and Pebble's log lines (Pebble's info
 	// lines at debug level). The default discards them.
 	Logger *slog.Logger
@@ -39,6 +47,9 @@ type Options struct {
 func (o *Options) EnsureDefaults() {
 	if o.MaxBatch == 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.Linger == 0 {
+		o.Linger = DefaultLinger
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -61,6 +72,9 @@ func (o *Options) Validate() error {
 	if o.MaxDelay > maxMaxDelay {
 		problems = append(problems, fmt.Sprintf("MaxDelay %s is above %s", o.MaxDelay, maxMaxDelay))
 	}
+	if o.Linger > maxMaxDelay {
+		problems = append(problems, fmt.Sprintf("Linger %s is above %s", o.Linger, maxMaxDelay))
+	}
 	if len(problems) == 0 {
 		return nil
 	}
@@ -69,5 +83,5 @@ func (o *Options) Validate() error {
 
 // String describes the options, for the log line Open writes.
 func (o *Options) String() string {
-	return fmt.Sprintf("NoSync=%t MaxBatch=%d MaxDelay=%s", o.NoSync, o.MaxBatch, o.MaxDelay)
+	return fmt.Sprintf("NoSync=%t MaxBatch=%d MaxDelay=%s Linger=%s", o.NoSync, o.MaxBatch, o.MaxDelay, o.Linger)
 }

@@ -129,6 +129,7 @@ func BenchmarkEnginePay(b *testing.B) {
 	}
 	runtime.ReadMemStats(&ms1)
 	paid := ok.Load()
+	b.Logf("ledger: %s", l.Metrics())
 	if paid == 0 {
 		b.Fatal("nothing was paid")
 	}

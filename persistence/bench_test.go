@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +18,11 @@ import (
 func BenchmarkLedgerGroupCommit(b *testing.B) {
 	for _, writers := range []int{1, 256} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			l := openT(b, b.TempDir(), nil)
+			o := &Options{}
+			if os.Getenv("NOLINGER") != "" {
+				o.Linger = -1
+			}
+			l := openT(b, b.TempDir(), o)
 			defer l.Close()
 			var n atomic.Int64
 			var wg sync.WaitGroup

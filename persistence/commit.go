@@ -206,25 +206,32 @@ func (l *Ledger) commitLoop() {
 
 // linger decides how long the committer waits for more writes before a
 // commit. It keeps a moving average of the writes that arrived while a
-// commit ran: a lone writer, whose next write comes only after its commit,
-// adds none, so it never waits; above lingerAbove several writers are at
-// work, and waiting Linger lets one sync serve more of them.
+// commit ran. A lone writer, whose next write comes only after its commit,
+// adds none, so it never waits. Writers that work between their writes (as
+// payments do) arrive now and then: one sync per write or two, unless the
+// committer waits Linger for more of them. Writers that all wait on the
+// ledger arrive in crowds during each commit, which groups them well
+// already; waiting would only add to their time.
 type linger struct{ arriving float64 }
 
-// lingerAbove is the average of writes arriving during a commit above which
-// the committer lingers: one in four commits already sees a second writer.
-const lingerAbove = 0.25
+// The moving average of writes arriving during a commit within which the
+// committer lingers: from one in four commits seeing a second writer, to
+// four writers sharing a sync on their own.
+const (
+	lingerAbove = 0.25
+	lingerBelow = 4
+)
 
 // committed records a commit during which n writes arrived.
 func (lg *linger) committed(n int) { lg.arriving += (float64(n) - lg.arriving) / 8 }
 
 // wait is how long to wait before the next commit: MaxDelay if set, else
-// Linger while writers arrive during commits.
+// Linger while writers arrive now and then during commits.
 func (lg *linger) wait(o *Options) time.Duration {
 	switch {
 	case o.MaxDelay > 0:
 		return o.MaxDelay
-	case o.Linger > 0 && lg.arriving > lingerAbove:
+	case o.Linger > 0 && lg.arriving > lingerAbove && lg.arriving < lingerBelow:
 		return o.Linger
 	}
 	return 0

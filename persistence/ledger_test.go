@@ -543,6 +543,12 @@ func TestLingerDecision(t *testing.T) {
 		t.Fatalf("MaxDelay set: waits %v", d)
 	}
 	for range 30 {
+		lg.committed(100)
+	}
+	if d := lg.wait(&o); d != 0 {
+		t.Fatalf("crowds of writers during each commit: waits %v", d)
+	}
+	for range 60 {
 		lg.committed(0)
 	}
 	if d := lg.wait(&o); d != 0 {

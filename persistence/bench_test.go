@@ -2,8 +2,8 @@ package persistence
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +12,9 @@ import (
 	"github.com/payengine/payengine/messages"
 )
 
+// noLinger turns the committer's lingering off, to compare.
+var noLinger = flag.Bool("ledger.nolinger", false, "BenchmarkLedgerGroupCommit: open the ledger with lingering off")
+
 // BenchmarkLedgerGroupCommit measures synced writes of one payment and one
 // pending attempt each, from 1 and from 256 concurrent writers; b.N writes
 // in all. Run: go test ./persistence -run '^$' -bench LedgerGroupCommit -benchtime 2000x
@@ -19,7 +22,7 @@ func BenchmarkLedgerGroupCommit(b *testing.B) {
 	for _, writers := range []int{1, 256} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			o := &Options{}
-			if os.Getenv("NOLINGER") != "" {
+			if *noLinger {
 				o.Linger = -1
 			}
 			l := openT(b, b.TempDir(), o)

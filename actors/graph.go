@@ -89,6 +89,7 @@ type rebuild struct{}
 type routeJob struct {
 	g      *graph.Graph
 	params graph.GetRouteParams
+	floor  bool // FeeFloor, not GetRoute
 }
 
 func (a *graphActor) Receive(ctx actor.Context) {
@@ -106,6 +107,10 @@ func (a *graphActor) Receive(ctx actor.Context) {
 		w := a.workers[a.next%len(a.workers)]
 		a.next++
 		ctx.RequestWithCustomSender(w, &routeJob{g: a.g, params: p}, ctx.Sender())
+	case *messages.FindFeeFloor:
+		w := a.workers[a.next%len(a.workers)]
+		a.next++
+		ctx.RequestWithCustomSender(w, &routeJob{g: a.g, params: m.Params, floor: true}, ctx.Sender())
 	case *messages.Avoid:
 		a.remember(m)
 	case *messages.ChannelUpdate:
@@ -240,6 +245,12 @@ func (w routeWorker) Receive(ctx actor.Context) {
 		return
 	}
 	start := time.Now()
+	if job.floor {
+		f, err := job.g.FeeFloor(job.params)
+		w.m.RouteSearch(time.Since(start))
+		ctx.Respond(&messages.FeeFloorFound{Floor: f, Err: err})
+		return
+	}
 	r, err := job.g.GetRoute(job.params)
 	w.m.RouteSearch(time.Since(start))
 	if err != nil {

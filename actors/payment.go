@@ -283,6 +283,8 @@ func (a *paymentActor) Receive(ctx actor.Context) {
 		a.step(ctx, payment.RouteFound{Route: m.Route})
 	case *messages.RouteNotFound:
 		a.step(ctx, payment.RouteNotFound{Err: m.Err})
+	case *messages.FeeFloorFound:
+		a.step(ctx, payment.FeeFloorFound{Floor: m.Floor, Err: m.Err})
 	case *messages.FlowPlanned:
 		a.flowPlanned(ctx, m)
 	case planAgain:
@@ -365,6 +367,10 @@ func (a *paymentActor) run(ctx actor.Context) {
 			p.FromID = a.deps.Self
 			p.Seed, p.Reuse = a.deps.fuzzSeed()
 			ctx.Request(a.deps.Graph, &messages.FindRoute{Params: p, Now: a.deps.Clock()})
+		case payment.FindFeeFloor:
+			p := e.Params
+			p.FromID = a.deps.Self
+			ctx.Request(a.deps.Graph, &messages.FindFeeFloor{Params: p})
 		case payment.PersistAttempt:
 			if e.Part != 0 {
 				a.persistPartAttempt(ctx, e)

@@ -21,6 +21,17 @@ type RouteFound struct{ Route graph.Route }
 // 205, or -32602 for a bad parameter).
 type RouteNotFound struct{ Err error }
 
+// FindFeeFloor asks the graph actor for the least fee any route for Params
+// can pay (graph.FeeFloor, which takes Params' exclusions but no remembered
+// failures); the answer, a FeeFloorFound, goes to the sender.
+type FindFeeFloor struct{ Params graph.GetRouteParams }
+
+// FeeFloorFound answers FindFeeFloor: the floor, or the graph's error.
+type FeeFloorFound struct {
+	Floor graph.MilliSat
+	Err   error
+}
+
 // Avoid tells the graph actor to leave a channel direction or a node out
 // of every route until Until: what a failure from a node on a route
 // teaches.

@@ -166,6 +166,11 @@ func (c *Core) Step(now time.Time, ev Event) ([]Effect, error) {
 			return nil, fmt.Errorf("%w: no route in phase %d", ErrUnexpected, c.phase)
 		}
 		return c.stepNoRoute(ev), nil
+	case FeeFloorFound:
+		if c.phase != phaseRouting || c.pay == nil {
+			return nil, fmt.Errorf("%w: fee floor in phase %d", ErrUnexpected, c.phase)
+		}
+		return c.stepFeeFloor(ev), nil
 	case DelPay:
 		return c.stepDelPay(ev), nil
 	case Deleted:

@@ -46,6 +46,8 @@ func describe(effects []Effect) []string {
 		switch e := e.(type) {
 		case FindRoute:
 			out = append(out, fmt.Sprintf("find-route exclude=%v", e.Params.Exclude))
+		case FindFeeFloor:
+			out = append(out, fmt.Sprintf("find-fee-floor exclude=%v", e.Params.Exclude))
 		case PersistAttempt:
 			if r := e.PartRecord; r != nil && r.PartID != 0 {
 				out = append(out, fmt.Sprintf("persist-part group=%d part=%d amount=%d sent=%d total=%d; group sent=%d",

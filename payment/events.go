@@ -110,6 +110,14 @@ type RouteFound struct{ Route graph.Route }
 // error (graph.ErrNoRoute for 205).
 type RouteNotFound struct{ Err error }
 
+// FeeFloorFound answers a FindFeeFloor effect: the least fee any route can
+// pay (graph.FeeFloor), or the graph's error (graph.ErrNoRoute when no path
+// can carry the amount).
+type FeeFloorFound struct {
+	Floor graph.MilliSat
+	Err   error
+}
+
 // Persisted says the attempt of the PersistAttempt with the same Part is
 // durable (Part 0: the single attempt).
 type Persisted struct{ Part uint64 }
@@ -142,6 +150,7 @@ func (WaitSendPay) isEvent()   {}
 func (Pay) isEvent()           {}
 func (RouteFound) isEvent()    {}
 func (RouteNotFound) isEvent() {}
+func (FeeFloorFound) isEvent() {}
 func (Persisted) isEvent()     {}
 func (Settled) isEvent()       {}
 func (Failed) isEvent()        {}
@@ -158,6 +167,11 @@ type Effect interface{ isEffect() }
 
 // FindRoute asks the graph for a route (the caller fills in FromID).
 type FindRoute struct{ Params graph.GetRouteParams }
+
+// FindFeeFloor asks the graph for the least fee any route for Params can
+// pay (graph.FeeFloor; the caller fills in FromID); answer with
+// FeeFloorFound.
+type FindFeeFloor struct{ Params graph.GetRouteParams }
 
 // PersistAttempt writes a new pending record and its attempt; answer with
 // Persisted once it is durable. Secret and Total are what the HTLC's onion
@@ -255,6 +269,7 @@ type StartTimer struct {
 }
 
 func (FindRoute) isEffect()      {}
+func (FindFeeFloor) isEffect()   {}
 func (PersistAttempt) isEffect() {}
 func (SendHTLC) isEffect()       {}
 func (PersistOutcome) isEffect() {}

@@ -21,6 +21,7 @@ type payRun struct {
 	start     time.Time
 	exclude   []graph.Exclusion
 	expensive string // the first "Route wanted ..." message, for 206
+	dear      int    // routes over the fee budget so far
 	attempts  []PayAttempt
 	flow      *flowState // set when the pay is sent in parts
 	// fresh: the hash had no row when the pay began, and the pay wrote
@@ -101,21 +102,44 @@ func (c *Core) recordPay(now time.Time) Effect {
 }
 
 func (c *Core) findRoute() []Effect {
+	c.phase = phaseRouting
+	return []Effect{FindRoute{Params: c.routeParams()}}
+}
+
+// findFeeFloor asks for the least fee any route can pay, with the pay's
+// exclusions.
+func (c *Core) findFeeFloor() []Effect {
+	c.phase = phaseRouting
+	return []Effect{FindFeeFloor{Params: c.routeParams()}}
+}
+
+func (c *Core) routeParams() graph.GetRouteParams {
 	p := c.pay
 	cltv := p.inv.MinFinalCLTV
-	c.phase = phaseRouting
-	return []Effect{FindRoute{Params: graph.GetRouteParams{
+	return graph.GetRouteParams{
 		ID: p.inv.Payee, AmountMsat: p.amount, RiskFactor: p.params.RiskFactor,
 		// Shared, not copied: the pay only appends to its exclusions, and
 		// the full slice expression makes a receiver's append copy.
 		CLTV: &cltv, Exclude: p.exclude[:len(p.exclude):len(p.exclude)],
-	}}}
+	}
+}
+
+// tooDear is pay's fee budget (spec 9.2 step 5): a fee over exemptfee and
+// over maxfeepercent of the amount.
+func (p *payRun) tooDear(fee graph.MilliSat) bool {
+	return fee > p.params.ExemptFee && float64(fee)*100/float64(p.amount) > p.params.MaxFeePercent
 }
 
 // stepRoute checks a route against pay's limits (spec 9.2 step 5): too
 // expensive iff fee > exemptfee and fee% > maxfeepercent, or too slow if
 // route[0].delay > maxdelay. Either way the worst channel is excluded and
 // the graph asked again; otherwise the attempt starts.
+//
+// v0.7 goes on until no route is left, which on a large graph can take
+// hundreds of searches when no route is within the budget. After the 1st,
+// 2nd, 4th, 8th... route over the budget, pay asks for the fee floor
+// first: if even that is over the budget, no route the loop could be given
+// will do, and pay answers the 206 the loop would end with at once.
 func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 	p, r := c.pay, ev.Route
 	if len(r) == 0 {
@@ -124,8 +148,9 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 	}
 	fee := r[0].Amount - p.amount
 	var exclude *graph.Exclusion
+	dear := p.tooDear(fee)
 	switch {
-	case fee > p.params.ExemptFee && float64(fee)*100/float64(p.amount) > p.params.MaxFeePercent:
+	case dear:
 		if p.expensive == "" {
 			p.expensive = fmt.Sprintf("Route wanted fee of %s", fee)
 		}
@@ -145,6 +170,11 @@ func (c *Core) stepRoute(now time.Time, ev RouteFound) []Effect {
 			return c.endPayBetween(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
 		}
 		p.exclude = append(p.exclude, *exclude)
+		if dear {
+			if p.dear++; p.dear&(p.dear-1) == 0 {
+				return c.findFeeFloor()
+			}
+		}
 		return c.findRoute()
 	}
 	if len(p.attempts) > 0 && now.After(p.start.Add(p.params.RetryFor)) {
@@ -172,6 +202,18 @@ func worst(r graph.Route, field func(graph.Hop) uint64) *graph.Exclusion {
 	}
 	x := graph.ExcludeChannel(graph.SCIDDir{SCID: r[best].Channel, Dir: r[best].Direction})
 	return &x
+}
+
+// stepFeeFloor goes on with v0.7's loop unless the fee floor shows that no
+// route can be within the budget: then the loop could only end in 206, and
+// pay ends with it now. A floor the graph could not find changes nothing.
+func (c *Core) stepFeeFloor(ev FeeFloorFound) []Effect {
+	p := c.pay
+	if (ev.Err == nil && p.tooDear(ev.Floor)) || errors.Is(ev.Err, graph.ErrNoRoute) {
+		c.phase = phaseIdle
+		return c.endPayBetween(&Error{Code: CodeRouteTooExpensive, Message: p.expensive})
+	}
+	return c.findRoute()
 }
 
 func (c *Core) stepNoRoute(ev RouteNotFound) []Effect {

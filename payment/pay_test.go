@@ -156,13 +156,16 @@ func TestPayLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		params func(*PayParams)
+		answer Event // to the first effect, when the pay does not go on
 		want   []string
 	}{
-		{"maxfeepercent 0.0001, exemptfee 0", func(p *PayParams) { p.MaxFeePercent, p.ExemptFee = 0.0001, 0 },
-			[]string{"find-route exclude=[100x1x0/0]", "delete-record pending", "reply to=1 error 206 Route wanted fee of 1001msat"}},
-		{"maxfeepercent 0.0001, exemptfee 2000", func(p *PayParams) { p.MaxFeePercent, p.ExemptFee = 0.0001, 2000 },
+		// The first dear route asks for the fee floor: over the budget
+		// too, so no route will do.
+		{"maxfeepercent 0.0001, exemptfee 0", func(p *PayParams) { p.MaxFeePercent, p.ExemptFee = 0.0001, 0 }, FeeFloorFound{Floor: 1001},
+			[]string{"find-fee-floor exclude=[100x1x0/0]", "delete-record pending", "reply to=1 error 206 Route wanted fee of 1001msat"}},
+		{"maxfeepercent 0.0001, exemptfee 2000", func(p *PayParams) { p.MaxFeePercent, p.ExemptFee = 0.0001, 2000 }, nil,
 			[]string{"persist-attempt amount=100000 sent=101001"}},
-		{"maxdelay 0", func(p *PayParams) { p.MaxDelay = 0 },
+		{"maxdelay 0", func(p *PayParams) { p.MaxDelay = 0 }, RouteNotFound{Err: graph.ErrNoRoute},
 			[]string{"find-route exclude=[100x1x0/0]", "delete-record pending", "reply to=1 error 206 Route wanted delay of 15 blocks"}},
 	} {
 		c := New(hash, nil, nil)
@@ -170,13 +173,55 @@ func TestPayLimits(t *testing.T) {
 		tc.params(&params)
 		step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(100000)), Params: params}, "persist-outcome pending", "find-route exclude=[]")
 		got := describe(mustStep(t, c, RouteFound{Route: expensive}))
-		if len(tc.want) == 3 {
-			got = append(got, describe(mustStep(t, c, RouteNotFound{Err: graph.ErrNoRoute}))...)
+		if tc.answer != nil {
+			got = append(got, describe(mustStep(t, c, tc.answer))...)
 			got = append(got, describe(mustStep(t, c, Deleted{}))...)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// v0.7's too-expensive loop excludes the dearest channel and asks again
+// until no route is left. After the 1st, 2nd, 4th... dear route pay asks
+// for the fee floor: a floor within the budget lets the loop go on, a floor
+// over it (or no path at all) ends it with the 206 it would end with.
+func TestPayFeeFloor(t *testing.T) {
+	dear := func(ch graph.SCID) graph.Route {
+		return graph.Route{{ID: nodeB, Channel: ch, Amount: 101001, Delay: 15}, {ID: nodeC, Channel: chBC, Amount: 100000, Delay: 9}}
+	}
+	params := DefaultPayParams()
+	params.MaxFeePercent, params.ExemptFee = 0.1, 0 // a budget of 100 msat
+	start := func() *Core {
+		c := New(hash, nil, nil)
+		step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(100000)), Params: params}, "persist-outcome pending", "find-route exclude=[]")
+		return c
+	}
+
+	c := start()
+	step(t, c, t0, RouteFound{Route: dear(chAB)}, "find-fee-floor exclude=[100x1x0/0]")
+	step(t, c, t0, FeeFloorFound{Floor: 100}, "find-route exclude=[100x1x0/0]") // within: go on
+	ch := []graph.SCID{graph.NewSCID(300, 1, 0), graph.NewSCID(301, 1, 0), graph.NewSCID(302, 1, 0)}
+	step(t, c, t0, RouteFound{Route: dear(ch[0])}, "find-fee-floor exclude=[100x1x0/0 300x1x0/0]") // the 2nd
+	step(t, c, t0, FeeFloorFound{Floor: 0}, "find-route exclude=[100x1x0/0 300x1x0/0]")
+	step(t, c, t0, RouteFound{Route: dear(ch[1])}, "find-route exclude=[100x1x0/0 300x1x0/0 301x1x0/0]") // the 3rd: no floor
+	step(t, c, t0, RouteFound{Route: dear(ch[2])}, "find-fee-floor exclude=[100x1x0/0 300x1x0/0 301x1x0/0 302x1x0/0]")
+	step(t, c, t0, FeeFloorFound{Floor: 101}, "delete-record pending")
+	step(t, c, t0, Deleted{}, "reply to=1 error 206 Route wanted fee of 1001msat")
+
+	c = start()
+	step(t, c, t0, RouteFound{Route: dear(chAB)}, "find-fee-floor exclude=[100x1x0/0]")
+	step(t, c, t0, FeeFloorFound{Err: graph.ErrNoRoute}, "delete-record pending")
+	step(t, c, t0, Deleted{}, "reply to=1 error 206 Route wanted fee of 1001msat")
+
+	// A floor the graph could not compute changes nothing.
+	c = start()
+	step(t, c, t0, RouteFound{Route: dear(chAB)}, "find-fee-floor exclude=[100x1x0/0]")
+	step(t, c, t0, FeeFloorFound{Err: &graph.Error{Code: -32602, Message: "bad"}}, "find-route exclude=[100x1x0/0]")
+
+	if _, err := New(hash, nil, nil).Step(t0, FeeFloorFound{Floor: 1}); !errors.Is(err, ErrUnexpected) {
+		t.Fatal("a fee floor nobody asked for was accepted")
 	}
 }
 
@@ -252,7 +297,8 @@ func TestPayExpensiveLoopBounded(t *testing.T) {
 	params := DefaultPayParams()
 	params.MaxFeePercent, params.ExemptFee = 0.0001, 0
 	step(t, c, t0, Pay{Reply: 1, Invoice: invoice(msat(100000)), Params: params}, "persist-outcome pending", "find-route exclude=[]")
-	step(t, c, t0.Add(time.Second), RouteFound{Route: expensive}, "find-route exclude=[100x1x0/0]")
+	step(t, c, t0.Add(time.Second), RouteFound{Route: expensive}, "find-fee-floor exclude=[100x1x0/0]")
+	step(t, c, t0.Add(time.Second), FeeFloorFound{Floor: 0}, "find-route exclude=[100x1x0/0]")
 	step(t, c, t0.Add(params.RetryFor+time.Second), RouteFound{Route: expensive}, "delete-record pending")
 	step(t, c, t0, Deleted{}, "reply to=1 error 206 Route wanted fee of 1001msat")
 	if c.Paying() || !c.Done() {

@@ -36,17 +36,22 @@ func startEngineWith(t *testing.T, n *simnet.Net, dir string, maxHTLCs int) (*pe
 	if err != nil {
 		t.Fatal(err)
 	}
-	var chans []Channel
-	for _, scid := range n.LocalChannels() {
-		spendable, _ := n.Spendable(scid)
-		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
-	}
-	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
+	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: simnetChannels(n),
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: testRand(t), MaxHTLCs: maxHTLCs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return l, e
+}
+
+// simnetChannels are our channels in n, as the engine is given them.
+func simnetChannels(n *simnet.Net) []Channel {
+	var chans []Channel
+	for _, scid := range n.LocalChannels() {
+		spendable, _ := n.Spendable(scid)
+		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
+	}
+	return chans
 }
 
 func newEngineRig(t *testing.T, path string) *engineRig {
@@ -314,14 +319,9 @@ func TestPayDrawsASeedPerRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	var chans []Channel
-	for _, scid := range n.LocalChannels() {
-		spendable, _ := n.Spendable(scid)
-		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
-	}
 	rec := &seedRecorder{lockedRand: lockedRand{r: mrand.NewChaCha8([32]byte{11})}}
 	var drawn [][16]byte
-	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: chans,
+	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: simnetChannels(n),
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: rec})
 	if err != nil {
 		t.Fatal(err)

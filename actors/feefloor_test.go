@@ -58,12 +58,7 @@ func TestPayHopelessFeeAnswersAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	var chans []Channel
-	for _, scid := range n.LocalChannels() {
-		spendable, _ := n.Spendable(scid)
-		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
-	}
-	e, err := Start(Options{Self: n.Self(), Graph: g, Link: n.Link(), Ledger: l, Channels: chans,
+	e, err := Start(Options{Self: n.Self(), Graph: g, Link: n.Link(), Ledger: l, Channels: simnetChannels(n),
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: testRand(t), Metrics: m})
 	if err != nil {
 		t.Fatal(err)

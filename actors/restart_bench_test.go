@@ -225,7 +225,7 @@ func buildStoppedNode(b *testing.B, dir string) error {
 
 	// The pays in flight: real pays, held by our peers until the stop.
 	t0 = time.Now()
-	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: restartChannels(n),
+	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: simnetChannels(n),
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: testRand(b), MaxHTLCs: s.MaxHTLCs})
 	if err != nil {
 		return err
@@ -290,16 +290,6 @@ func buildStoppedNode(b *testing.B, dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "setup.json"), data, 0o644)
-}
-
-// restartChannels are the engine's channels over n, as the tests start it.
-func restartChannels(n *simnet.Net) []Channel {
-	var chans []Channel
-	for _, scid := range n.LocalChannels() {
-		spendable, _ := n.Spendable(scid)
-		chans = append(chans, Channel{SCID: scid, Spendable: spendable})
-	}
-	return chans
 }
 
 // routable returns up to k nodes of n's graph that a route of amount
@@ -456,7 +446,7 @@ func restartMeasure(dir string) (res restartResult) {
 	}
 	defer l.Close()
 	res.OpenMS = ms(time.Since(t1))
-	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: restartChannels(n),
+	e, err := Start(Options{Self: n.Self(), Graph: n.Graph(), Link: n.Link(), Ledger: l, Channels: simnetChannels(n),
 		Network: htlc.Regtest, Height: n.Height, Clock: n.Now, Rand: &lockedRand{r: rand.NewChaCha8([32]byte{99})}, MaxHTLCs: s.MaxHTLCs})
 	if err != nil {
 		return fail(err)

@@ -109,12 +109,29 @@ func newRandomCase(r *rand.Rand) randomCase {
 // maxHops channels and returns the least cost, evaluated with the search's
 // own step function.
 func bruteForce(g *Graph, q *query, maxHops int) (best uint64, ok bool) {
+	scale := func(e *edge) float64 {
+		if q.fuzz == 0 {
+			return 1
+		}
+		return fuzzScale(&q.seed, g.chans[e.half/2].scid, q.fuzz)
+	}
+	eachRoute(g, q, maxHops, scale, func(s state) {
+		if !ok || s.cost < best {
+			best, ok = s.cost, true
+		}
+	})
+	return best, ok
+}
+
+// eachRoute calls at with the state at the source of every simple path of
+// at most maxHops channels from it to the destination, crossed backward
+// from the destination with the search's step and each channel's fuzz
+// scale.
+func eachRoute(g *Graph, q *query, maxHops int, scale func(*edge) float64, at func(state)) {
 	var visit func(node uint32, s state, onPath map[uint32]bool, hops int)
 	visit = func(node uint32, s state, onPath map[uint32]bool, hops int) {
 		if node == q.src {
-			if !ok || s.cost < best {
-				best, ok = s.cost, true
-			}
+			at(s)
 			return
 		}
 		if hops == maxHops {
@@ -132,18 +149,13 @@ func bruteForce(g *Graph, q *query, maxHops int) (best uint64, ok bool) {
 			if _, ex := q.exclHalf[e.half]; ex {
 				continue
 			}
-			sc := 1.0
-			if q.fuzz != 0 {
-				sc = fuzzScale(&q.seed, g.chans[e.half/2].scid, q.fuzz)
-			}
-			if n, valid := q.step(s, e, sc); valid {
+			if n, valid := q.step(s, e, scale(e)); valid {
 				visit(e.from, n, onPath, hops+1)
 			}
 		}
 		onPath[node] = false
 	}
 	visit(q.dst, state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}, map[uint32]bool{}, 0)
-	return best, ok
 }
 
 // On seeded random graphs of up to 8 nodes, the route's cost equals the

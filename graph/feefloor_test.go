@@ -84,35 +84,11 @@ func bruteFloor(g *Graph, q *query) (best MilliSat, ok bool) {
 	return best, ok
 }
 
-// realFees enumerates simple paths back from the destination as an HTLC
-// crosses them (the search's own step, without fuzz or risk) and returns
-// what each route's first hop carries beyond the amount.
+// realFees is what the first hop of every simple path carries beyond the
+// amount, each channel charging for what it carries (the search's step,
+// htlc limits checked, no fuzz).
 func realFees(g *Graph, q *query) []MilliSat {
 	var out []MilliSat
-	var visit func(node uint32, s state, onPath map[uint32]bool)
-	visit = func(node uint32, s state, onPath map[uint32]bool) {
-		if node == q.src {
-			out = append(out, s.amt-q.amount)
-			return
-		}
-		if _, ex := q.exclNode[node]; ex {
-			return
-		}
-		onPath[node] = true
-		defer delete(onPath, node)
-		for i := g.inStart[node]; i < g.inStart[node+1]; i++ {
-			e := &g.in[i]
-			if onPath[e.from] {
-				continue
-			}
-			if _, ex := q.exclHalf[e.half]; ex {
-				continue
-			}
-			if n, valid := q.step(s, e, 1); valid {
-				visit(e.from, n, onPath)
-			}
-		}
-	}
-	visit(q.dst, state{amt: q.amount, total: q.amount, cost: uint64(q.amount)}, map[uint32]bool{})
+	eachRoute(g, q, len(g.ids), func(*edge) float64 { return 1 }, func(s state) { out = append(out, s.amt-q.amount) })
 	return out
 }

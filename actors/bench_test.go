@@ -336,14 +336,7 @@ func BenchmarkInflightMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, scid := range n.LocalChannels() {
-		st, _ := n.Channel(scid)
-		peer := st.Nodes[0]
-		if peer == n.Self() {
-			peer = st.Nodes[1]
-		}
-		n.Hold(peer)
-	}
+	holdFirstHops(n)
 	runtime.GC()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)

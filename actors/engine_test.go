@@ -54,6 +54,19 @@ func simnetChannels(n *simnet.Net) []Channel {
 	return chans
 }
 
+// holdFirstHops holds, in simnet, the node at the other end of each of our
+// channels: every HTLC we send waits there until it is released.
+func holdFirstHops(n *simnet.Net) {
+	for _, scid := range n.LocalChannels() {
+		st, _ := n.Channel(scid)
+		peer := st.Nodes[0]
+		if peer == n.Self() {
+			peer = st.Nodes[1]
+		}
+		n.Hold(peer)
+	}
+}
+
 func newEngineRig(t *testing.T, path string) *engineRig {
 	t.Helper()
 	n, err := simnet.Load(path, simnet.Options{Seed: 5})

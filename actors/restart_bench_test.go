@@ -232,14 +232,7 @@ func buildStoppedNode(b *testing.B, dir string) error {
 	}
 	dests := routable(n, 200, benchAmount)
 	s.Dest = dests[0]
-	for _, scid := range n.LocalChannels() {
-		st, _ := n.Channel(scid)
-		peer := st.Nodes[0]
-		if peer == n.Self() {
-			peer = st.Nodes[1]
-		}
-		n.Hold(peer)
-	}
+	holdFirstHops(n)
 	// A few pays find no route (the HTLCs held reserve liquidity): pay
 	// again, in rounds, until the target is out.
 	ctx, cancel := context.WithCancel(context.Background())

@@ -278,21 +278,25 @@ func (g *Graph) fullBound(k *boundKey, tab []float64) ([]uint32, []int32) {
 			if e.to == k.src {
 				continue
 			}
-			scale := 1.0
-			switch {
-			case k.fuzz == 0:
-			case tab != nil:
-				scale = scaleOf(tab[e.half>>1], k.fuzz)
-			default:
-				scale = scaleOf(g.outHash[ei], k.fuzz)
-			}
-			if nd := top.d + boundInc(e, scale, perMsat, bias, rfAmt); nd < d[e.to] {
+			if nd := top.d + boundInc(e, k.scale(tab, e.half, g.outHash[ei]), perMsat, bias, rfAmt); nd < d[e.to] {
 				d[e.to], pred[e.to] = nd, int32(ei)
 				rh.push(nd, e.to)
 			}
 		}
 	}
 	return narrowBound(d), pred
+}
+
+// scale is a channel's fuzz factor under k: from tab, a seed's kept
+// hashes, when set, else from hash, the zero seed's kept with the snapshot.
+func (k *boundKey) scale(tab []float64, half uint32, hash float64) float64 {
+	switch {
+	case k.fuzz == 0:
+		return 1
+	case tab != nil:
+		return scaleOf(tab[half>>1], k.fuzz)
+	}
+	return scaleOf(hash, k.fuzz)
 }
 
 // narrowBound stores distances in 32 bits: a larger one is cut down to
@@ -358,16 +362,8 @@ func (b *boundEntry) orderKey(g *Graph, ei uint32) uint64 {
 		return math.MaxUint64
 	}
 	k := &b.key
-	scale := 1.0
-	switch {
-	case k.fuzz == 0:
-	case b.tab != nil:
-		scale = scaleOf(b.tab[e.half>>1], k.fuzz)
-	default:
-		scale = scaleOf(g.inHash[ei], k.fuzz)
-	}
 	amt := float64(k.amount)
-	return uint64(b.h[e.from]) + boundInc(e, scale, amt/1e6, float64(k.bias), k.rf*amt)
+	return uint64(b.h[e.from]) + boundInc(e, k.scale(b.tab, e.half, g.inHash[ei]), amt/1e6, float64(k.bias), k.rf*amt)
 }
 
 // sortHub fills hub v's run of b.order, once.
@@ -469,15 +465,7 @@ func (ng *Graph) repairBound(g *Graph, old *boundEntry, k *boundKey, changed []u
 		if e.htlcMax < k.amount || e.to == k.src || d[e.from] == math.MaxUint64 {
 			return
 		}
-		scale := 1.0
-		switch {
-		case k.fuzz == 0:
-		case old.tab != nil:
-			scale = scaleOf(old.tab[e.half>>1], k.fuzz)
-		default:
-			scale = scaleOf(ng.outHash[ei], k.fuzz)
-		}
-		if nd := d[e.from] + boundInc(e, scale, perMsat, bias, rfAmt); nd < d[e.to] {
+		if nd := d[e.from] + boundInc(e, k.scale(old.tab, e.half, ng.outHash[ei]), perMsat, bias, rfAmt); nd < d[e.to] {
 			d[e.to], pred[e.to] = nd, ei
 			rh.push(nd, e.to)
 		}

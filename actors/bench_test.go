@@ -142,7 +142,7 @@ func BenchmarkEnginePay(b *testing.B) {
 	b.ReportMetric(100*float64(paid)/float64(b.N), "paid-%")
 	// CPU per payment does not depend on what else the machine runs,
 	// unlike payments/s.
-	b.ReportMetric(perPay(float64(cpu)/float64(time.Millisecond)), "cpu-ms/payment")
+	b.ReportMetric(perPay(cpuMs), "cpu-ms/payment")
 	b.ReportMetric(engineMs, "engine-cpu-ms/payment")
 	b.ReportMetric(perPay(cpuMs*share.stderr), "engine-cpu-ms-stderr")
 	b.ReportMetric(c.onionMs, "onion-ms")

@@ -92,6 +92,14 @@ type routeJob struct {
 	floor  bool // FeeFloor, not GetRoute
 }
 
+// hand gives a search to the next worker, round robin; the worker answers
+// sender.
+func (a *graphActor) hand(ctx actor.Context, job any, sender *actor.PID) {
+	w := a.workers[a.next%len(a.workers)]
+	a.next++
+	ctx.RequestWithCustomSender(w, job, sender)
+}
+
 func (a *graphActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -104,13 +112,9 @@ func (a *graphActor) Receive(ctx actor.Context) {
 	case *messages.FindRoute:
 		p := m.Params
 		p.Avoid = a.avoidSet(m.Now)
-		w := a.workers[a.next%len(a.workers)]
-		a.next++
-		ctx.RequestWithCustomSender(w, &routeJob{g: a.g, params: p}, ctx.Sender())
+		a.hand(ctx, &routeJob{g: a.g, params: p}, ctx.Sender())
 	case *messages.FindFeeFloor:
-		w := a.workers[a.next%len(a.workers)]
-		a.next++
-		ctx.RequestWithCustomSender(w, &routeJob{g: a.g, params: m.Params, floor: true}, ctx.Sender())
+		a.hand(ctx, &routeJob{g: a.g, params: m.Params, floor: true}, ctx.Sender())
 	case *messages.Avoid:
 		a.remember(m)
 	case *messages.ChannelUpdate:

@@ -203,9 +203,7 @@ func (a *graphActor) dispatchPlan(ctx actor.Context, m *messages.PlanFlow, sende
 	if m.Reserve {
 		job.reserve, job.done, a.planBusy = a.opts.Knowledge, ctx.Self(), true
 	}
-	w := a.workers[a.next%len(a.workers)]
-	a.next++
-	ctx.RequestWithCustomSender(w, job, sender)
+	a.hand(ctx, job, sender)
 }
 
 // unreserved is a Liquidity with every reservation left out.

@@ -187,7 +187,7 @@ func (l *Ledger) commitLoop() {
 			return
 		case <-l.notify:
 		}
-		for l.queued() > 0 {
+		for n := l.queued(); n > 0; {
 			if d := lg.wait(&l.opts); d > 0 && !l.gather(timer, d) {
 				l.failQueued()
 				return
@@ -199,7 +199,8 @@ func (l *Ledger) commitLoop() {
 			default:
 			}
 			l.commit(l.take())
-			lg.committed(l.queued())
+			n = l.queued() // arrived during the commit
+			lg.committed(n)
 		}
 	}
 }

@@ -32,11 +32,13 @@ type Options struct {
 	// Linger decides. At most one second.
 	MaxDelay time.Duration
 	// Linger is how long the committer holds the next commit open for more
-	// writes while writes keep arriving during syncs (several writers at
-	// once): a sync is then shared by more writes, each waiting at most
-	// Linger longer. A lone writer, whose next write comes only after its
-	// sync, never waits. The default is DefaultLinger; a negative value
-	// turns lingering off. At most one second.
+	// writes while writers arrive now and then during syncs (as payments,
+	// which work between their writes, do): a sync is then shared by more
+	// writes, each waiting at most Linger longer. A lone writer, whose next
+	// write comes only after its sync, never waits, nor does a crowd of
+	// writers that all wait on the ledger, which groups itself. The default
+	// is DefaultLinger; a negative value turns lingering off. At most one
+	// second.
 	Linger time.Duration
 	// Logger receives the ledger's and Pebble's log lines (Pebble's info
 	// lines at debug level). The default discards them.
